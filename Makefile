@@ -1,0 +1,39 @@
+# Two commands from a fresh machine: `make run` and `make test`.
+# Both bootstrap .venv from uv.lock; re-running is cheap (a stamp file).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synced-stamp
+UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/version = "\(.*\)"/\1/p}' uv.lock)
+
+.PHONY: run test lint typecheck pytest bench ui clean
+
+$(STAMP): pyproject.toml uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --compile-bytecode --quiet
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/mlopslab run
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/pipeline.py
+
+ui: $(STAMP)
+	$(BIN)/mlopslab ui
+
+clean:
+	rm -rf $(VENV) .mlopslab .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,109 @@
+"""The model card, as JSON for tools and markdown for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+INTENDED_USE = (
+    "Tabular classification of rows shaped like the training data ({source}). "
+    "Built by mlopslab for learning and prototyping MLOps; validate it on your own "
+    "data and population before any consequential use."
+)
+
+
+def build_card(
+    *,
+    model_name: str,
+    version: str | None,
+    status: str,
+    run_id: str,
+    dataset: dict[str, Any],
+    split_sizes: dict[str, int],
+    family: str,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    validation: dict[str, float],
+    gate: dict[str, Any],
+    config: dict[str, Any],
+    code_version: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything a reviewer needs to decide whether to trust this model."""
+    return {
+        "model_name": model_name,
+        "version": version,
+        "status": status,
+        "run_id": run_id,
+        "intended_use": INTENDED_USE.format(source=dataset.get("source", "unknown")),
+        "data": dataset,
+        "split_sizes": split_sizes,
+        "model": {"family": family, "params": params},
+        "metrics": {"test": metrics, "validation": validation},
+        "gate": gate,
+        "config": config,
+        "code_version": code_version,
+    }
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """Render the card for people: headings, a metrics table and the gate's reasons."""
+    test = card["metrics"]["test"]
+    lines = [
+        f"# Model card: {card['model_name']} v{card['version']}",
+        "",
+        f"**Status:** {card['status']}  ",
+        f"**Run:** `{card['run_id']}`  ",
+        f"**Code version:** {_code_line(card['code_version'])}",
+        "",
+        "## Intended use",
+        card["intended_use"],
+        "",
+        "## Data",
+        f"- source: `{card['data']['source']}`, target `{card['data']['target']}`",
+        f"- fingerprint (sha256): `{card['data']['fingerprint']}`",
+        f"- rows: {card['data']['rows']}, "
+        f"classes: {', '.join(card['data']['classes'])}",
+        "- split sizes: "
+        + ", ".join(f"{k} {v}" for k, v in card["split_sizes"].items()),
+        "",
+        "## Model",
+        f"- family: `{card['model']['family']}`",
+        f"- parameters: `{card['model']['params']}`",
+        "",
+        "## Test-set metrics",
+        "| metric | value |",
+        "|---|---|",
+        *(
+            f"| {name} | {test[name]:.4f} |"
+            for name in ("accuracy", "macro_f1", "log_loss")
+        ),
+        "",
+        "| class | precision | recall | support |",
+        "|---|---|---|---|",
+        *(
+            f"| {label} | {row['precision']:.3f} | {row['recall']:.3f} "
+            f"| {row['support']} |"
+            for label, row in test["per_class"].items()
+        ),
+        "",
+        f"## Gate decision: {card['gate']['verdict']}",
+        *(f"- {reason}" for reason in card["gate"]["reasons"]),
+        "",
+        "## Configuration",
+        "```json",
+        _json(card["config"]),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _code_line(code: dict[str, Any]) -> str:
+    sha = code.get("git_sha") or "not a git checkout"
+    dirty = " (uncommitted changes)" if code.get("git_dirty") else ""
+    return f"mlopslab {code.get('mlopslab')}, git {sha}{dirty}"
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,1 @@
+"""The `mlopslab` command line."""

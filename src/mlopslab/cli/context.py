@@ -1,0 +1,48 @@
+"""Shared options and the one place the CLI resolves config, workspace and store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mlopslab.config import Config, load_config
+from mlopslab.registry import Registry
+from mlopslab.workspace import Workspace
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--home", help="Workspace directory (default ./.mlopslab or MLOPSLAB_HOME)."
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="TOML config file (default ./mlopslab.toml if present)."
+    ),
+]
+
+
+def resolve_config(config_file: Path | None, home: Path | None, **flags: Any) -> Config:
+    """Defaults < file < MLOPSLAB_* < flags, resolved once for this command."""
+    overrides = {"home": home, **flags}
+    return load_config(config_file, environ=os.environ, overrides=overrides)
+
+
+def open_workspace(cfg: Config) -> Workspace:
+    return Workspace(cfg.home).ensure()
+
+
+def tracking_uri(workspace: Workspace) -> str:
+    """MLFLOW_TRACKING_URI when set (a shared server), else SQLite in the workspace."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or workspace.local_tracking_uri()
+
+
+def open_registry(workspace: Workspace) -> Registry:
+    uri = tracking_uri(workspace)
+    local = uri == workspace.local_tracking_uri()
+    # A server decides where artifacts go; locally they stay in the workspace.
+    return Registry.connect(uri, workspace.artifact_location() if local else None)

@@ -1,0 +1,67 @@
+"""Entry point: one Typer app, one error handler, one line per failure."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+import warnings
+
+import click
+import typer
+from rich.console import Console
+
+from mlopslab.cli import registry_cmds, run_cmds
+from mlopslab.errors import MlopsLabError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="mlopslab: the whole ML lifecycle on your laptop. Add --debug for tracebacks.",
+)
+run_cmds.register(app)
+app.add_typer(registry_cmds.app, name="registry")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; print one line and return the error's exit code on failure."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [arg for arg in args if arg != "--debug"]
+    _quiet_libraries(debug)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        result = app(args=args, prog_name="mlopslab", standalone_mode=False)
+    except MlopsLabError as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"[bold red]error:[/] {exc.one_line()}", markup=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("interrupted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def _quiet_libraries(debug: bool) -> None:
+    # MLflow and alembic narrate database set-up at INFO; users want our summary.
+    level = logging.DEBUG if debug else logging.WARNING
+    for name in ("mlflow", "alembic", "optuna", "urllib3"):
+        logging.getLogger(name).setLevel(level)
+    if not debug:
+        warnings.filterwarnings("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,176 @@
+"""`mlopslab run`, `mlopslab config show` and `mlopslab ui`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlopslab.cli.context import (
+    ConfigOpt,
+    HomeOpt,
+    open_registry,
+    open_workspace,
+    resolve_config,
+    tracking_uri,
+)
+from mlopslab.errors import GATE_REJECTED_EXIT_CODE
+from mlopslab.pipeline import RunSummary
+
+config_app = typer.Typer(
+    no_args_is_help=True, help="Inspect the resolved configuration."
+)
+
+
+class RichReporter:
+    """Stage-by-stage progress on stderr: a spinner while a stage runs, a tick after."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.status = console.status("")
+
+    def start(self, stage: str) -> None:
+        self.status.update(f"[bold]{stage}[/] ...")
+        self.status.start()
+
+    def finish(self, stage: str, seconds: float, result: str) -> None:
+        self.status.stop()
+        self.console.print(f"[green]✓[/] {stage:<11} {seconds:6.2f}s  {result}")
+
+
+def run(
+    data: Annotated[
+        str | None,
+        typer.Option(help="penguins, digits, a CSV/parquet file or an IDX folder."),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Target column (required for your own files).")
+    ] = None,
+    trials: Annotated[int | None, typer.Option(help="Optuna trials.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option(help="Parallel trial workers (-1: every core).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for split, sampler and models.")
+    ] = None,
+    model_name: Annotated[
+        str | None,
+        typer.Option(help="Registered model name (default: the data's name)."),
+    ] = None,
+    promotion: Annotated[
+        str | None,
+        typer.Option(help="auto, or manual to leave approved models pending."),
+    ] = None,
+    fail_on_reject: Annotated[
+        bool,
+        typer.Option("--fail-on-reject", help="Exit 3 when the gate rejects (for CI)."),
+    ] = False,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Run the pipeline: data, preprocess, tune, train, evaluate+gate, register."""
+    from mlopslab.pipeline import run_pipeline
+
+    cfg = resolve_config(
+        config,
+        home,
+        **{
+            "data.source": data,
+            "data.target": target,
+            "tune.trials": trials,
+            "tune.jobs": jobs,
+            "seed": seed,
+            "registry.model_name": model_name,
+            "registry.promotion": promotion,
+        },
+    )
+    workspace = open_workspace(cfg)
+    registry = open_registry(workspace)
+    console = Console(stderr=True, highlight=False)
+    summary = run_pipeline(cfg, workspace, registry, RichReporter(console))
+    render_summary(Console(highlight=False), summary)
+    if fail_on_reject and not summary.decision.approved:
+        return GATE_REJECTED_EXIT_CODE
+    return 0
+
+
+def render_summary(console: Console, summary: RunSummary) -> None:
+    table = Table(title=f"mlopslab run {summary.run_id[:8]}: {summary.model_name}")
+    table.add_column("stage")
+    table.add_column("time", justify="right")
+    table.add_column("result")
+    for stage in summary.stages:
+        table.add_row(stage.name, f"{stage.seconds:.2f}s", stage.result)
+    table.add_row("total", f"{summary.total_seconds:.2f}s", "", style="bold")
+    console.print(table)
+    colour = {"approved": "green", "rejected": "red"}.get(summary.status, "yellow")
+    console.print(f"Gate: [{colour}]{summary.decision.verdict}[/]")
+    for reason in summary.decision.reasons:
+        console.print(f"  - {reason}")
+    champion = f"v{summary.champion_after}" if summary.champion_after else "none"
+    console.print(
+        f"Registered [bold]{summary.model_name} v{summary.version}[/] "
+        f"status [{colour}]{summary.status}[/]; champion: {champion}"
+    )
+    for label, key in (
+        ("evaluation report", "report"),
+        ("model card", "card_md"),
+        ("baseline", "statistics"),
+        ("constraints", "constraints"),
+    ):
+        console.print(f"  {label:<18} {summary.paths[key]}")
+
+
+def config_show(home: HomeOpt = None, config: ConfigOpt = None) -> None:
+    """Print the resolved configuration as JSON."""
+    cfg = resolve_config(config, home)
+    typer.echo(json.dumps(cfg.model_dump(mode="json"), indent=2))
+
+
+def ui(
+    port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Start the MLflow UI on this workspace's runs and registry."""
+    cfg = resolve_config(config, home)
+    workspace = open_workspace(cfg)
+    uri = tracking_uri(workspace)
+    typer.echo(f"MLflow UI for {uri} at http://{host}:{port} (Ctrl-C to stop)")
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--default-artifact-root",
+        workspace.artifact_location(),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(ui)
+    config_app.command("show")(config_show)
+    app.add_typer(config_app, name="config")
+
+
+__all__ = ["Path", "register"]

@@ -1,0 +1,183 @@
+"""One frozen, typed configuration, resolved once at the entry point.
+
+Precedence, lowest first: defaults, then a TOML file (`mlopslab.toml`), then
+`MLOPSLAB_*` environment variables, then CLI flags. Nested keys use a double
+underscore in variables: `MLOPSLAB_TUNE__TRIALS=8` sets `tune.trials`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlopslab.errors import ConfigError
+
+ENV_PREFIX = "MLOPSLAB_"
+DEFAULT_CONFIG_FILE = "mlopslab.toml"
+MODEL_FAMILIES = ("logreg", "hist_gb", "mlp", "random_forest")
+GATE_METRICS = ("accuracy", "macro_f1", "log_loss")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(Frozen):
+    """Where rows come from: a built-in name, a CSV/parquet file or an IDX folder."""
+
+    source: str = "penguins"
+    target: str | None = None
+
+
+class SplitConfig(Frozen):
+    test_size: float = Field(0.2, gt=0.0, lt=0.5)
+    valid_size: float = Field(0.15, gt=0.0, lt=0.5)
+
+
+class TuneConfig(Frozen):
+    trials: int = Field(16, ge=1, le=10_000)
+    # -1 means every core. The outcome never depends on it: trials are asked
+    # in fixed batches of `batch_size` and told back in order.
+    jobs: int = Field(-1, ge=-1)
+    batch_size: int = Field(4, ge=1, le=64)
+    cv_folds: int = Field(4, ge=2, le=20)
+    families: tuple[str, ...] = ("logreg", "hist_gb", "mlp")
+
+    @model_validator(mode="after")
+    def _known_families(self) -> TuneConfig:
+        unknown = sorted(set(self.families) - set(MODEL_FAMILIES))
+        if unknown or not self.families:
+            raise ValueError(
+                f"unknown model families {unknown}; choose from {list(MODEL_FAMILIES)}"
+            )
+        if self.jobs == 0:
+            raise ValueError("jobs must be -1 (every core) or a positive count")
+        return self
+
+
+class GateConfig(Frozen):
+    """Absolute thresholds, then the candidate against the champion.
+
+    `min_absolute_change` and `min_relative_change` follow MLflow's
+    MetricThreshold: the candidate must beat the champion on `compare_metric`
+    by at least this much (0.0 means "not worse"). None skips that check.
+    """
+
+    thresholds: dict[str, float] = Field(default_factory=lambda: {"accuracy": 0.9})
+    compare_metric: Literal["accuracy", "macro_f1", "log_loss"] = "accuracy"
+    min_absolute_change: float | None = 0.0
+    min_relative_change: float | None = None
+
+    @model_validator(mode="after")
+    def _known_metrics(self) -> GateConfig:
+        unknown = sorted(set(self.thresholds) - set(GATE_METRICS))
+        if unknown:
+            raise ValueError(
+                f"unknown gate metrics {unknown}; choose from {list(GATE_METRICS)}"
+            )
+        return self
+
+
+class RegistryConfig(Frozen):
+    model_name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    promotion: Literal["auto", "manual"] = "auto"
+
+
+class Config(Frozen):
+    home: Path = Path(".mlopslab")
+    seed: int = 42
+    data: DataConfig = DataConfig()
+    split: SplitConfig = SplitConfig()
+    tune: TuneConfig = TuneConfig()
+    gate: GateConfig = GateConfig()
+    registry: RegistryConfig = RegistryConfig()
+
+
+def load_config(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Resolve defaults < file < environment < overrides into one frozen Config.
+
+    `overrides` uses dotted keys (`{"tune.trials": 8}`); None values are ignored
+    so that unset CLI flags do not mask the layers below.
+    """
+    merged: dict[str, Any] = {}
+    _deep_merge(merged, _file_layer(config_file))
+    _deep_merge(merged, _env_layer(environ or {}))
+    _deep_merge(merged, _dotted_to_nested(overrides or {}))
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"invalid config: {_describe(exc)}",
+            "fix the value in mlopslab.toml, the MLOPSLAB_* variable or the flag",
+        ) from exc
+
+
+def _file_layer(config_file: Path | None) -> dict[str, Any]:
+    path = config_file or Path(DEFAULT_CONFIG_FILE)
+    if not path.exists():
+        if config_file is not None:
+            raise ConfigError(
+                f"config file not found: {path}", "check the path given to --config"
+            )
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(
+            f"cannot read config file {path}: {exc}", "fix its TOML syntax"
+        ) from exc
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    dotted: dict[str, Any] = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX):
+            key = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+            dotted[key] = _env_value(value)
+    return _dotted_to_nested(dotted)
+
+
+def _env_value(value: str) -> Any:
+    # Lists and tables are written in TOML syntax: MLOPSLAB_TUNE__FAMILIES='["mlp"]'.
+    if value.startswith(("[", "{")):
+        try:
+            return tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            return value
+    return value
+
+
+def _dotted_to_nested(dotted: Mapping[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in dotted.items():
+        if value is None:
+            continue
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def _deep_merge(into: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "config"
+    extra = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{extra}"

@@ -1,0 +1,282 @@
+"""Load a dataset and infer its schema.
+
+Sources: the built-ins `penguins` (palmerpenguins) and `digits` (scikit-learn's
+bundled 8x8 digits), a folder of MNIST IDX files, or a CSV/parquet file with a
+named target column. Everything is read from local files: no downloads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from mlopslab.config import DataConfig
+from mlopslab.errors import DataError
+
+BUILTIN_TARGETS = {"penguins": "species", "digits": "digit", "mnist": "digit"}
+IDX_DTYPES = {
+    0x08: ">u1",
+    0x09: ">i1",
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
+ColumnKind = Literal["numeric", "categorical"]
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    name: str
+    kind: ColumnKind
+    dtype: str
+    missing_rate: float
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Schema:
+    columns: tuple[ColumnSchema, ...]
+    target: str
+    classes: tuple[str, ...]
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c.name for c in self.columns if c.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [c.name for c in self.columns if c.kind == "categorical"]
+
+    @property
+    def features(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    source: str
+    frame: pd.DataFrame
+    target: str
+    schema: Schema
+    fingerprint: str
+    dropped_unlabelled: int = 0
+
+    @property
+    def X(self) -> pd.DataFrame:
+        return self.frame.drop(columns=[self.target])
+
+    @property
+    def y(self) -> pd.Series:
+        return self.frame[self.target]
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """Read the configured source, validate the target and infer the schema."""
+    name, frame, default_target = _read_source(cfg.source)
+    target = cfg.target or default_target
+    if target is None:
+        raise DataError(
+            f"no target column given for {cfg.source}",
+            "pass --target COLUMN naming the column to predict",
+        )
+    return build_dataset(name, cfg.source, frame, target)
+
+
+def build_dataset(name: str, source: str, frame: pd.DataFrame, target: str) -> Dataset:
+    """Validate an in-memory frame as a dataset (used by loaders and retraining)."""
+    if target not in frame.columns:
+        shown = ", ".join(map(str, list(frame.columns)[:12]))
+        raise DataError(
+            f"target column '{target}' is not in {source}",
+            f"choose --target from its columns: {shown}",
+        )
+    labelled = frame[frame[target].notna()].reset_index(drop=True)
+    labelled[target] = labelled[target].astype(str)
+    if len(labelled.columns) < 2:
+        raise DataError(f"{source} has no feature columns", "add at least one feature")
+    classes = sorted(labelled[target].unique())
+    if len(classes) < 2:
+        raise DataError(
+            f"target '{target}' has only one class "
+            f"({classes[0] if classes else 'none'})",
+            "classification needs at least two classes in the data",
+        )
+    schema = infer_schema(labelled, target)
+    return Dataset(
+        name=name,
+        source=source,
+        frame=labelled,
+        target=target,
+        schema=schema,
+        fingerprint=fingerprint(labelled),
+        dropped_unlabelled=len(frame) - len(labelled),
+    )
+
+
+def infer_schema(frame: pd.DataFrame, target: str) -> Schema:
+    """Numeric columns are numbers (bools excluded); everything else is categorical."""
+    columns = []
+    for name in frame.columns:
+        if name == target:
+            continue
+        series = frame[name]
+        numeric = pd.api.types.is_numeric_dtype(series) and not (
+            pd.api.types.is_bool_dtype(series)
+        )
+        categories: tuple[str, ...] = ()
+        if not numeric:
+            categories = tuple(sorted(series.dropna().astype(str).unique()))
+        columns.append(
+            ColumnSchema(
+                name=str(name),
+                kind="numeric" if numeric else "categorical",
+                dtype=str(series.dtype),
+                missing_rate=float(series.isna().mean()),
+                categories=categories,
+            )
+        )
+    classes = tuple(sorted(frame[target].astype(str).unique()))
+    return Schema(columns=tuple(columns), target=target, classes=classes)
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A content hash of the rows and column names, independent of row index."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _read_source(source: str) -> tuple[str, pd.DataFrame, str | None]:
+    if source == "penguins":
+        return "penguins", _load_penguins(), BUILTIN_TARGETS["penguins"]
+    if source == "digits":
+        return "digits", _load_digits(), BUILTIN_TARGETS["digits"]
+    path = Path(source)
+    if not path.exists():
+        raise DataError(
+            f"data not found: {source}",
+            "pass --data penguins, --data digits, a CSV/parquet file or an IDX folder",
+        )
+    if path.is_dir():
+        return _model_name(path.name), load_idx_dir(path), BUILTIN_TARGETS["mnist"]
+    return _model_name(path.stem), _read_table(path), None
+
+
+def _load_penguins() -> pd.DataFrame:
+    from palmerpenguins import load_penguins
+
+    return load_penguins()
+
+
+def _load_digits() -> pd.DataFrame:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    frame = pd.DataFrame(
+        bunch.data, columns=[f"pixel_{i}" for i in range(bunch.data.shape[1])]
+    )
+    frame["digit"] = bunch.target.astype(str)
+    return frame
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".parquet", ".pq"}:
+            frame = pd.read_parquet(path)
+        elif suffix in {".csv", ".txt", ".tsv"}:
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        else:
+            raise DataError(
+                f"unsupported data file type '{suffix}': {path}",
+                "use a .csv or .parquet file",
+            )
+    except DataError:
+        raise
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"cannot read {path}: {_first_line(exc)}",
+            "check that the file is a valid, readable CSV or parquet file",
+        ) from exc
+    if frame.empty:
+        raise DataError(f"{path} has no rows", "provide a file with data rows")
+    return frame
+
+
+def load_idx_dir(folder: Path) -> pd.DataFrame:
+    """Read every `*images*` / `*labels*` IDX pair in a folder (MNIST layout)."""
+    frames = []
+    for images_path in sorted(folder.glob("*images*idx3*")):
+        labels_path = Path(
+            str(images_path).replace("images", "labels").replace("idx3", "idx1")
+        )
+        if not labels_path.exists():
+            raise DataError(
+                f"no labels file for {images_path.name} (expected {labels_path.name})",
+                "put the matching *-labels-idx1-ubyte file beside the images",
+            )
+        images = read_idx(images_path)
+        labels = read_idx(labels_path)
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(
+                f"IDX shapes do not match: {images_path.name} {images.shape}, "
+                f"{labels_path.name} {labels.shape}",
+                "use MNIST-style image (N,H,W) and label (N,) files",
+            )
+        pixels = images.reshape(len(images), -1).astype(np.float32)
+        frame = pd.DataFrame(
+            pixels, columns=[f"pixel_{i}" for i in range(pixels.shape[1])]
+        )
+        frame["digit"] = labels.astype(str)
+        frames.append(frame)
+    if not frames:
+        raise DataError(
+            f"no IDX image files in {folder}",
+            "the folder needs files like train-images-idx3-ubyte[.gz] and their labels",
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Parse one IDX file (optionally gzipped): magic, big-endian dims, then data."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc}", "check the IDX file") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
+        raise DataError(
+            f"{path.name} is not an IDX file (bad magic number)", "check the file"
+        )
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(IDX_DTYPES[raw[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path.name} is truncated: {len(raw) - header} data bytes, "
+            f"expected {expected}",
+            "re-copy the file",
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+
+
+def _model_name(stem: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.")
+    return cleaned or "dataset"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,184 @@
+"""Orchestration: compose the stages, time them, and record the run in MLflow.
+
+Nothing reaches MLflow until every stage before `register` has succeeded, and
+`register` undoes its own writes on failure, so a failed run leaves the
+registry, the aliases and the champion exactly as they were.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlopslab.baseline import compute_constraints, compute_statistics
+from mlopslab.config import Config
+from mlopslab.data import Dataset, load_dataset
+from mlopslab.errors import RegistryError
+from mlopslab.evaluate import GateDecision, Metrics, evaluate, gate
+from mlopslab.preprocess import Split, split_dataset
+from mlopslab.registry import Registry
+from mlopslab.train import TuneResult, fit_final, tune
+from mlopslab.workspace import Workspace
+
+
+class Reporter(Protocol):
+    def start(self, stage: str) -> None: ...
+
+    def finish(self, stage: str, seconds: float, result: str) -> None: ...
+
+
+@dataclass
+class StageTiming:
+    name: str
+    seconds: float = 0.0
+    result: str = ""
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    model_name: str
+    version: str
+    status: str
+    decision: GateDecision
+    metrics: Metrics
+    stages: list[StageTiming]
+    paths: dict[str, Path]
+    champion_before: str | None
+    champion_after: str | None
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(stage.seconds for stage in self.stages)
+
+
+@dataclass
+class Trained:
+    """What the stages before `register` hand over: nothing here is persisted yet."""
+
+    dataset: Dataset
+    split: Split
+    statistics: dict[str, Any]
+    constraints: dict[str, Any]
+    tuning: TuneResult
+    model: Any
+    validation: Metrics
+    metrics: Metrics
+    decision: GateDecision
+    champion_before: str | None
+    model_name: str
+
+
+@dataclass
+class Stages:
+    reporter: Reporter | None = None
+    timings: list[StageTiming] = field(default_factory=list)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[StageTiming]:
+        timing = StageTiming(name)
+        if self.reporter:
+            self.reporter.start(name)
+        started = time.perf_counter()
+        yield timing
+        timing.seconds = time.perf_counter() - started
+        self.timings.append(timing)
+        if self.reporter:
+            self.reporter.finish(name, timing.seconds, timing.result)
+
+
+def run_pipeline(
+    cfg: Config,
+    workspace: Workspace,
+    registry: Registry,
+    reporter: Reporter | None = None,
+    dataset: Dataset | None = None,
+) -> RunSummary:
+    """Data, preprocess, tune, train, evaluate and gate, then register and promote."""
+    from mlopslab.recording import record_run
+
+    stages = Stages(reporter)
+    trained = train_and_gate(cfg, registry, stages, dataset)
+    with stages.stage("register") as timing:
+        summary = record_run(cfg, workspace, registry, trained, stages.timings)
+        timing.result = f"{summary.model_name} v{summary.version}: {summary.status}"
+    return summary
+
+
+def train_and_gate(
+    cfg: Config, registry: Registry, stages: Stages, dataset: Dataset | None = None
+) -> Trained:
+    """Every stage up to the gate decision; pure computation plus one registry read."""
+    with stages.stage("data") as timing:
+        data = dataset or load_dataset(cfg.data)
+        timing.result = (
+            f"{len(data.frame)} rows, {len(data.schema.columns)} features, "
+            f"{len(data.schema.classes)} classes"
+        )
+    with stages.stage("preprocess") as timing:
+        split = split_dataset(data, cfg.split, cfg.tune.cv_folds, cfg.seed)
+        statistics = compute_statistics(split.X_train, data.schema)
+        constraints = compute_constraints(split.X_train, data.schema)
+        timing.result = (
+            ", ".join(f"{k} {v}" for k, v in split.sizes.items()) + "; baseline"
+        )
+    with stages.stage("tune") as timing:
+        tuning = tune(split.X_train, split.y_train, data.schema, cfg.tune, cfg.seed)
+        timing.result = (
+            f"{len(tuning.trials)} trials, best {tuning.best.family} "
+            f"(cv log loss {tuning.best.cv_log_loss:.4f})"
+        )
+    with stages.stage("train") as timing:
+        on_train = fit_final(
+            split.X_train, split.y_train, data.schema, tuning.best, cfg.seed
+        )
+        validation = evaluate(on_train, split.X_valid, split.y_valid)
+        X_fit, y_fit = split.train_and_valid()
+        model = fit_final(X_fit, y_fit, data.schema, tuning.best, cfg.seed)
+        timing.result = (
+            f"{tuning.best.family}, validation accuracy {validation.accuracy:.4f}"
+        )
+    with stages.stage("evaluate") as timing:
+        metrics = evaluate(model, split.X_test, split.y_test)
+        name = cfg.registry.model_name or data.name
+        decision, champion_before = _gate_against_champion(
+            cfg, registry, name, split, metrics
+        )
+        timing.result = f"test accuracy {metrics.accuracy:.4f}; gate {decision.verdict}"
+    return Trained(
+        data,
+        split,
+        statistics,
+        constraints,
+        tuning,
+        model,
+        validation,
+        metrics,
+        decision,
+        champion_before,
+        name,
+    )
+
+
+def _gate_against_champion(
+    cfg: Config, registry: Registry, name: str, split: Split, metrics: Metrics
+) -> tuple[GateDecision, str | None]:
+    champion = registry.champion(name)
+    if champion is None:
+        return gate(metrics, cfg.gate), None
+    try:
+        champion_model = registry.load_model(name, champion.version)
+        champion_metrics = evaluate(champion_model, split.X_test, split.y_test)
+    except (RegistryError, ValueError, KeyError) as exc:
+        reason = (
+            f"champion v{champion.version} could not be re-scored on this test set "
+            f"({str(exc).splitlines()[0][:120]}): use a new --model-name for new "
+            "data, or promote by hand"
+        )
+        return gate(metrics, cfg.gate, champion_error=reason), champion.version
+    decision = gate(metrics, cfg.gate, champion_metrics, champion.version)
+    return decision, champion.version

@@ -1,0 +1,332 @@
+"""The `register` stage: write the run's files, log it to MLflow, register, promote.
+
+Every write after the model version exists is undone on failure: the version is
+deleted and the aliases are put back, so the registry is exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from sqlalchemy.exc import SQLAlchemyError
+
+import mlopslab
+from mlopslab.card import build_card, card_markdown
+from mlopslab.config import Config
+from mlopslab.errors import RegistryError, StageError
+from mlopslab.registry import CHAMPION, PREVIOUS, Registry, VersionInfo
+from mlopslab.report import render_report
+from mlopslab.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mlopslab.pipeline import RunSummary, StageTiming, Trained
+
+# Pinned explicitly: inferring requirements spawns a subprocess and costs seconds.
+MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "skops")
+STORE_ERRORS = (MlflowException, SQLAlchemyError, OSError)
+
+
+def record_run(
+    cfg: Config,
+    workspace: Workspace,
+    registry: Registry,
+    trained: Trained,
+    timings: list[StageTiming],
+) -> RunSummary:
+    """Persist one evaluated model; raise StageError leaving the registry untouched."""
+    aliases_before = _aliases(registry, trained.model_name)
+    version: VersionInfo | None = None
+    try:
+        experiment_id = registry.experiment_id(trained.model_name)
+        with mlflow.start_run(experiment_id=experiment_id, run_name="pipeline") as run:
+            run_dir = workspace.run_dir(run.info.run_id)
+            paths = _write_run_files(cfg, run_dir, run.info.run_id, trained)
+            _log_run(registry, experiment_id, run.info.run_id, trained)
+            mlflow.log_artifacts(str(run_dir))
+            model_uri = _log_model(trained)
+            version = registry.register(
+                trained.model_name,
+                model_uri,
+                run.info.run_id,
+                tags=_version_tags(trained),
+                description=_description(trained),
+            )
+            status = _decide_status(cfg, trained)
+            paths |= _write_card(
+                cfg, run_dir, run.info.run_id, trained, version.version, status
+            )
+            for key in ("card_md", "card_json"):
+                mlflow.log_artifact(str(paths[key]))
+            _apply_status(cfg, registry, trained, version.version, status)
+    except STORE_ERRORS as exc:
+        if version is not None:
+            _undo(registry, trained.model_name, version.version, aliases_before)
+        raise StageError(
+            f"register failed: {str(exc).splitlines()[0][:200]}",
+            "the registry and champion are unchanged; check the workspace or tracking "
+            "server and run again",
+        ) from exc
+    from mlopslab.pipeline import RunSummary
+
+    champion_after = registry.champion(trained.model_name)
+    return RunSummary(
+        run_id=run.info.run_id,
+        model_name=trained.model_name,
+        version=version.version,
+        status=status,
+        decision=trained.decision,
+        metrics=trained.metrics,
+        stages=timings,
+        paths=paths,
+        champion_before=trained.champion_before,
+        champion_after=champion_after.version if champion_after else None,
+    )
+
+
+def _decide_status(cfg: Config, trained: Trained) -> str:
+    if not trained.decision.approved:
+        return "rejected"
+    return "approved" if cfg.registry.promotion == "auto" else "pending"
+
+
+def _apply_status(
+    cfg: Config, registry: Registry, trained: Trained, version: str, status: str
+) -> None:
+    registry.set_status(trained.model_name, version, status)
+    if status == "approved":
+        registry.promote(trained.model_name, version)
+
+
+def _aliases(registry: Registry, name: str) -> dict[str, str]:
+    found = {}
+    for alias in (CHAMPION, PREVIOUS):
+        try:
+            found[alias] = registry.version(name, alias).version
+        except RegistryError:
+            continue
+    return found
+
+
+def _undo(registry: Registry, name: str, version: str, aliases: dict[str, str]) -> None:
+    registry.discard(name, version)
+    for alias, target in aliases.items():
+        registry.client.set_registered_model_alias(name, alias, target)
+
+
+def _write_run_files(
+    cfg: Config, run_dir: Path, run_id: str, trained: Trained
+) -> dict[str, Path]:
+    baseline = run_dir / "baseline"
+    baseline.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "statistics": baseline / "statistics.json",
+        "constraints": baseline / "constraints.json",
+        "evaluation": run_dir / "evaluation.json",
+        "report": run_dir / "evaluation.html",
+        "config": run_dir / "config.json",
+        "tuning": run_dir / "tuning.json",
+    }
+    _dump(paths["statistics"], trained.statistics)
+    _dump(paths["constraints"], trained.constraints)
+    _dump(
+        paths["evaluation"],
+        {
+            "test": trained.metrics.to_dict(),
+            "validation": trained.validation.to_dict(),
+            "gate": _gate_dict(trained),
+        },
+    )
+    _dump(paths["config"], cfg.model_dump(mode="json"))
+    _dump(paths["tuning"], [trial.__dict__ for trial in trained.tuning.trials])
+    paths["report"].write_text(
+        render_report(
+            trained.model_name,
+            run_id,
+            trained.tuning.best.family,
+            trained.metrics,
+            trained.decision,
+        ),
+        encoding="utf-8",
+    )
+    return paths
+
+
+def _write_card(
+    cfg: Config, run_dir: Path, run_id: str, trained: Trained, version: str, status: str
+) -> dict[str, Path]:
+    data = trained.dataset
+    card = build_card(
+        model_name=trained.model_name,
+        version=version,
+        status=status,
+        run_id=run_id,
+        dataset={
+            "source": data.source,
+            "target": data.target,
+            "fingerprint": data.fingerprint,
+            "rows": len(data.frame),
+            "dropped_unlabelled": data.dropped_unlabelled,
+            "classes": list(data.schema.classes),
+            "features": [c.__dict__ for c in data.schema.columns],
+        },
+        split_sizes=trained.split.sizes,
+        family=trained.tuning.best.family,
+        params=trained.tuning.best.params,
+        metrics=trained.metrics.to_dict(),
+        validation=trained.validation.headline(),
+        gate=_gate_dict(trained),
+        config=cfg.model_dump(mode="json"),
+        code_version=code_version(),
+    )
+    paths = {
+        "card_md": run_dir / "model_card.md",
+        "card_json": run_dir / "model_card.json",
+    }
+    _dump(paths["card_json"], card)
+    paths["card_md"].write_text(card_markdown(card), encoding="utf-8")
+    return paths
+
+
+def _log_run(
+    registry: Registry, experiment_id: str, run_id: str, trained: Trained
+) -> None:
+    """Parent params and metrics in one batch; each trial as a nested run."""
+    best = trained.tuning.best
+    params = {
+        "family": best.family,
+        **{f"model.{k}": v for k, v in best.params.items()},
+        "data.source": trained.dataset.source,
+        "data.fingerprint": trained.dataset.fingerprint,
+    }
+    metrics = {f"test_{k}": v for k, v in trained.metrics.headline().items()}
+    metrics |= {f"valid_{k}": v for k, v in trained.validation.headline().items()}
+    _log_batch(registry, run_id, params, metrics)
+    for trial in trained.tuning.trials:
+        child = registry.client.create_run(
+            experiment_id,
+            run_name=f"trial-{trial.number:03d}-{trial.family}",
+            tags={"mlflow.parentRunId": run_id},
+        )
+        trial_metrics = {
+            "cv_log_loss": trial.cv_log_loss,
+            "cv_accuracy": trial.cv_accuracy,
+            "cv_macro_f1": trial.cv_macro_f1,
+            "seconds": trial.seconds,
+        }
+        _log_batch(
+            registry,
+            child.info.run_id,
+            {"family": trial.family, **trial.params},
+            {k: v for k, v in trial_metrics.items() if v is not None},
+            tags={"error": trial.error} if trial.error else {},
+        )
+        registry.client.set_terminated(
+            child.info.run_id, "FAILED" if trial.error else "FINISHED"
+        )
+
+
+def _log_batch(
+    registry: Registry,
+    run_id: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str] | None = None,
+) -> None:
+    registry.client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()],
+        params=[Param(k, str(v)) for k, v in params.items()],
+        tags=[RunTag(k, v) for k, v in (tags or {}).items()],
+    )
+
+
+def _log_model(trained: Trained) -> str:
+    import mlflow.sklearn
+    import skops.io
+    from mlflow.models import infer_signature
+
+    X = trained.split.X_train
+    example = X.head(5)
+    signature = infer_signature(X, trained.model.predict(example))
+    # We built every type in this pipeline ourselves, so we can trust them all.
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(trained.model))
+    info = mlflow.sklearn.log_model(
+        trained.model,
+        name="model",
+        signature=signature,
+        input_example=example,
+        pip_requirements=[
+            f"{pkg}=={metadata.version(pkg)}" for pkg in MODEL_REQUIREMENTS
+        ],
+        skops_trusted_types=trusted,
+    )
+    return str(info.model_uri)
+
+
+def _version_tags(trained: Trained) -> dict[str, str]:
+    return {
+        "status": "pending",
+        "family": trained.tuning.best.family,
+        "data_fingerprint": trained.dataset.fingerprint,
+        "test_accuracy": f"{trained.metrics.accuracy:.4f}",
+        "gate": trained.decision.verdict,
+    }
+
+
+def _description(trained: Trained) -> str:
+    return (
+        f"{trained.tuning.best.family}; test accuracy {trained.metrics.accuracy:.4f}; "
+        f"gate {trained.decision.verdict}: " + "; ".join(trained.decision.reasons)
+    )
+
+
+def _gate_dict(trained: Trained) -> dict[str, Any]:
+    decision = trained.decision
+    return {
+        "verdict": decision.verdict,
+        "reasons": decision.reasons,
+        "checks": decision.checks,
+        "champion_version": decision.champion_version,
+        "champion_metrics": decision.champion_metrics,
+    }
+
+
+def code_version() -> dict[str, Any]:
+    """mlopslab's version and, where its source is a git checkout, the commit."""
+    source = Path(mlopslab.__file__).resolve().parent
+    info: dict[str, Any] = {
+        "mlopslab": mlopslab.__version__,
+        "git_sha": None,
+        "git_dirty": None,
+    }
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "."],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return info
+    info["git_sha"] = sha.stdout.strip()
+    info["git_dirty"] = bool(dirty.stdout.strip())
+    return info
+
+
+def _dump(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2, default=str), encoding="utf-8")

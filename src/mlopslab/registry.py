@@ -1,0 +1,209 @@
+"""The MLflow model registry, behind a small interface the rest of mlopslab uses.
+
+Status lives in the version tag `status` (approved, rejected or pending); the
+aliases `champion` and `previous` say what serves and what to roll back to.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from sqlalchemy.exc import SQLAlchemyError
+
+from mlopslab.errors import RegistryError, StoreError
+
+CHAMPION, PREVIOUS = "champion", "previous"
+STATUSES = ("approved", "rejected", "pending")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    name: str
+    version: str
+    status: str
+    aliases: tuple[str, ...]
+    run_id: str
+    created_ms: int
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    @classmethod
+    def from_mlflow(cls, mv: ModelVersion) -> VersionInfo:
+        return cls(
+            name=mv.name,
+            version=str(mv.version),
+            status=mv.tags.get("status", "unknown"),
+            aliases=tuple(sorted(mv.aliases)),
+            run_id=mv.run_id or "",
+            created_ms=int(mv.creation_timestamp or 0),
+            tags=dict(mv.tags),
+            description=mv.description or "",
+        )
+
+
+class Registry:
+    """Tracking and registry on one MLflow store (SQLite file or server)."""
+
+    def __init__(self, tracking_uri: str, artifact_location: str | None = None) -> None:
+        self.tracking_uri = tracking_uri
+        self.artifact_location = artifact_location
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    @classmethod
+    def connect(
+        cls, tracking_uri: str, artifact_location: str | None = None
+    ) -> Registry:
+        """Open the store and prove it answers; a corrupt store is a StoreError."""
+        # No usage telemetry leaves this machine: mlopslab works offline.
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        registry = cls(tracking_uri, artifact_location)
+        try:
+            registry.client.search_experiments(max_results=1)
+        except (MlflowException, SQLAlchemyError, OSError) as exc:
+            raise StoreError(
+                f"cannot open the MLflow store at {tracking_uri}: {_first_line(exc)}",
+                "check MLFLOW_TRACKING_URI, or move a corrupt mlflow.db aside",
+            ) from exc
+        return registry
+
+    def experiment_id(self, name: str) -> str:
+        """The experiment for a model, created with its artifacts in the workspace."""
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        return str(
+            self.client.create_experiment(
+                name, artifact_location=self.artifact_location
+            )
+        )
+
+    def version(self, name: str, ref: str) -> VersionInfo:
+        """Resolve a version number or an alias (`3`, `champion`, `@previous`)."""
+        ref = ref.lstrip("@")
+        try:
+            if ref.isdigit():
+                return VersionInfo.from_mlflow(self.client.get_model_version(name, ref))
+            return VersionInfo.from_mlflow(
+                self.client.get_model_version_by_alias(name, ref)
+            )
+        except MlflowException as exc:
+            raise RegistryError(
+                f"model '{name}' has no version '{ref}'",
+                f"see `mlopslab registry list {name}` for its versions",
+            ) from exc
+
+    def champion(self, name: str) -> VersionInfo | None:
+        if not self._model_exists(name):
+            return None
+        try:
+            mv = self.client.get_model_version_by_alias(name, CHAMPION)
+        except MlflowException:
+            return None
+        return VersionInfo.from_mlflow(mv)
+
+    def versions(self, name: str | None = None) -> list[VersionInfo]:
+        """All versions, newest first, of one model or of every model."""
+        query = f"name = '{name}'" if name else ""
+        if name and not self._model_exists(name):
+            raise RegistryError(
+                f"no registered model named '{name}'",
+                "run `mlopslab registry list` to see the models",
+            )
+        found = self.client.search_model_versions(query, max_results=10_000)
+        infos = [VersionInfo.from_mlflow(mv) for mv in found]
+        return sorted(infos, key=lambda v: (v.name, -int(v.version)))
+
+    def load_model(self, name: str, version: str) -> Any:
+        """The scikit-learn pipeline of one version."""
+        import mlflow.sklearn
+
+        try:
+            return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        except (MlflowException, OSError) as exc:
+            raise RegistryError(
+                f"cannot load {name} v{version}: {_first_line(exc)}",
+                "check that its artifacts are still in the workspace",
+            ) from exc
+
+    def register(
+        self,
+        name: str,
+        model_uri: str,
+        run_id: str,
+        tags: dict[str, str],
+        description: str,
+    ) -> VersionInfo:
+        """Create a version with its tags; on any failure, leave no version behind."""
+        if not self._model_exists(name):
+            self.client.create_registered_model(name)
+        mv = self.client.create_model_version(
+            name, source=model_uri, run_id=run_id, tags=tags, description=description
+        )
+        return VersionInfo.from_mlflow(mv)
+
+    def discard(self, name: str, version: str) -> None:
+        """Delete a version that a failed run created, so the registry is as before."""
+        self.client.delete_model_version(name, version)
+
+    def set_status(self, name: str, version: str, status: str) -> None:
+        if status not in STATUSES:
+            raise RegistryError(f"unknown status '{status}'", f"use one of {STATUSES}")
+        self.client.set_model_version_tag(name, version, "status", status)
+
+    def set_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self.client.set_model_version_tag(name, version, key, value)
+
+    def promote(self, name: str, version: str) -> str | None:
+        """Make `version` the champion; the former champion becomes `previous`."""
+        old = self.champion(name)
+        if old is not None and old.version != version:
+            self.client.set_registered_model_alias(name, PREVIOUS, old.version)
+        self.client.set_registered_model_alias(name, CHAMPION, version)
+        self.set_status(name, version, "approved")
+        return old.version if old else None
+
+    def rollback(self, name: str) -> tuple[str, str]:
+        """Champion goes back to `previous`; `previous` to the approved one before."""
+        current = self.champion(name)
+        try:
+            previous = VersionInfo.from_mlflow(
+                self.client.get_model_version_by_alias(name, PREVIOUS)
+            )
+        except MlflowException as exc:
+            raise RegistryError(
+                f"model '{name}' has no previous champion to roll back to",
+                "promote a version explicitly with `mlopslab registry promote`",
+            ) from exc
+        older = [
+            v
+            for v in self.versions(name)
+            if v.status == "approved" and int(v.version) < int(previous.version)
+        ]
+        self.client.set_registered_model_alias(name, CHAMPION, previous.version)
+        if older:
+            self.client.set_registered_model_alias(name, PREVIOUS, older[0].version)
+        else:
+            self.client.delete_registered_model_alias(name, PREVIOUS)
+        if current is not None:
+            self.set_tag(name, current.version, "rolled_back", "true")
+        return (current.version if current else "none", previous.version)
+
+    def _model_exists(self, name: str) -> bool:
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            return False
+        return True
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
