@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlopslab.errors import ConfigError
 
@@ -47,16 +47,22 @@ class TuneConfig(Frozen):
     cv_folds: int = Field(4, ge=2, le=20)
     families: tuple[str, ...] = ("logreg", "hist_gb", "mlp")
 
-    @model_validator(mode="after")
-    def _known_families(self) -> TuneConfig:
-        unknown = sorted(set(self.families) - set(MODEL_FAMILIES))
-        if unknown or not self.families:
+    @field_validator("families")
+    @classmethod
+    def _known_families(cls, families: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(families) - set(MODEL_FAMILIES))
+        if unknown or not families:
             raise ValueError(
                 f"unknown model families {unknown}; choose from {list(MODEL_FAMILIES)}"
             )
-        if self.jobs == 0:
+        return families
+
+    @field_validator("jobs")
+    @classmethod
+    def _nonzero_jobs(cls, jobs: int) -> int:
+        if jobs == 0:
             raise ValueError("jobs must be -1 (every core) or a positive count")
-        return self
+        return jobs
 
 
 class GateConfig(Frozen):
@@ -72,14 +78,15 @@ class GateConfig(Frozen):
     min_absolute_change: float | None = 0.0
     min_relative_change: float | None = None
 
-    @model_validator(mode="after")
-    def _known_metrics(self) -> GateConfig:
-        unknown = sorted(set(self.thresholds) - set(GATE_METRICS))
+    @field_validator("thresholds")
+    @classmethod
+    def _known_metrics(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(thresholds) - set(GATE_METRICS))
         if unknown:
             raise ValueError(
                 f"unknown gate metrics {unknown}; choose from {list(GATE_METRICS)}"
             )
-        return self
+        return thresholds
 
 
 class RegistryConfig(Frozen):
@@ -180,4 +187,5 @@ def _describe(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "config"
     extra = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{extra}"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}{extra}"

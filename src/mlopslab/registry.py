@@ -7,7 +7,7 @@ aliases `champion` and `previous` say what serves and what to roll back to.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import mlflow
@@ -64,8 +64,8 @@ class Registry:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
-        registry = cls(tracking_uri, artifact_location)
         try:
+            registry = cls(tracking_uri, artifact_location)
             registry.client.search_experiments(max_results=1)
         except (MlflowException, SQLAlchemyError, OSError) as exc:
             raise StoreError(
@@ -118,7 +118,17 @@ class Registry:
                 "run `mlopslab registry list` to see the models",
             )
         found = self.client.search_model_versions(query, max_results=10_000)
-        infos = [VersionInfo.from_mlflow(mv) for mv in found]
+        # Search results carry no aliases; the registered models do.
+        aliases: dict[tuple[str, str], list[str]] = {}
+        for model_name in {mv.name for mv in found}:
+            model = self.client.get_registered_model(model_name)
+            for alias, version in model.aliases.items():
+                aliases.setdefault((model_name, str(version)), []).append(alias)
+        infos = [
+            replace(VersionInfo.from_mlflow(mv),
+                    aliases=tuple(sorted(aliases.get((mv.name, str(mv.version)), []))))
+            for mv in found
+        ]
         return sorted(infos, key=lambda v: (v.name, -int(v.version)))
 
     def load_model(self, name: str, version: str) -> Any:

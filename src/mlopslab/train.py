@@ -176,7 +176,13 @@ def tune(
     study = optuna.create_study(
         direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed)
     )
-    folds = prepare_folds(X, y, schema, cfg.cv_folds, seed)
+    try:
+        folds = prepare_folds(X, y, schema, cfg.cv_folds, seed)
+    except ValueError as exc:
+        raise StageError(
+            f"preprocessing failed on the training data: {str(exc).splitlines()[-1]}",
+            "check that each column holds one kind of value (numbers or text)",
+        ) from exc
     records: list[TrialRecord] = []
     # Worker processes cost about a second to start: on small data they lose.
     jobs = 1 if len(X) < PARALLEL_MIN_ROWS else cfg.jobs

@@ -8,7 +8,6 @@ import sys
 import traceback
 import warnings
 
-import click
 import typer
 from rich.console import Console
 
@@ -38,12 +37,15 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         err.print(f"[bold red]error:[/] {exc.one_line()}", markup=True)
         return exc.exit_code
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted")
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+    except typer.exceptions.TyperException as exc:
+        # Usage errors (unknown option, bad value): click's own message and code.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        return int(getattr(exc, "exit_code", 2))
     return result if isinstance(result, int) else 0
 
 

@@ -42,20 +42,13 @@ def list_versions(
     """Every version with its status and aliases, newest first."""
     versions = _registry(home, config).versions(name)
     table = Table(title="registered model versions")
-    for column in ("model", "version", "status", "aliases", "created", "description"):
-        table.add_column(column)
+    for column in ("model", "version", "status", "aliases", "accuracy", "family"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("created", no_wrap=True)
     for v in versions:
-        created = dt.datetime.fromtimestamp(v.created_ms / 1000).strftime(
-            "%Y-%m-%d %H:%M:%S"
-        )
-        table.add_row(
-            v.name,
-            v.version,
-            v.status,
-            ", ".join(v.aliases),
-            created,
-            v.description[:60],
-        )
+        created = dt.datetime.fromtimestamp(v.created_ms / 1000).strftime("%m-%d %H:%M")
+        table.add_row(v.name, v.version, v.status, ",".join(v.aliases),
+                      v.tags.get("test_accuracy", ""), v.tags.get("family", ""), created)
     Console(highlight=False).print(
         table if versions else "no registered models yet: run `mlopslab run`"
     )

@@ -93,9 +93,9 @@ def run(
     )
     workspace = open_workspace(cfg)
     registry = open_registry(workspace)
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     summary = run_pipeline(cfg, workspace, registry, RichReporter(console))
-    render_summary(Console(highlight=False), summary)
+    render_summary(Console(highlight=False, soft_wrap=True), summary)
     if fail_on_reject and not summary.decision.approved:
         return GATE_REJECTED_EXIT_CODE
     return 0

@@ -1,0 +1,171 @@
+"""The command line as a user meets it: exit codes, one-line errors, commands."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from palmerpenguins import load_penguins
+
+from tests.conftest import FAST
+
+
+def one_line_error(err: str) -> str:
+    """The error is one line; stage progress lines before it are fine."""
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, err
+    assert err.rstrip().endswith(errors[0])
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("--data", "nowhere.csv", "--target", "y"), 4, "data not found: nowhere.csv"),
+        (("--data", "penguins", "--target", "beak"), 4, "target column 'beak'"),
+        (("--trials", "0"), 2, "tune.trials"),
+        (("--jobs", "0"), 2, "tune.jobs"),
+        (("--promotion", "later"), 2, "registry.promotion"),
+        (("--config", "absent.toml"), 2, "config file not found"),
+    ],
+)
+def test_bad_input_gets_one_line_and_exit_code(cli, args, code, message) -> None:  # type: ignore[no-untyped-def]
+    result = cli("run", *args)
+    assert result.code == code
+    assert message in one_line_error(result.err)
+
+
+def test_data_errors_from_files(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "one.csv").write_text("a,y\n" + "1,p\n" * 30)
+    assert "only one class" in one_line_error(
+        cli("run", "--data", tmp_path / "one.csv", "--target", "y").err)
+    (tmp_path / "few.csv").write_text("a,y\n" + "1,p\n" * 30 + "2,q\n" * 2)
+    few = cli("run", "--data", tmp_path / "few.csv", "--target", "y")
+    assert few.code == 4 and "class 'q' has 2 rows" in one_line_error(few.err)
+    (tmp_path / "bad.parquet").write_bytes(b"nope")
+    bad = cli("run", "--data", tmp_path / "bad.parquet", "--target", "y")
+    assert bad.code == 4 and "cannot read" in one_line_error(bad.err)
+
+
+def test_bad_env_config_and_unknown_flag(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLOPSLAB_SEED", "abc")
+    result = cli("config", "show")
+    assert result.code == 2 and "seed" in one_line_error(result.err)
+    monkeypatch.delenv("MLOPSLAB_SEED")
+    unknown = cli("run", "--tirals", "3")
+    assert unknown.code == 2 and "No such option" in unknown.err
+    assert "Traceback" not in unknown.err
+
+
+def test_workspace_that_is_a_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = cli("run", "--home", blocker)
+    assert result.code == 6 and "is not a directory" in one_line_error(result.err)
+
+
+def test_corrupt_store_is_one_line(cli, isolated: Path) -> None:  # type: ignore[no-untyped-def]
+    home = isolated / ".mlopslab"
+    home.mkdir()
+    (home / "mlflow.db").write_bytes(b"garbage" * 1000)
+    result = cli("run", *FAST)
+    assert result.code == 6
+    assert "cannot open the MLflow store" in one_line_error(result.err)
+
+
+def test_debug_shows_the_traceback(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("run", "--data", "nowhere.csv", "--target", "y", "--debug")
+    assert result.code == 4 and "Traceback" in result.err
+
+
+def test_config_show_reflects_layers(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    Path("mlopslab.toml").write_text("[tune]\ntrials = 9\n")
+    monkeypatch.setenv("MLOPSLAB_SEED", "5")
+    result = cli("config", "show")
+    shown = json.loads(result.out)
+    assert shown["tune"]["trials"] == 9 and shown["seed"] == 5
+
+
+@pytest.mark.slow
+def test_registry_commands(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("run", *FAST).code == 0
+    assert cli("run", *FAST).code == 0
+    listing = cli("registry", "list")
+    assert "penguins" in listing.out and "champion" in listing.out
+    shown = json.loads(cli("registry", "show", "penguins", "champion").out)
+    assert shown["version"] == "2" and shown["status"] == "approved"
+    refused = cli("registry", "reject", "penguins", "2")
+    assert refused.code == 5 and "is the champion" in one_line_error(refused.err)
+    assert "champion v2 -> v1" in cli("registry", "rollback", "penguins").out
+    assert cli("registry", "reject", "penguins", "2").code == 0
+    blocked = cli("registry", "promote", "penguins", "2")
+    assert blocked.code == 5 and "was rejected" in one_line_error(blocked.err)
+    assert cli("registry", "promote", "penguins", "2", "--force").code == 0
+    assert cli("registry", "approve", "penguins", "1").code == 0
+    missing = cli("registry", "show", "penguins", "7")
+    assert missing.code == 5 and "no version '7'" in one_line_error(missing.err)
+    assert cli("registry", "list", "walrus").code == 5
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_ui_shows_the_workspace_runs(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("run", *FAST).code == 0
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlopslab.cli.main", "ui", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        page = httpx.get(base, timeout=10)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        found = httpx.post(
+            f"{base}/ajax-api/2.0/mlflow/experiments/search",
+            json={"max_results": 10}, timeout=10,
+        ).json()
+        experiment = next(e for e in found["experiments"] if e["name"] == "penguins")
+        runs = httpx.post(
+            f"{base}/ajax-api/2.0/mlflow/runs/search",
+            json={"experiment_ids": [experiment["experiment_id"]]}, timeout=10,
+        ).json()["runs"]
+        assert len(runs) == 5  # the pipeline run and its four trials
+        models = httpx.get(f"{base}/ajax-api/2.0/mlflow/registered-models/search",
+                           timeout=10).json()
+        assert models["registered_models"][0]["name"] == "penguins"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_no_args_shows_help(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli()
+    assert "run" in result.out and "registry" in result.out
+
+
+def test_help_lists_commands(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("--help")
+    assert result.code == 0
+    for command in ("run", "ui", "config", "registry"):
+        assert command in result.out
+
+
+def test_penguins_csv_fixture_is_offline() -> None:
+    assert len(load_penguins()) == 344

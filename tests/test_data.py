@@ -1,0 +1,149 @@
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlopslab.config import DataConfig
+from mlopslab.data import infer_schema, load_dataset, read_idx
+from mlopslab.errors import DataError
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        struct.pack(">I", dim) for dim in array.shape
+    )
+    payload = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+
+
+def test_penguins_builtin() -> None:
+    dataset = load_dataset(DataConfig(source="penguins"))
+    assert dataset.name == "penguins"
+    assert dataset.target == "species"
+    assert dataset.schema.classes == ("Adelie", "Chinstrap", "Gentoo")
+    assert set(dataset.schema.categorical) == {"island", "sex"}
+    assert "bill_length_mm" in dataset.schema.numeric
+    sex = next(c for c in dataset.schema.columns if c.name == "sex")
+    assert 0 < sex.missing_rate < 0.1
+    assert sex.categories == ("female", "male")
+    assert len(dataset.fingerprint) == 64
+
+
+def test_digits_builtin() -> None:
+    dataset = load_dataset(DataConfig(source="digits"))
+    assert len(dataset.frame) == 1797
+    assert len(dataset.schema.numeric) == 64
+    assert len(dataset.schema.classes) == 10
+
+
+def test_idx_folder_plain_and_gzipped(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 255, (6, 4, 4)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([0, 1, 2, 0, 1, 2]))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 255, (3, 4, 4)), True)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([1, 1, 0]), True)
+    dataset = load_dataset(DataConfig(source=str(tmp_path)))
+    assert len(dataset.frame) == 9
+    assert len(dataset.schema.numeric) == 16
+    assert dataset.target == "digit"
+    assert dataset.schema.classes == ("0", "1", "2")
+
+
+def test_idx_rejects_truncated_and_bad_magic(tmp_path: Path) -> None:
+    path = tmp_path / "x-images-idx3-ubyte"
+    write_idx(path, np.zeros((2, 3, 3)))
+    path.write_bytes(path.read_bytes()[:-2])
+    with pytest.raises(DataError, match="truncated"):
+        read_idx(path)
+    path.write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(DataError, match="not an IDX file"):
+        read_idx(path)
+
+
+def test_idx_images_without_labels(tmp_path: Path) -> None:
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((2, 3, 3)))
+    with pytest.raises(DataError, match="no labels file"):
+        load_dataset(DataConfig(source=str(tmp_path)))
+
+
+def test_csv_and_parquet(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"a": [1.0, 2.0, None, 4.0], "colour": ["r", "g", "r", None], "y": [0, 1, 0, 1]}
+    )
+    frame.to_csv(tmp_path / "my data.csv", index=False)
+    frame.to_parquet(tmp_path / "d.parquet")
+    from_csv = load_dataset(DataConfig(source=str(tmp_path / "my data.csv"), target="y"))
+    from_parquet = load_dataset(DataConfig(source=str(tmp_path / "d.parquet"), target="y"))
+    assert from_csv.name == "my-data"
+    assert from_csv.schema.numeric == ["a"] == from_parquet.schema.numeric
+    assert from_csv.schema.categorical == ["colour"]
+    assert from_csv.schema.classes == ("0", "1")
+
+
+def test_unlabelled_rows_are_dropped_and_counted(tmp_path: Path) -> None:
+    pd.DataFrame({"a": [1, 2, 3, 4], "y": ["x", None, "z", "x"]}).to_csv(
+        tmp_path / "d.csv", index=False
+    )
+    dataset = load_dataset(DataConfig(source=str(tmp_path / "d.csv"), target="y"))
+    assert dataset.dropped_unlabelled == 1
+    assert len(dataset.frame) == 3
+
+
+def test_fingerprint_tracks_content(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": [1, 2, 3], "y": ["p", "q", "p"]})
+    frame.to_csv(tmp_path / "one.csv", index=False)
+    frame.assign(a=[1, 2, 4]).to_csv(tmp_path / "two.csv", index=False)
+    one = load_dataset(DataConfig(source=str(tmp_path / "one.csv"), target="y"))
+    again = load_dataset(DataConfig(source=str(tmp_path / "one.csv"), target="y"))
+    two = load_dataset(DataConfig(source=str(tmp_path / "two.csv"), target="y"))
+    assert one.fingerprint == again.fingerprint != two.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("content", "target", "message"),
+    [
+        (None, "y", "data not found"),
+        ("a,y\n1,p\n2,p\n", "y", "only one class"),
+        ("a,y\n1,p\n2,q\n", "label", "target column 'label' is not in"),
+        ("a,y\n", "y", "no rows"),
+    ],
+)
+def test_bad_csv_inputs(tmp_path: Path, content: str | None, target: str, message: str) -> None:
+    path = tmp_path / "data.csv"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(DataError, match=message) as info:
+        load_dataset(DataConfig(source=str(path), target=target))
+    assert info.value.hint
+    assert info.value.exit_code == 4
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    fake = tmp_path / "d.parquet"
+    fake.write_bytes(b"this is not parquet")
+    with pytest.raises(DataError, match="cannot read"):
+        load_dataset(DataConfig(source=str(fake), target="y"))
+    odd = tmp_path / "d.xlsx"
+    odd.write_bytes(b"x")
+    with pytest.raises(DataError, match="unsupported data file type"):
+        load_dataset(DataConfig(source=str(odd), target="y"))
+    binary = tmp_path / "d.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x00\x81\x82\n\x00")
+    with pytest.raises(DataError):
+        load_dataset(DataConfig(source=str(binary), target="y"))
+
+
+def test_file_needs_a_target(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("a,y\n1,p\n")
+    with pytest.raises(DataError, match="no target column given"):
+        load_dataset(DataConfig(source=str(tmp_path / "d.csv")))
+
+
+def test_booleans_are_categorical() -> None:
+    frame = pd.DataFrame({"flag": [True, False], "n": [1, 2], "y": ["a", "b"]})
+    schema = infer_schema(frame, "y")
+    assert schema.categorical == ["flag"]
+    assert schema.numeric == ["n"]

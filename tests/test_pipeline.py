@@ -1,0 +1,174 @@
+"""End to end: the real pipeline, MLflow store and registry in a temporary workspace."""
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+from palmerpenguins import load_penguins
+
+from mlopslab.errors import GATE_REJECTED_EXIT_CODE
+from mlopslab.registry import Registry
+from tests.conftest import FAST
+
+pytestmark = pytest.mark.slow
+
+
+def registry(home: Path) -> Registry:
+    return Registry.connect(f"sqlite:///{(home / 'mlflow.db').resolve()}")
+
+
+def latest_run_dir(home: Path) -> Path:
+    return max((home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+
+
+def test_first_run_then_champion_comparison(cli, isolated: Path) -> None:  # type: ignore[no-untyped-def]
+    first = cli("run", *FAST)
+    assert first.code == 0, first.err
+    home = isolated / ".mlopslab"
+    # Everything the tool writes lives in the workspace.
+    assert sorted(p.name for p in isolated.iterdir()) == [".mlopslab"]
+    for stage in ("data", "preprocess", "tune", "train", "evaluate", "register", "total"):
+        assert stage in first.out
+    assert "penguins v1" in first.out and "evaluation.html" in first.out
+    run_dir = latest_run_dir(home)
+    for name in ("evaluation.html", "evaluation.json", "model_card.md", "model_card.json",
+                 "config.json", "baseline/statistics.json", "baseline/constraints.json"):
+        assert (run_dir / name).is_file(), name
+    report = (run_dir / "evaluation.html").read_text()
+    assert "<svg" in report and "Confusion matrix" in report and "approved" in report
+    card = json.loads((run_dir / "model_card.json").read_text())
+    assert card["version"] == "1" and card["gate"]["verdict"] == "approved"
+    assert card["split_sizes"] == {"train": 233, "valid": 42, "test": 69}
+    assert len(card["data"]["fingerprint"]) == 64
+    assert card["config"]["tune"]["trials"] == 4
+    assert "git_sha" in card["code_version"]
+    assert "## Gate decision: approved" in (run_dir / "model_card.md").read_text()
+
+    second = cli("run", *FAST)
+    assert second.code == 0, second.err
+    assert "vs champion v1" in second.out
+    store = registry(home)
+    champion = store.champion("penguins")
+    assert champion is not None and champion.version == "2"
+    assert store.version("penguins", "previous").version == "1"
+    evaluation = json.loads((latest_run_dir(home) / "evaluation.json").read_text())
+    assert evaluation["gate"]["champion_version"] == "1"
+    assert evaluation["test"]["accuracy"] >= 0.95
+
+
+def test_trials_are_nested_runs(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("run", *FAST).code == 0
+    client = registry(workspace).client
+    experiment = client.get_experiment_by_name("penguins")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 4
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert "cv_log_loss" in children[0].data.metrics
+    assert parents[0].data.metrics["test_accuracy"] > 0.9
+
+
+def test_pyfunc_loads_champion_and_enforces_signature(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("run", *FAST).code == 0
+    mlflow.set_tracking_uri(f"sqlite:///{(workspace / 'mlflow.db').resolve()}")
+    model = mlflow.pyfunc.load_model("models:/penguins@champion")
+    raw = load_penguins()
+    predictions = model.predict(raw.drop(columns="species").head(20))
+    assert set(predictions) <= {"Adelie", "Chinstrap", "Gentoo"}
+    assert (predictions == raw["species"].head(20).to_numpy()).mean() > 0.9
+    with pytest.raises(MlflowException):
+        model.predict(raw.drop(columns=["species", "island"]).head(2))
+
+
+def test_gate_rejects_a_bad_model_and_keeps_the_champion(cli, workspace: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("run", *FAST).code == 0
+    shuffled = load_penguins()
+    shuffled["species"] = shuffled["species"].sample(frac=1.0, random_state=0).to_numpy()
+    shuffled.to_csv(tmp_path / "noise.csv", index=False)
+    bad = cli("run", *FAST, "--data", tmp_path / "noise.csv", "--target", "species",
+              "--model-name", "penguins", "--fail-on-reject")
+    assert bad.code == GATE_REJECTED_EXIT_CODE
+    assert "fails the threshold" in bad.out
+    store = registry(workspace)
+    assert store.version("penguins", "2").status == "rejected"
+    champion = store.champion("penguins")
+    assert champion is not None and champion.version == "1"
+
+
+def test_champion_stays_when_challenger_is_not_better(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("run", *FAST).code == 0
+    Path("mlopslab.toml").write_text("[gate]\nmin_absolute_change = 0.05\n")
+    second = cli("run", *FAST)
+    assert second.code == 0
+    assert "is below min_absolute_change" in second.out
+    champion = registry(workspace).champion("penguins")
+    assert champion is not None and champion.version == "1"
+
+
+def test_manual_promotion_leaves_pending(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("run", *FAST, "--promotion", "manual").code == 0
+    store = registry(workspace)
+    assert store.version("penguins", "1").status == "pending"
+    assert store.champion("penguins") is None
+    promoted = cli("registry", "promote", "penguins", "1")
+    assert promoted.code == 0 and "v1 is the champion" in promoted.out
+    assert registry(workspace).version("penguins", "champion").status == "approved"
+
+
+def test_failure_in_register_leaves_registry_unchanged(cli, workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert cli("run", *FAST).code == 0
+    before = [(v.version, v.status, v.aliases) for v in registry(workspace).versions()]
+
+    def broken_promote(self, name: str, version: str) -> None:  # type: ignore[no-untyped-def]
+        raise MlflowException("database is locked")
+
+    monkeypatch.setattr(Registry, "promote", broken_promote)
+    failed = cli("run", *FAST)
+    assert failed.code == 7
+    assert "register failed: database is locked" in failed.err
+    assert "registry and champion are unchanged" in failed.err
+    assert "Traceback" not in failed.err
+    after = [(v.version, v.status, v.aliases) for v in registry(workspace).versions()]
+    assert after == before
+
+
+def test_failure_in_an_early_stage_writes_nothing(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("run", *FAST).code == 0
+    before = registry(workspace).versions()
+    runs_before = sorted((workspace / "runs").iterdir())
+    failed = cli("run", *FAST, "--data", "missing.csv", "--target", "y")
+    assert failed.code == 4
+    assert registry(workspace).versions() == before
+    assert sorted((workspace / "runs").iterdir()) == runs_before
+
+
+def test_same_seed_same_model_and_metrics(cli, isolated: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    outcomes = []
+    for name in ("a", "b"):
+        home = tmp_path / name
+        assert cli("run", "--trials", "6", "--home", home, "--seed", "3").code == 0
+        card = json.loads((latest_run_dir(home) / "model_card.json").read_text())
+        outcomes.append((card["model"], card["metrics"]["test"]))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_own_csv_end_to_end(cli, workspace: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    frame = load_penguins().rename(columns={"species": "kind"})
+    frame.to_csv(tmp_path / "birds.csv", index=False)
+    result = cli("run", *FAST, "--data", tmp_path / "birds.csv", "--target", "kind")
+    assert result.code == 0, result.err
+    assert registry(workspace).champion("birds") is not None
+
+
+def test_digits_end_to_end(cli, workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MLOPSLAB_TUNE__FAMILIES", '["logreg"]')
+    result = cli("run", "--data", "digits", "--trials", "2")
+    assert result.code == 0, result.err
+    card = json.loads((latest_run_dir(workspace) / "model_card.json").read_text())
+    assert card["metrics"]["test"]["accuracy"] > 0.9
+    assert len(card["data"]["classes"]) == 10
+    assert isinstance(pd.DataFrame(card["data"]["features"]), pd.DataFrame)

@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import pytest
+
+from mlopslab.errors import RegistryError, StoreError
+from mlopslab.registry import Registry
+from mlopslab.workspace import Workspace
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    workspace = Workspace(tmp_path / "ws").ensure()
+    return Registry.connect(workspace.local_tracking_uri(), workspace.artifact_location())
+
+
+def add_version(registry: Registry, tmp_path: Path, status: str = "pending") -> str:
+    source = tmp_path / "model"
+    source.mkdir(exist_ok=True)
+    info = registry.register("m", str(source), "", tags={"status": status}, description="d")
+    return info.version
+
+
+def test_promote_moves_champion_and_previous(registry: Registry, tmp_path: Path) -> None:
+    first = add_version(registry, tmp_path)
+    second = add_version(registry, tmp_path)
+    assert registry.champion("m") is None
+    assert registry.promote("m", first) is None
+    assert registry.promote("m", second) == first
+    champion = registry.champion("m")
+    assert champion is not None and champion.version == second
+    assert champion.status == "approved"
+    assert registry.version("m", "previous").version == first
+    assert registry.version("m", "@champion").version == second
+
+
+def test_rollback_walks_back_through_approved_versions(registry: Registry, tmp_path: Path) -> None:
+    versions = [add_version(registry, tmp_path) for _ in range(3)]
+    for version in versions:
+        registry.promote("m", version)
+    assert registry.rollback("m") == (versions[2], versions[1])
+    assert registry.version("m", "champion").version == versions[1]
+    assert registry.version("m", "previous").version == versions[0]
+    assert registry.version("m", versions[2]).tags["rolled_back"] == "true"
+    registry.rollback("m")
+    assert registry.version("m", "champion").version == versions[0]
+    with pytest.raises(RegistryError, match="no previous champion"):
+        registry.rollback("m")
+
+
+def test_status_and_listing(registry: Registry, tmp_path: Path) -> None:
+    version = add_version(registry, tmp_path)
+    registry.set_status("m", version, "rejected")
+    assert [v.status for v in registry.versions("m")] == ["rejected"]
+    with pytest.raises(RegistryError, match="unknown status"):
+        registry.set_status("m", version, "maybe")
+
+
+def test_unknown_model_and_version(registry: Registry, tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="no registered model named 'nope'"):
+        registry.versions("nope")
+    add_version(registry, tmp_path)
+    with pytest.raises(RegistryError, match="has no version '9'"):
+        registry.version("m", "9")
+
+
+def test_discard_leaves_no_version(registry: Registry, tmp_path: Path) -> None:
+    keep = add_version(registry, tmp_path)
+    drop = add_version(registry, tmp_path)
+    registry.discard("m", drop)
+    assert [v.version for v in registry.versions("m")] == [keep]
+
+
+def test_corrupt_store_is_a_store_error(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws").ensure()
+    workspace.mlflow_db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open the MLflow store"):
+        Registry.connect(workspace.local_tracking_uri(), workspace.artifact_location())
