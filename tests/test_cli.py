@@ -43,7 +43,8 @@ def test_bad_input_gets_one_line_and_exit_code(cli, args, code, message) -> None
 def test_data_errors_from_files(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "one.csv").write_text("a,y\n" + "1,p\n" * 30)
     assert "only one class" in one_line_error(
-        cli("run", "--data", tmp_path / "one.csv", "--target", "y").err)
+        cli("run", "--data", tmp_path / "one.csv", "--target", "y").err
+    )
     (tmp_path / "few.csv").write_text("a,y\n" + "1,p\n" * 30 + "2,q\n" * 2)
     few = cli("run", "--data", tmp_path / "few.csv", "--target", "y")
     assert few.code == 4 and "class 'q' has 2 rows" in one_line_error(few.err)
@@ -124,7 +125,8 @@ def test_ui_shows_the_workspace_runs(cli, workspace: Path) -> None:  # type: ign
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "mlopslab.cli.main", "ui", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -139,16 +141,19 @@ def test_ui_shows_the_workspace_runs(cli, workspace: Path) -> None:  # type: ign
         assert page.status_code == 200 and "<html" in page.text.lower()
         found = httpx.post(
             f"{base}/ajax-api/2.0/mlflow/experiments/search",
-            json={"max_results": 10}, timeout=10,
+            json={"max_results": 10},
+            timeout=10,
         ).json()
         experiment = next(e for e in found["experiments"] if e["name"] == "penguins")
         runs = httpx.post(
             f"{base}/ajax-api/2.0/mlflow/runs/search",
-            json={"experiment_ids": [experiment["experiment_id"]]}, timeout=10,
+            json={"experiment_ids": [experiment["experiment_id"]]},
+            timeout=10,
         ).json()["runs"]
         assert len(runs) == 5  # the pipeline run and its four trials
-        models = httpx.get(f"{base}/ajax-api/2.0/mlflow/registered-models/search",
-                           timeout=10).json()
+        models = httpx.get(
+            f"{base}/ajax-api/2.0/mlflow/registered-models/search", timeout=10
+        ).json()
         assert models["registered_models"][0]["name"] == "penguins"
     finally:
         server.terminate()

@@ -43,7 +43,9 @@ def test_idx_folder_plain_and_gzipped(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 255, (6, 4, 4)))
     write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([0, 1, 2, 0, 1, 2]))
-    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 255, (3, 4, 4)), True)
+    write_idx(
+        tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 255, (3, 4, 4)), True
+    )
     write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([1, 1, 0]), True)
     dataset = load_dataset(DataConfig(source=str(tmp_path)))
     assert len(dataset.frame) == 9
@@ -75,8 +77,12 @@ def test_csv_and_parquet(tmp_path: Path) -> None:
     )
     frame.to_csv(tmp_path / "my data.csv", index=False)
     frame.to_parquet(tmp_path / "d.parquet")
-    from_csv = load_dataset(DataConfig(source=str(tmp_path / "my data.csv"), target="y"))
-    from_parquet = load_dataset(DataConfig(source=str(tmp_path / "d.parquet"), target="y"))
+    from_csv = load_dataset(
+        DataConfig(source=str(tmp_path / "my data.csv"), target="y")
+    )
+    from_parquet = load_dataset(
+        DataConfig(source=str(tmp_path / "d.parquet"), target="y")
+    )
     assert from_csv.name == "my-data"
     assert from_csv.schema.numeric == ["a"] == from_parquet.schema.numeric
     assert from_csv.schema.categorical == ["colour"]
@@ -111,7 +117,9 @@ def test_fingerprint_tracks_content(tmp_path: Path) -> None:
         ("a,y\n", "y", "no rows"),
     ],
 )
-def test_bad_csv_inputs(tmp_path: Path, content: str | None, target: str, message: str) -> None:
+def test_bad_csv_inputs(
+    tmp_path: Path, content: str | None, target: str, message: str
+) -> None:
     path = tmp_path / "data.csv"
     if content is not None:
         path.write_text(content)

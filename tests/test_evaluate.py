@@ -67,8 +67,12 @@ def test_default_allows_a_tie_but_not_a_regression() -> None:
 
 def test_log_loss_lower_is_better() -> None:
     cfg = GateConfig(thresholds={"log_loss": 0.3}, compare_metric="log_loss")
-    assert gate(metrics(0.9, log_loss=0.1), cfg, metrics(0.9, log_loss=0.2), "1").approved
-    assert not gate(metrics(0.9, log_loss=0.25), cfg, metrics(0.9, log_loss=0.2)).approved
+    assert gate(
+        metrics(0.9, log_loss=0.1), cfg, metrics(0.9, log_loss=0.2), "1"
+    ).approved
+    assert not gate(
+        metrics(0.9, log_loss=0.25), cfg, metrics(0.9, log_loss=0.2)
+    ).approved
     assert not gate(metrics(0.9, log_loss=0.5), cfg).approved
 
 

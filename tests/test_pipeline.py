@@ -30,12 +30,27 @@ def test_first_run_then_champion_comparison(cli, isolated: Path) -> None:  # typ
     home = isolated / ".mlopslab"
     # Everything the tool writes lives in the workspace.
     assert sorted(p.name for p in isolated.iterdir()) == [".mlopslab"]
-    for stage in ("data", "preprocess", "tune", "train", "evaluate", "register", "total"):
+    for stage in (
+        "data",
+        "preprocess",
+        "tune",
+        "train",
+        "evaluate",
+        "register",
+        "total",
+    ):
         assert stage in first.out
     assert "penguins v1" in first.out and "evaluation.html" in first.out
     run_dir = latest_run_dir(home)
-    for name in ("evaluation.html", "evaluation.json", "model_card.md", "model_card.json",
-                 "config.json", "baseline/statistics.json", "baseline/constraints.json"):
+    for name in (
+        "evaluation.html",
+        "evaluation.json",
+        "model_card.md",
+        "model_card.json",
+        "config.json",
+        "baseline/statistics.json",
+        "baseline/constraints.json",
+    ):
         assert (run_dir / name).is_file(), name
     report = (run_dir / "evaluation.html").read_text()
     assert "<svg" in report and "Confusion matrix" in report and "approved" in report
@@ -67,7 +82,9 @@ def test_trials_are_nested_runs(cli, workspace: Path) -> None:  # type: ignore[n
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1 and len(children) == 4
-    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {
+        parents[0].info.run_id
+    }
     assert "cv_log_loss" in children[0].data.metrics
     assert parents[0].data.metrics["test_accuracy"] > 0.9
 
@@ -84,13 +101,26 @@ def test_pyfunc_loads_champion_and_enforces_signature(cli, workspace: Path) -> N
         model.predict(raw.drop(columns=["species", "island"]).head(2))
 
 
-def test_gate_rejects_a_bad_model_and_keeps_the_champion(cli, workspace: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_gate_rejects_a_bad_model_and_keeps_the_champion(
+    cli, workspace: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     assert cli("run", *FAST).code == 0
     shuffled = load_penguins()
-    shuffled["species"] = shuffled["species"].sample(frac=1.0, random_state=0).to_numpy()
+    shuffled["species"] = (
+        shuffled["species"].sample(frac=1.0, random_state=0).to_numpy()
+    )
     shuffled.to_csv(tmp_path / "noise.csv", index=False)
-    bad = cli("run", *FAST, "--data", tmp_path / "noise.csv", "--target", "species",
-              "--model-name", "penguins", "--fail-on-reject")
+    bad = cli(
+        "run",
+        *FAST,
+        "--data",
+        tmp_path / "noise.csv",
+        "--target",
+        "species",
+        "--model-name",
+        "penguins",
+        "--fail-on-reject",
+    )
     assert bad.code == GATE_REJECTED_EXIT_CODE
     assert "fails the threshold" in bad.out
     store = registry(workspace)
@@ -119,7 +149,9 @@ def test_manual_promotion_leaves_pending(cli, workspace: Path) -> None:  # type:
     assert registry(workspace).version("penguins", "champion").status == "approved"
 
 
-def test_failure_in_register_leaves_registry_unchanged(cli, workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_failure_in_register_leaves_registry_unchanged(
+    cli, workspace: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     assert cli("run", *FAST).code == 0
     before = [(v.version, v.status, v.aliases) for v in registry(workspace).versions()]
 

@@ -10,17 +10,23 @@ from mlopslab.workspace import Workspace
 @pytest.fixture
 def registry(tmp_path: Path) -> Registry:
     workspace = Workspace(tmp_path / "ws").ensure()
-    return Registry.connect(workspace.local_tracking_uri(), workspace.artifact_location())
+    return Registry.connect(
+        workspace.local_tracking_uri(), workspace.artifact_location()
+    )
 
 
 def add_version(registry: Registry, tmp_path: Path, status: str = "pending") -> str:
     source = tmp_path / "model"
     source.mkdir(exist_ok=True)
-    info = registry.register("m", str(source), "", tags={"status": status}, description="d")
+    info = registry.register(
+        "m", str(source), "", tags={"status": status}, description="d"
+    )
     return info.version
 
 
-def test_promote_moves_champion_and_previous(registry: Registry, tmp_path: Path) -> None:
+def test_promote_moves_champion_and_previous(
+    registry: Registry, tmp_path: Path
+) -> None:
     first = add_version(registry, tmp_path)
     second = add_version(registry, tmp_path)
     assert registry.champion("m") is None
@@ -33,7 +39,9 @@ def test_promote_moves_champion_and_previous(registry: Registry, tmp_path: Path)
     assert registry.version("m", "@champion").version == second
 
 
-def test_rollback_walks_back_through_approved_versions(registry: Registry, tmp_path: Path) -> None:
+def test_rollback_walks_back_through_approved_versions(
+    registry: Registry, tmp_path: Path
+) -> None:
     versions = [add_version(registry, tmp_path) for _ in range(3)]
     for version in versions:
         registry.promote("m", version)

@@ -35,10 +35,20 @@ def test_outcome_does_not_depend_on_jobs(split, monkeypatch) -> None:  # type: i
     dataset, parts = split
     # Force real worker processes even on this small data set.
     monkeypatch.setattr(train, "PARALLEL_MIN_ROWS", 0)
-    serial = tune(parts.X_train, parts.y_train, dataset.schema,
-                  TuneConfig(trials=6, cv_folds=3, jobs=1), seed=5)
-    parallel = tune(parts.X_train, parts.y_train, dataset.schema,
-                    TuneConfig(trials=6, cv_folds=3, jobs=2), seed=5)
+    serial = tune(
+        parts.X_train,
+        parts.y_train,
+        dataset.schema,
+        TuneConfig(trials=6, cv_folds=3, jobs=1),
+        seed=5,
+    )
+    parallel = tune(
+        parts.X_train,
+        parts.y_train,
+        dataset.schema,
+        TuneConfig(trials=6, cv_folds=3, jobs=2),
+        seed=5,
+    )
     assert [t.params for t in serial.trials] == [t.params for t in parallel.trials]
     assert [t.cv_log_loss for t in serial.trials] == [
         t.cv_log_loss for t in parallel.trials
@@ -47,8 +57,13 @@ def test_outcome_does_not_depend_on_jobs(split, monkeypatch) -> None:  # type: i
 
 def test_final_model_is_one_pipeline_on_raw_rows(split) -> None:  # type: ignore[no-untyped-def]
     dataset, parts = split
-    result = tune(parts.X_train, parts.y_train, dataset.schema,
-                  TuneConfig(trials=3, cv_folds=3, jobs=1, families=("logreg",)), seed=0)
+    result = tune(
+        parts.X_train,
+        parts.y_train,
+        dataset.schema,
+        TuneConfig(trials=3, cv_folds=3, jobs=1, families=("logreg",)),
+        seed=0,
+    )
     model = fit_final(parts.X_train, parts.y_train, dataset.schema, result.best, seed=0)
     assert list(model.named_steps) == ["preprocess", "model"]
     predicted = model.predict(parts.X_test)
@@ -58,8 +73,13 @@ def test_final_model_is_one_pipeline_on_raw_rows(split) -> None:  # type: ignore
 @pytest.mark.parametrize("family", ["logreg", "hist_gb", "mlp", "random_forest"])
 def test_each_family_learns_penguins(split, family: str) -> None:  # type: ignore[no-untyped-def]
     dataset, parts = split
-    result = tune(parts.X_train, parts.y_train, dataset.schema,
-                  TuneConfig(trials=2, cv_folds=3, jobs=1, families=(family,)), seed=0)
+    result = tune(
+        parts.X_train,
+        parts.y_train,
+        dataset.schema,
+        TuneConfig(trials=2, cv_folds=3, jobs=1, families=(family,)),
+        seed=0,
+    )
     assert result.best.family == family
     assert result.best.cv_accuracy is not None and result.best.cv_accuracy > 0.9
 
@@ -69,9 +89,14 @@ def test_mixed_column_fails_preprocessing_clearly() -> None:
     dataset = build_dataset("d", "d.csv", frame, "y")
     parts = split_dataset(dataset, SplitConfig(), cv_folds=2, seed=0)
     broken = parts.X_train.assign(a=["x"] * len(parts.X_train))
-    with pytest.raises(StageError, match="preprocessing failed.*could not convert"):
-        tune(broken, parts.y_train, dataset.schema,
-             TuneConfig(trials=2, cv_folds=2, jobs=1), seed=0)
+    with pytest.raises(StageError, match=r"preprocessing failed.*could not convert"):
+        tune(
+            broken,
+            parts.y_train,
+            dataset.schema,
+            TuneConfig(trials=2, cv_folds=2, jobs=1),
+            seed=0,
+        )
 
 
 def test_all_trials_failing_is_a_clear_error(split, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -82,5 +107,10 @@ def test_all_trials_failing_is_a_clear_error(split, monkeypatch) -> None:  # typ
 
     monkeypatch.setattr(train, "build_estimator", explode)
     with pytest.raises(StageError, match="all 2 tuning trials failed: solver diverged"):
-        tune(parts.X_train, parts.y_train, dataset.schema,
-             TuneConfig(trials=2, cv_folds=2, jobs=1), seed=0)
+        tune(
+            parts.X_train,
+            parts.y_train,
+            dataset.schema,
+            TuneConfig(trials=2, cv_folds=2, jobs=1),
+            seed=0,
+        )

@@ -7,6 +7,7 @@ registry, the aliases and the champion exactly as they were.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,7 +107,26 @@ def run_pipeline(
     with stages.stage("register") as timing:
         summary = record_run(cfg, workspace, registry, trained, stages.timings)
         timing.result = f"{summary.model_name} v{summary.version}: {summary.status}"
+    summary.paths["summary"] = _write_summary(workspace, summary)
     return summary
+
+
+def _write_summary(workspace: Workspace, summary: RunSummary) -> Path:
+    """Stage timings and outcome, for people and for benchmarks/pipeline.py."""
+    path = workspace.run_dir(summary.run_id) / "summary.json"
+    content = {
+        "run_id": summary.run_id,
+        "model_name": summary.model_name,
+        "version": summary.version,
+        "status": summary.status,
+        "stage_seconds": {
+            stage.name: round(stage.seconds, 4) for stage in summary.stages
+        },
+        "champion_before": summary.champion_before,
+        "champion_after": summary.champion_after,
+    }
+    path.write_text(json.dumps(content, indent=2), encoding="utf-8")
+    return path
 
 
 def train_and_gate(

@@ -125,8 +125,10 @@ class Registry:
             for alias, version in model.aliases.items():
                 aliases.setdefault((model_name, str(version)), []).append(alias)
         infos = [
-            replace(VersionInfo.from_mlflow(mv),
-                    aliases=tuple(sorted(aliases.get((mv.name, str(mv.version)), []))))
+            replace(
+                VersionInfo.from_mlflow(mv),
+                aliases=tuple(sorted(aliases.get((mv.name, str(mv.version)), []))),
+            )
             for mv in found
         ]
         return sorted(infos, key=lambda v: (v.name, -int(v.version)))

@@ -47,8 +47,15 @@ def list_versions(
     table.add_column("created", no_wrap=True)
     for v in versions:
         created = dt.datetime.fromtimestamp(v.created_ms / 1000).strftime("%m-%d %H:%M")
-        table.add_row(v.name, v.version, v.status, ",".join(v.aliases),
-                      v.tags.get("test_accuracy", ""), v.tags.get("family", ""), created)
+        table.add_row(
+            v.name,
+            v.version,
+            v.status,
+            ",".join(v.aliases),
+            v.tags.get("test_accuracy", ""),
+            v.tags.get("family", ""),
+            created,
+        )
     Console(highlight=False).print(
         table if versions else "no registered models yet: run `mlopslab run`"
     )
