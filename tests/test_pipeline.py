@@ -204,3 +204,57 @@ def test_digits_end_to_end(cli, workspace: Path, monkeypatch) -> None:  # type: 
     assert card["metrics"]["test"]["accuracy"] > 0.9
     assert len(card["data"]["classes"]) == 10
     assert isinstance(pd.DataFrame(card["data"]["features"]), pd.DataFrame)
+
+
+def test_tracking_uri_points_at_a_real_mlflow_server(
+    cli, isolated: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.test_cli import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "server-artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        uri = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{uri}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        first = cli("run", *FAST)
+        assert first.code == 0, first.err
+        assert "View run" not in first.out  # MLflow's links do not clutter our summary
+        assert cli("run", *FAST).code == 0
+        remote = Registry.connect(uri)
+        champion = remote.champion("penguins")
+        assert champion is not None and champion.version == "2"
+        assert not (isolated / ".mlopslab" / "mlflow.db").exists()
+        assert any((tmp_path / "server-artifacts").rglob("MLmodel"))
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -50,13 +50,14 @@ def record_run(
             paths = _write_run_files(cfg, run_dir, run.info.run_id, trained)
             _log_run(registry, experiment_id, run.info.run_id, trained)
             mlflow.log_artifacts(str(run_dir))
-            model_uri = _log_model(trained)
+            model_uri, model_id = _log_model(trained)
             version = registry.register(
                 trained.model_name,
                 model_uri,
                 run.info.run_id,
                 tags=_version_tags(trained),
                 description=_description(trained),
+                model_id=model_id,
             )
             status = _decide_status(cfg, trained)
             paths |= _write_card(
@@ -247,7 +248,7 @@ def _log_batch(
     )
 
 
-def _log_model(trained: Trained) -> str:
+def _log_model(trained: Trained) -> tuple[str, str]:
     import mlflow.sklearn
     import skops.io
     from mlflow.models import infer_signature
@@ -267,7 +268,7 @@ def _log_model(trained: Trained) -> str:
         ],
         skops_trusted_types=trusted,
     )
-    return str(info.model_uri)
+    return str(info.model_uri), str(info.model_id)
 
 
 def _version_tags(trained: Trained) -> dict[str, str]:

@@ -60,8 +60,10 @@ class Registry:
         cls, tracking_uri: str, artifact_location: str | None = None
     ) -> Registry:
         """Open the store and prove it answers; a corrupt store is a StoreError."""
-        # No usage telemetry leaves this machine: mlopslab works offline.
+        # No usage telemetry leaves this machine: mlopslab works offline. And a
+        # server's run links would interleave with our own summary on stdout.
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         try:
@@ -152,12 +154,18 @@ class Registry:
         run_id: str,
         tags: dict[str, str],
         description: str,
+        model_id: str | None = None,
     ) -> VersionInfo:
-        """Create a version with its tags; on any failure, leave no version behind."""
+        """Create a version of a logged model (its `model_id`) with its tags."""
         if not self._model_exists(name):
             self.client.create_registered_model(name)
         mv = self.client.create_model_version(
-            name, source=model_uri, run_id=run_id, tags=tags, description=description
+            name,
+            source=model_uri,
+            run_id=run_id,
+            tags=tags,
+            description=description,
+            model_id=model_id,
         )
         return VersionInfo.from_mlflow(mv)
 
