@@ -1,10 +1,7 @@
 """The command line as a user meets it: exit codes, one-line errors, commands."""
 
 import json
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -12,6 +9,7 @@ import pytest
 from palmerpenguins import load_penguins
 
 from tests.conftest import FAST
+from tests.servers import free_port, running
 
 
 def one_line_error(err: str) -> str:
@@ -113,30 +111,13 @@ def test_registry_commands(cli, workspace: Path) -> None:  # type: ignore[no-unt
     assert cli("registry", "list", "walrus").code == 5
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_ui_shows_the_workspace_runs(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
     assert cli("run", *FAST).code == 0
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlopslab.cli.main", "ui", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "mlopslab.cli.main", "ui", "--port", str(port)]
+    with running(command, f"{base}/health", workspace.parent / "ui.log"):
         page = httpx.get(base, timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
         found = httpx.post(
@@ -155,9 +136,6 @@ def test_ui_shows_the_workspace_runs(cli, workspace: Path) -> None:  # type: ign
             f"{base}/ajax-api/2.0/mlflow/registered-models/search", timeout=10
         ).json()
         assert models["registered_models"][0]["name"] == "penguins"
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def test_no_args_shows_help(cli) -> None:  # type: ignore[no-untyped-def]

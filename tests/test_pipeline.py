@@ -1,6 +1,7 @@
 """End to end: the real pipeline, MLflow store and registry in a temporary workspace."""
 
 import json
+import sys
 from pathlib import Path
 
 import mlflow
@@ -12,6 +13,7 @@ from palmerpenguins import load_penguins
 from mlopslab.errors import GATE_REJECTED_EXIT_CODE
 from mlopslab.registry import Registry
 from tests.conftest import FAST
+from tests.servers import free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -209,42 +211,23 @@ def test_digits_end_to_end(cli, workspace: Path, monkeypatch) -> None:  # type: 
 def test_tracking_uri_points_at_a_real_mlflow_server(
     cli, isolated: Path, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    from tests.test_cli import free_port
-
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "server-artifacts"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        uri = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{uri}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
+    uri = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path / 'server.db'}",
+        "--artifacts-destination",
+        str(tmp_path / "server-artifacts"),
+    ]
+    with running(command, f"{uri}/health", tmp_path / "server.log"):
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         first = cli("run", *FAST)
         assert first.code == 0, first.err
@@ -255,6 +238,3 @@ def test_tracking_uri_points_at_a_real_mlflow_server(
         assert champion is not None and champion.version == "2"
         assert not (isolated / ".mlopslab" / "mlflow.db").exists()
         assert any((tmp_path / "server-artifacts").rglob("MLmodel"))
-    finally:
-        server.terminate()
-        server.wait(timeout=20)

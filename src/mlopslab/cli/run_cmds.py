@@ -159,7 +159,12 @@ def ui(
         "--port",
         str(port),
     ]
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    # The UI needs no background job runners (they start several Python processes).
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
     try:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:

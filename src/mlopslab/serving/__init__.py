@@ -1,0 +1,1 @@
+"""The live endpoint: model loading, validation, micro-batching, capture."""

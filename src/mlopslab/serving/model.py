@@ -1,0 +1,115 @@
+"""A served model: one registry version, loaded, warmed and ready to predict."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlopslab.errors import RegistryError
+from mlopslab.registry import Registry, VersionInfo
+from mlopslab.serving.schema import RowSchema
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    probabilities: dict[str, float]
+
+
+@dataclass
+class ServedModel:
+    name: str
+    version: str
+    pipeline: Any
+    schema: RowSchema
+    classes: list[str]
+    card: dict[str, Any] = field(default_factory=dict)
+    loaded_at: float = field(default_factory=time.time)
+
+    def predict(self, rows: list[dict[str, Any]]) -> list[Prediction]:
+        """One predict_proba call for the whole batch, in the schema's column order."""
+        frame = pd.DataFrame.from_records(rows, columns=self.schema.names)
+        proba = np.asarray(self.pipeline.predict_proba(frame))
+        best = proba.argmax(axis=1)
+        return [
+            Prediction(self.classes[i], dict(zip(self.classes, map(float, row), strict=True)))
+            for i, row in zip(best, proba, strict=True)
+        ]
+
+    def warm(self) -> None:
+        """Run one prediction so the first request pays no first-call costs."""
+        example = self.card.get("input_example") or [self.schema.openapi_example()]
+        try:
+            self.predict(example[:1])
+        except (ValueError, TypeError, KeyError):
+            self.predict([{name: None for name in self.schema.names}])
+
+    def summary(self) -> dict[str, Any]:
+        test = self.card.get("metrics", {}).get("test", {})
+        return {
+            "name": self.name,
+            "version": self.version,
+            "classes": self.classes,
+            "signature": [f.__dict__ for f in self.schema.fields],
+            "card": {
+                "status": self.card.get("status"),
+                "family": self.card.get("model", {}).get("family"),
+                "data_fingerprint": self.card.get("data", {}).get("fingerprint"),
+                "test_accuracy": test.get("accuracy"),
+                "test_macro_f1": test.get("macro_f1"),
+                "gate": self.card.get("gate", {}).get("verdict"),
+                "trained_run": self.card.get("run_id"),
+            },
+        }
+
+
+def resolve(registry: Registry, name: str, ref: str) -> VersionInfo:
+    """The version a reference (number or alias) points at now."""
+    return registry.version(name, ref)
+
+
+def load(registry: Registry, info: VersionInfo) -> ServedModel:
+    """Load a version's pipeline, signature and model card, then warm it."""
+    import mlflow.models
+
+    uri = f"models:/{info.name}/{info.version}"
+    pipeline = registry.load_model(info.name, info.version)
+    signature = mlflow.models.get_model_info(uri).signature
+    if signature is None or signature.inputs is None:
+        raise RegistryError(
+            f"{info.name} v{info.version} has no input signature",
+            "register models with `mlopslab run`, which records one",
+        )
+    served = ServedModel(
+        name=info.name,
+        version=info.version,
+        pipeline=pipeline,
+        schema=RowSchema.from_signature(signature.inputs.to_dict()),
+        classes=[str(c) for c in pipeline.classes_],
+        card=_card(registry, info),
+    )
+    served.warm()
+    return served
+
+
+def _card(registry: Registry, info: VersionInfo) -> dict[str, Any]:
+    if not info.run_id:
+        return {}
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            path = registry.client.download_artifacts(info.run_id, "model_card.json", scratch)
+            with open(path, encoding="utf-8") as handle:
+                card: dict[str, Any] = json.load(handle)
+        except (OSError, ValueError, RegistryError):
+            return {}
+        except Exception as exc:  # noqa: BLE001 - MLflow raises many types here
+            if type(exc).__name__ == "MlflowException":
+                return {}
+            raise
+    return card
