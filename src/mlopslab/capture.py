@@ -97,8 +97,15 @@ class SQLiteCaptureStore:
 
     def write(self, records: Sequence[CaptureRecord]) -> None:
         rows = [
-            (r.inference_id, r.captured_at, r.model_name, r.model_version,
-             json.dumps(r.input), r.prediction, json.dumps(r.probabilities))
+            (
+                r.inference_id,
+                r.captured_at,
+                r.model_name,
+                r.model_version,
+                json.dumps(r.input),
+                r.prediction,
+                json.dumps(r.probabilities),
+            )
             for r in records
         ]
         with self._lock, self._conn:
@@ -111,7 +118,9 @@ class SQLiteCaptureStore:
         now = time.time()
         pairs = [(inference_id, str(label), now) for inference_id, label in labels]
         with self._lock, self._conn:
-            self._conn.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?)", pairs)
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO labels VALUES (?, ?, ?)", pairs
+            )
             placeholders = ",".join("?" * len(pairs)) or "''"
             matched = self._conn.execute(
                 f"SELECT COUNT(*) FROM captures WHERE inference_id IN ({placeholders})",
@@ -128,13 +137,20 @@ class SQLiteCaptureStore:
                 (limit,),
             ).fetchall()
         return [
-            (CaptureRecord(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], json.loads(r[6])), r[7])
+            (
+                CaptureRecord(
+                    r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], json.loads(r[6])
+                ),
+                r[7],
+            )
             for r in reversed(rows)
         ]
 
     def count(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0])
+            return int(
+                self._conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -153,7 +169,10 @@ class CaptureWriter:
 
     store: CaptureStore
     max_queue: int = 10_000
-    max_batch: int = 500
+    max_batch: int = 1000
+    # How long to gather records before a commit: fewer, larger transactions.
+    # Sync mode passes 0, since each request waits for its own commit.
+    linger_seconds: float = 0.05
     dropped: int = 0
     written: int = 0
     _queue: queue.Queue[_Pending | None] = field(init=False)
@@ -161,7 +180,9 @@ class CaptureWriter:
 
     def __post_init__(self) -> None:
         self._queue = queue.Queue(maxsize=self.max_queue)
-        self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="capture-writer", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -177,7 +198,9 @@ class CaptureWriter:
             return False
         return True
 
-    def submit_and_wait(self, record: CaptureRecord, timeout: float = 30.0) -> Future[None] | None:
+    def submit_and_wait(
+        self, record: CaptureRecord, timeout: float = 30.0
+    ) -> Future[None] | None:
         """Queue a record whose commit the caller awaits; None if the queue is full."""
         done: Future[None] = Future()
         try:
@@ -195,22 +218,39 @@ class CaptureWriter:
         stopping = False
         while not stopping:
             first = self._queue.get()
-            batch: list[_Pending] = []
             if first is None:
-                stopping = True
-            else:
-                batch.append(first)
+                break
+            batch = [first]
+            deadline = time.monotonic() + self.linger_seconds
             while len(batch) < self.max_batch:
+                wait = deadline - time.monotonic()
                 try:
-                    item = self._queue.get_nowait()
+                    item = (
+                        self._queue.get(timeout=wait)
+                        if wait > 0
+                        else self._queue.get_nowait()
+                    )
                 except queue.Empty:
                     break
                 if item is None:
                     stopping = True
-                    continue
+                    break
                 batch.append(item)
-            if batch:
-                self._commit(batch)
+            self._commit(batch)
+        self._drain()
+
+    def _drain(self) -> None:
+        """After the stop marker: commit whatever is still queued."""
+        rest: list[_Pending] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                rest.append(item)
+        if rest:
+            self._commit(rest)
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:

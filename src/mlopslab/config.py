@@ -94,6 +94,21 @@ class RegistryConfig(Frozen):
     promotion: Literal["auto", "manual"] = "auto"
 
 
+class ServeConfig(Frozen):
+    """`mlopslab serve`: where, what, and how requests are captured."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    model: str = "champion"  # an alias or a version number
+    capture_rate: float = Field(1.0, ge=0.0, le=1.0)
+    capture_sync: bool = False
+    capture_queue: int = Field(10_000, ge=1)
+    max_batch_rows: int = Field(1_000, ge=1)
+    poll_seconds: float = Field(5.0, ge=0.0)  # 0 turns alias following off
+    admin_token: str | None = None
+
+
 class Config(Frozen):
     home: Path = Path(".mlopslab")
     seed: int = 42
@@ -102,6 +117,7 @@ class Config(Frozen):
     tune: TuneConfig = TuneConfig()
     gate: GateConfig = GateConfig()
     registry: RegistryConfig = RegistryConfig()
+    serve: ServeConfig = ServeConfig()
 
 
 def load_config(

@@ -18,6 +18,10 @@ class Workspace:
         return self.home / "mlflow.db"
 
     @property
+    def capture_db(self) -> Path:
+        return self.home / "capture.db"
+
+    @property
     def artifacts(self) -> Path:
         return self.home / "artifacts"
 

@@ -11,7 +11,7 @@ import warnings
 import typer
 from rich.console import Console
 
-from mlopslab.cli import registry_cmds, run_cmds
+from mlopslab.cli import registry_cmds, run_cmds, serve_cmds
 from mlopslab.errors import MlopsLabError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
     help="mlopslab: the whole ML lifecycle on your laptop. Add --debug for tracebacks.",
 )
 run_cmds.register(app)
+serve_cmds.register(app)
 app.add_typer(registry_cmds.app, name="registry")
 
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,7 +22,9 @@ from mlopslab.cli.context import (
     tracking_uri,
 )
 from mlopslab.errors import GATE_REJECTED_EXIT_CODE
-from mlopslab.pipeline import RunSummary
+
+if TYPE_CHECKING:
+    from mlopslab.pipeline import RunSummary
 
 config_app = typer.Typer(
     no_args_is_help=True, help="Inspect the resolved configuration."

@@ -35,8 +35,12 @@ class RowError(ValueError):
         super().__init__(f"{', '.join(where)}: {problem}" if where else problem)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "problem": self.problem,
-                "message": str(self)}
+        return {
+            "row": self.row,
+            "field": self.field,
+            "problem": self.problem,
+            "message": str(self),
+        }
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,9 @@ class RowSchema:
                 kind = "number"
             else:
                 kind = "string"
-            fields.append(Field(str(column["name"]), kind, bool(column.get("required", True))))
+            fields.append(
+                Field(str(column["name"]), kind, bool(column.get("required", True)))
+            )
         return cls(tuple(fields))
 
     @property
@@ -63,15 +69,19 @@ class RowSchema:
         return [f.name for f in self.fields]
 
     def openapi_example(self) -> dict[str, Any]:
-        return {f.name: (1.0 if f.kind == "number" else 1 if f.kind == "integer" else "a")
-                for f in self.fields}
+        return {
+            f.name: (1.0 if f.kind == "number" else 1 if f.kind == "integer" else "a")
+            for f in self.fields
+        }
 
     def validate_rows(self, rows: Any, max_rows: int) -> list[dict[str, Any]]:
         """Check a batch; raise RowError naming the first bad row and field."""
         if not isinstance(rows, list) or not rows:
             raise RowError(None, "rows", "must be a non-empty list of objects")
         if len(rows) > max_rows:
-            raise RowError(None, "rows", f"{len(rows)} rows exceed the limit of {max_rows}")
+            raise RowError(
+                None, "rows", f"{len(rows)} rows exceed the limit of {max_rows}"
+            )
         return [self.validate_row(index, row) for index, row in enumerate(rows)]
 
     def validate_row(self, index: int, row: Any) -> dict[str, Any]:
@@ -95,10 +105,14 @@ def _check_value(index: int, spec: Field, value: Any) -> Any:
         return None
     if spec.kind == "string":
         if not isinstance(value, str):
-            raise RowError(index, spec.name, f"must be a string, got {type(value).__name__}")
+            raise RowError(
+                index, spec.name, f"must be a string, got {type(value).__name__}"
+            )
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RowError(index, spec.name, f"must be a number, got {type(value).__name__}")
+        raise RowError(
+            index, spec.name, f"must be a number, got {type(value).__name__}"
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise RowError(index, spec.name, "must be a finite number, not NaN or infinity")
     if spec.kind == "integer":

@@ -1,0 +1,81 @@
+"""Batch scoring of a file with a served model: same loading, same validation."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlopslab.errors import DataError
+from mlopslab.serving.model import ServedModel
+from mlopslab.serving.schema import RowError
+
+CHUNK_ROWS = 10_000
+
+
+def score_file(model: ServedModel, input_path: Path, output_path: Path) -> int:
+    """Validate every row, predict in chunks, write atomically; return the count."""
+    frame = _read(input_path)
+    records = _records(frame)
+    try:
+        clean = [model.schema.validate_row(i, row) for i, row in enumerate(records)]
+    except RowError as exc:
+        raise DataError(f"{input_path}: {exc}", "fix that row and score again") from exc
+    predictions = []
+    for start in range(0, len(clean), CHUNK_ROWS):
+        predictions.extend(model.predict(clean[start : start + CHUNK_ROWS]))
+    scored = frame.copy()
+    scored["prediction"] = [p.label for p in predictions]
+    for label in model.classes:
+        scored[f"proba_{label}"] = [p.probabilities[label] for p in predictions]
+    _write_atomically(scored, output_path)
+    return len(scored)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(f"input not found: {path}", "check the --input path")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"cannot read {path}: {str(exc).splitlines()[0]}",
+            "check that it is a valid CSV or parquet file",
+        ) from exc
+    raise DataError(f"unsupported input type '{suffix}'", "use a .csv or .parquet file")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    # Missing cells become None (null), as in a JSON request.
+    as_objects = frame.astype(object).where(frame.notna(), None)
+    return as_objects.to_dict(orient="records")
+
+
+def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".parquet", ".pq"}:
+        raise DataError(
+            f"unsupported output type '{suffix}'", "use a .csv or .parquet file"
+        )
+    if not path.parent.exists():
+        raise DataError(
+            f"output folder does not exist: {path.parent}", "create it first"
+        )
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=suffix)
+    os.close(handle)
+    try:
+        if suffix == ".csv":
+            frame.to_csv(temporary, index=False)
+        else:
+            frame.to_parquet(temporary, index=False)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)

@@ -1,0 +1,214 @@
+"""`mlopslab serve`, `mlopslab predict` and `mlopslab labels add`."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlopslab.cli.context import (
+    ConfigOpt,
+    HomeOpt,
+    open_registry,
+    open_workspace,
+    resolve_config,
+    tracking_uri,
+)
+from mlopslab.config import Config
+from mlopslab.errors import ConfigError, DataError, RegistryError
+from mlopslab.registry import Registry
+
+labels_app = typer.Typer(
+    no_args_is_help=True, help="Attach ground truth to captured rows."
+)
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", help="Alias or version to use (default champion)."),
+]
+NameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model-name", help="Registered model (default: the only one, or penguins)."
+    ),
+]
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="uvicorn worker processes.")
+    ] = None,
+    model: ModelOpt = None,
+    model_name: NameOpt = None,
+    capture_rate: Annotated[
+        float | None, typer.Option(help="Share of requests captured, 0 to 1.")
+    ] = None,
+    capture_sync: Annotated[
+        bool | None,
+        typer.Option(
+            "--capture-sync/--capture-async",
+            help="Acknowledge only after the capture record is committed.",
+        ),
+    ] = None,
+    poll_seconds: Annotated[
+        float | None,
+        typer.Option(help="How often to check the alias for a new version (0: never)."),
+    ] = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Serve the champion over HTTP, with validation, capture and live model swaps."""
+    import uvicorn
+
+    from mlopslab.serving.entry import RUNTIME_ENV, runtime_spec
+
+    cfg = resolve_config(
+        config,
+        home,
+        **{
+            "serve.host": host,
+            "serve.port": port,
+            "serve.workers": workers,
+            "serve.model": model,
+            "registry.model_name": model_name,
+            "serve.capture_rate": capture_rate,
+            "serve.capture_sync": capture_sync,
+            "serve.poll_seconds": poll_seconds,
+        },
+    )
+    workspace = open_workspace(cfg)
+    registry = open_registry(workspace)
+    name = pick_model_name(cfg, registry)
+    info = registry.version(
+        name, cfg.serve.model
+    )  # fail now, in one line, not in a worker
+    _check_port(cfg.serve.host, cfg.serve.port)
+    uri = tracking_uri(workspace)
+    os.environ[RUNTIME_ENV] = runtime_spec(
+        cfg.serve, name, uri, registry.artifact_location, workspace.capture_db
+    )
+    typer.echo(
+        f"serving {name}@{cfg.serve.model} (now v{info.version}) at "
+        f"http://{cfg.serve.host}:{cfg.serve.port}  docs: /docs  Ctrl-C stops"
+    )
+    uvicorn.run(
+        "mlopslab.serving.entry:build",
+        factory=True,
+        host=cfg.serve.host,
+        port=cfg.serve.port,
+        workers=cfg.serve.workers,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def predict(
+    input_path: Annotated[
+        Path, typer.Option("--input", help="CSV or parquet file of rows.")
+    ],
+    output_path: Annotated[
+        Path,
+        typer.Option("--output", help="Where to write predictions (.csv or .parquet)."),
+    ],
+    model: ModelOpt = None,
+    model_name: NameOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Score a file with the same model loading and validation as the endpoint."""
+    from mlopslab.batch import score_file
+    from mlopslab.serving.model import load
+
+    cfg = resolve_config(
+        config, home, **{"serve.model": model, "registry.model_name": model_name}
+    )
+    registry = open_registry(open_workspace(cfg))
+    name = pick_model_name(cfg, registry)
+    served = load(registry, registry.version(name, cfg.serve.model))
+    rows = score_file(served, input_path, output_path)
+    typer.echo(f"scored {rows} rows with {name} v{served.version} -> {output_path}")
+
+
+def labels_add(
+    path: Annotated[
+        Path, typer.Argument(help="CSV with columns inference_id and label.")
+    ],
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Attach ground-truth labels to captured rows by inference_id."""
+    import pandas as pd
+
+    from mlopslab.capture import SQLiteCaptureStore
+
+    cfg = resolve_config(config, home)
+    workspace = open_workspace(cfg)
+    try:
+        frame = pd.read_csv(path, dtype=str)
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"cannot read labels file {path}: {exc}",
+            "give a CSV with columns inference_id,label",
+        ) from exc
+    missing = {"inference_id", "label"} - set(frame.columns)
+    if missing:
+        raise DataError(
+            f"labels file {path} lacks columns {sorted(missing)}",
+            "give a CSV with columns inference_id,label",
+        )
+    bad = frame[frame["inference_id"].isna() | frame["label"].isna()]
+    if not bad.empty:
+        raise DataError(
+            f"labels file row {int(bad.index[0])} has an empty inference_id or label",
+            "fill or remove that row",
+        )
+    store = SQLiteCaptureStore(workspace.capture_db)
+    try:
+        matched = store.add_labels(
+            zip(frame["inference_id"], frame["label"], strict=True)
+        )
+    finally:
+        store.close()
+    typer.echo(f"{len(frame)} labels stored; {matched} match captured rows")
+
+
+def pick_model_name(cfg: Config, registry: Registry) -> str:
+    """The configured model, else the only registered one, else penguins."""
+    if cfg.registry.model_name:
+        return cfg.registry.model_name
+    names = sorted({v.name for v in registry.versions()})
+    if not names:
+        raise RegistryError("no registered models yet", "run `mlopslab run` first")
+    if len(names) == 1:
+        return names[0]
+    if "penguins" in names:
+        return "penguins"
+    raise RegistryError(
+        f"several registered models: {', '.join(names)}", "choose one with --model-name"
+    )
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror}",
+                "stop the other server or pass --port",
+            ) from exc
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(predict)
+    labels_app.command("add")(labels_add)
+    app.add_typer(labels_app, name="labels")

@@ -1,0 +1,52 @@
+"""The app factory uvicorn calls in each worker process.
+
+`mlopslab serve` resolves the configuration once and hands it to the workers
+through one environment variable, so every worker builds the same app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from mlopslab.capture import SQLiteCaptureStore
+from mlopslab.config import ServeConfig
+from mlopslab.registry import Registry
+from mlopslab.serving.app import create_app
+from mlopslab.serving.model import RegistrySource
+
+RUNTIME_ENV = "MLOPSLAB_SERVE_RUNTIME"
+
+
+def runtime_spec(
+    cfg: ServeConfig,
+    model_name: str,
+    tracking_uri: str,
+    artifact_location: str | None,
+    capture_db: Path,
+) -> str:
+    return json.dumps(
+        {
+            "serve": cfg.model_dump(mode="json"),
+            "model_name": model_name,
+            "tracking_uri": tracking_uri,
+            "artifact_location": artifact_location,
+            "capture_db": str(capture_db),
+        }
+    )
+
+
+def build() -> FastAPI:
+    """Build the app from the spec `mlopslab serve` put in the environment."""
+    spec: dict[str, Any] = json.loads(os.environ[RUNTIME_ENV])
+    cfg = ServeConfig.model_validate(spec["serve"])
+    registry = Registry.connect(spec["tracking_uri"], spec["artifact_location"])
+    source = RegistrySource(registry, spec["model_name"], cfg.model)
+    store = (
+        SQLiteCaptureStore(Path(spec["capture_db"])) if cfg.capture_rate > 0 else None
+    )
+    return create_app(cfg, source, store)
