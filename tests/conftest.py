@@ -67,3 +67,22 @@ def workspace(isolated: Path, migrated_db: Path) -> Path:
     home.mkdir()
     shutil.copy(migrated_db, home / "mlflow.db")
     return home
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding penguins v1 as champion (trained once per session)."""
+    home = tmp_path_factory.mktemp("trained") / ".mlopslab"
+    assert main(["run", "--home", str(home), "--trials", "4"]) == 0
+    return home
+
+
+PENGUIN = {
+    "island": "Biscoe",
+    "bill_length_mm": 45.1,
+    "bill_depth_mm": 14.5,
+    "flipper_length_mm": 215.0,
+    "body_mass_g": 5000.0,
+    "sex": "female",
+    "year": 2008,
+}

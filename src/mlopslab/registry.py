@@ -7,6 +7,7 @@ aliases `champion` and `previous` say what serves and what to roll back to.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -138,15 +139,39 @@ class Registry:
 
     def load_model(self, name: str, version: str) -> Any:
         """The scikit-learn pipeline of one version."""
+        return self.load_version(name, version)[0]
+
+    def load_version(self, name: str, version: str) -> tuple[Any, list[dict[str, Any]]]:
+        """A version's pipeline and its input signature, from this store.
+
+        Downloads through this registry's own URIs, not MLflow's process-global
+        ones, so two registries in one process never read each other's models.
+        """
+        import mlflow.artifacts
         import mlflow.sklearn
+        from mlflow.models import Model
 
         try:
-            return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+            with tempfile.TemporaryDirectory() as scratch:
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{name}/{version}",
+                    dst_path=scratch,
+                    tracking_uri=self.tracking_uri,
+                    registry_uri=self.tracking_uri,
+                )
+                signature = Model.load(local).signature
+                pipeline = mlflow.sklearn.load_model(local)
         except (MlflowException, OSError) as exc:
             raise RegistryError(
                 f"cannot load {name} v{version}: {_first_line(exc)}",
                 "check that its artifacts are still in the workspace",
             ) from exc
+        if signature is None or signature.inputs is None:
+            raise RegistryError(
+                f"{name} v{version} has no input signature",
+                "register models with `mlopslab run`, which records one",
+            )
+        return pipeline, signature.inputs.to_dict()
 
     def register(
         self,

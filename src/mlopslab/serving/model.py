@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from mlopslab.errors import RegistryError
 from mlopslab.registry import Registry, VersionInfo
 from mlopslab.serving.schema import RowSchema
 
@@ -105,21 +104,12 @@ class RegistrySource:
 
 def load(registry: Registry, info: VersionInfo) -> ServedModel:
     """Load a version's pipeline, signature and model card, then warm it."""
-    import mlflow.models
-
-    uri = f"models:/{info.name}/{info.version}"
-    pipeline = registry.load_model(info.name, info.version)
-    signature = mlflow.models.get_model_info(uri).signature
-    if signature is None or signature.inputs is None:
-        raise RegistryError(
-            f"{info.name} v{info.version} has no input signature",
-            "register models with `mlopslab run`, which records one",
-        )
+    pipeline, inputs = registry.load_version(info.name, info.version)
     served = ServedModel(
         name=info.name,
         version=info.version,
         pipeline=pipeline,
-        schema=RowSchema.from_signature(signature.inputs.to_dict()),
+        schema=RowSchema.from_signature(inputs),
         classes=[str(c) for c in pipeline.classes_],
         card=_card(registry, info),
     )

@@ -1,0 +1,138 @@
+"""`mlopslab predict` and `mlopslab labels add`: files in, files out, clear errors."""
+
+import shutil
+import socket
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from palmerpenguins import load_penguins
+
+from mlopslab.capture import CaptureRecord, SQLiteCaptureStore
+from tests.test_cli import one_line_error
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def home(trained_home: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "ws"
+    shutil.copytree(trained_home, copy)
+    return copy
+
+
+def test_predict_scores_csv_and_parquet(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    raw = load_penguins()
+    raw.drop(columns="species").to_csv(tmp_path / "new.csv", index=False)
+    result = cli(
+        "predict",
+        "--home",
+        home,
+        "--input",
+        tmp_path / "new.csv",
+        "--output",
+        tmp_path / "scored.csv",
+    )
+    assert result.code == 0, result.err
+    assert "scored 344 rows with penguins v1" in result.out
+    scored = pd.read_csv(tmp_path / "scored.csv")
+    assert len(scored) == 344
+    assert {"prediction", "proba_Adelie", "proba_Chinstrap", "proba_Gentoo"} <= set(
+        scored
+    )
+    assert (scored["prediction"] == raw["species"]).mean() > 0.95
+    raw.drop(columns="species").to_parquet(tmp_path / "new.parquet")
+    assert (
+        cli(
+            "predict",
+            "--home",
+            home,
+            "--input",
+            tmp_path / "new.parquet",
+            "--output",
+            tmp_path / "scored.parquet",
+        ).code
+        == 0
+    )
+    assert len(pd.read_parquet(tmp_path / "scored.parquet")) == 344
+
+
+def test_predict_names_the_bad_row_and_writes_nothing(
+    cli, home: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    frame = load_penguins().drop(columns="species").head(10)
+    frame["island"] = frame["island"].astype(object)
+    frame.loc[6, "island"] = None
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    result = cli(
+        "predict",
+        "--home",
+        home,
+        "--input",
+        tmp_path / "bad.csv",
+        "--output",
+        tmp_path / "out.csv",
+    )
+    assert result.code == 4
+    assert "row 6, field 'island': must not be null" in one_line_error(result.err)
+    assert not (tmp_path / "out.csv").exists()
+    extra = load_penguins().head(3)  # still has the target column
+    extra.to_csv(tmp_path / "extra.csv", index=False)
+    unknown = cli(
+        "predict",
+        "--home",
+        home,
+        "--input",
+        tmp_path / "extra.csv",
+        "--output",
+        tmp_path / "out.csv",
+    )
+    assert "row 0, field 'species': unknown field" in one_line_error(unknown.err)
+    missing = cli(
+        "predict",
+        "--home",
+        home,
+        "--input",
+        tmp_path / "nope.csv",
+        "--output",
+        tmp_path / "out.csv",
+    )
+    assert missing.code == 4 and "input not found" in one_line_error(missing.err)
+
+
+def test_labels_add_matches_captures(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = SQLiteCaptureStore(home / "capture.db")
+    store.write(
+        [
+            CaptureRecord(f"id{n}", 1.0, "penguins", "1", {}, "Adelie", {})
+            for n in range(3)
+        ]
+    )
+    store.close()
+    (tmp_path / "labels.csv").write_text(
+        "inference_id,label\nid0,Adelie\nid2,Gentoo\nzz,Adelie\n"
+    )
+    result = cli("labels", "add", tmp_path / "labels.csv", "--home", home)
+    assert result.code == 0 and "3 labels stored; 2 match captured rows" in result.out
+    (tmp_path / "bad.csv").write_text("id,label\nx,y\n")
+    bad = cli("labels", "add", tmp_path / "bad.csv", "--home", home)
+    assert bad.code == 4 and "lacks columns ['inference_id']" in one_line_error(bad.err)
+
+
+def test_serve_refuses_clearly(cli, home: Path, isolated: Path) -> None:  # type: ignore[no-untyped-def]
+    nothing = cli("serve", "--home", isolated / "empty")
+    assert nothing.code == 5 and "no registered models yet" in one_line_error(
+        nothing.err
+    )
+    version = cli("serve", "--home", home, "--model", "9")
+    assert version.code == 5 and "no version '9'" in one_line_error(version.err)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = cli("serve", "--home", home, "--port", port)
+    assert taken.code == 2 and f"cannot listen on 127.0.0.1:{port}" in one_line_error(
+        taken.err
+    )
+    rate = cli("serve", "--home", home, "--capture-rate", "1.5")
+    assert rate.code == 2 and "serve.capture_rate" in one_line_error(rate.err)

@@ -1,0 +1,73 @@
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from mlopslab.capture import CaptureRecord, CaptureWriter, SQLiteCaptureStore
+
+
+def record(n: int) -> CaptureRecord:
+    return CaptureRecord(
+        f"id-{n}", time.time() + n, "m", "1", {"x": n}, "a", {"a": 0.9, "b": 0.1}
+    )
+
+
+def test_store_round_trip_with_labels(tmp_path: Path) -> None:
+    store = SQLiteCaptureStore(tmp_path / "capture.db")
+    store.write([record(1), record(2), record(3)])
+    assert store.count() == 3
+    assert store.add_labels([("id-2", "b"), ("id-99", "a")]) == 1
+    recent = store.recent(2)
+    assert [r.inference_id for r, _ in recent] == ["id-2", "id-3"]
+    assert recent[0][1] == "b" and recent[1][1] is None
+    assert recent[0][0].input == {"x": 2}
+    mode = (
+        sqlite3.connect(tmp_path / "capture.db")
+        .execute("PRAGMA journal_mode")
+        .fetchone()
+    )
+    assert mode[0] == "wal"
+    store.close()
+
+
+def test_writer_flushes_everything_on_close(tmp_path: Path) -> None:
+    store = SQLiteCaptureStore(tmp_path / "capture.db")
+    writer = CaptureWriter(store, max_queue=10_000, linger_seconds=0.2)
+    for n in range(2_500):
+        assert writer.submit(record(n))
+    writer.close()
+    assert store.count() == 2_500 == writer.written
+    assert writer.dropped == 0
+
+
+class BlockedStore:
+    """A store whose first write waits, so the queue fills behind it."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.rows = 0
+
+    def write(self, records):  # type: ignore[no-untyped-def]
+        self.release.wait(10)
+        self.rows += len(records)
+
+
+def test_full_queue_drops_and_counts_in_async_mode() -> None:
+    store = BlockedStore()
+    writer = CaptureWriter(store, max_queue=5, linger_seconds=0.0)  # type: ignore[arg-type]
+    accepted = sum(writer.submit(record(n)) for n in range(50))
+    assert writer.dropped == 50 - accepted
+    assert accepted <= 6  # the queue plus the one being written
+    store.release.set()
+    writer.close()
+    assert store.rows == accepted
+
+
+def test_sync_submission_resolves_after_commit(tmp_path: Path) -> None:
+    store = SQLiteCaptureStore(tmp_path / "capture.db")
+    writer = CaptureWriter(store, linger_seconds=0.0)
+    done = writer.submit_and_wait(record(7))
+    assert done is not None
+    done.result(timeout=5)
+    assert store.count() == 1  # committed before the future resolved
+    writer.close()

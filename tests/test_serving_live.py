@@ -1,0 +1,218 @@
+"""A real `mlopslab serve` on loopback: bursts, swaps, clean and abrupt stops."""
+
+import asyncio
+import shutil
+import signal
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PENGUIN
+from tests.servers import free_port, running, stop_group
+
+pytestmark = pytest.mark.slow
+
+
+def copy_workspace(trained_home: Path, tmp_path: Path) -> Path:
+    home = tmp_path / ".mlopslab"
+    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("capture.db*"))
+    return home
+
+
+def serve_command(home: Path, port: int, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "mlopslab.cli.main",
+        "serve",
+        "--home",
+        str(home),
+        "--port",
+        str(port),
+        *extra,
+    ]
+
+
+async def load(
+    url: str, total: int, concurrency: int, rows: int = 1
+) -> list[httpx.Response]:
+    """Send `total` predict requests from `concurrency` clients; keep every response."""
+    body = {"rows": [PENGUIN] * rows}
+    responses: list[httpx.Response] = []
+    counter = iter(range(total))
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
+        async def worker() -> None:
+            for _ in counter:
+                try:
+                    responses.append(await client.post("/predict", json=body))
+                except httpx.TransportError:
+                    return  # the server went away (stop tests)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return responses
+
+
+def captured(home: Path) -> set[str]:
+    with sqlite3.connect(home / "capture.db") as conn:
+        return {row[0] for row in conn.execute("SELECT inference_id FROM captures")}
+
+
+def acknowledged(responses: list[httpx.Response]) -> set[str]:
+    return {
+        p["inference_id"]
+        for r in responses
+        if r.status_code == 200
+        for p in r.json()["predictions"]
+    }
+
+
+def test_burst_of_5000_requests_has_no_errors(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    home = copy_workspace(trained_home, tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(serve_command(home, port), f"{url}/ready", tmp_path / "serve.log"):
+        responses = asyncio.run(load(url, 5_000, 32))
+        metrics = httpx.get(f"{url}/metrics").text
+    assert len(responses) == 5_000
+    assert {r.status_code for r in responses} == {200}
+    assert 'mlopslab_requests_total{route="/predict",status="200"} 5000.0' in metrics
+    # Micro-batching really batched: fewer predict calls than requests.
+    batches = float(
+        next(
+            line.split()[-1]
+            for line in metrics.splitlines()
+            if line.startswith("mlopslab_batch_rows_count")
+        )
+    )
+    assert batches < 5_000
+
+
+def test_sigterm_under_load_flushes_every_acknowledged_record(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    home = copy_workspace(trained_home, tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(
+        serve_command(home, port, "--capture-rate", "1.0"),
+        f"{url}/ready",
+        tmp_path / "serve.log",
+    ) as server:
+
+        async def load_then_stop() -> list[httpx.Response]:
+            task = asyncio.create_task(load(url, 20_000, 16))
+            await asyncio.sleep(2.0)
+            server.send_signal(signal.SIGTERM)
+            return await task
+
+        responses = asyncio.run(load_then_stop())
+        # uvicorn shuts down gracefully, then re-raises SIGTERM for the exit status.
+        assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+    acked = acknowledged(responses)
+    assert len(acked) > 100
+    assert captured(home) == acked
+
+
+def test_sigkill_in_sync_mode_loses_no_acknowledged_record(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    home = copy_workspace(trained_home, tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = serve_command(home, port, "--capture-sync")
+    with running(command, f"{url}/ready", tmp_path / "serve.log") as server:
+
+        async def load_then_kill() -> list[httpx.Response]:
+            task = asyncio.create_task(load(url, 20_000, 16))
+            await asyncio.sleep(2.0)
+            stop_group(server, signal.SIGKILL)
+            return await task
+
+        responses = asyncio.run(load_then_kill())
+    acked = acknowledged(responses)
+    assert len(acked) > 100
+    assert acked <= captured(home)  # in-flight records may exist, never a lost ack
+
+
+def test_swap_under_load_fails_no_request(
+    trained_home: Path, tmp_path: Path, cli
+) -> None:  # type: ignore[no-untyped-def]
+    home = copy_workspace(trained_home, tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = serve_command(home, port, "--poll-seconds", "0.2")
+    with running(command, f"{url}/ready", tmp_path / "serve.log"):
+
+        async def load_during_retrain() -> list[httpx.Response]:
+            task = asyncio.create_task(load(url, 100_000, 8, rows=3))
+            # A new champion, registered by a real run while requests flow.
+            code = await asyncio.to_thread(
+                cli, "run", "--home", str(home), "--trials", "4"
+            )
+            assert code.code == 0, code.err
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                version = httpx.get(f"{url}/ready").json()["model_version"]
+                if version == "2":
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            task.cancel()
+            try:
+                return await task
+            except asyncio.CancelledError:
+                return []
+
+        asyncio.run(load_during_retrain())
+        after = httpx.post(f"{url}/predict", json={"rows": [PENGUIN]}).json()
+    assert after["model_version"] == "2"
+
+
+def test_swap_versions_never_go_back_or_mix(
+    trained_home: Path, tmp_path: Path, cli
+) -> None:  # type: ignore[no-untyped-def]
+    home = copy_workspace(trained_home, tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = serve_command(home, port, "--poll-seconds", "0.2")
+    seen: list[httpx.Response] = []
+    with running(command, f"{url}/ready", tmp_path / "serve.log"):
+
+        async def client_loop(stop: asyncio.Event) -> None:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                while not stop.is_set():
+                    seen.append(
+                        await client.post("/predict", json={"rows": [PENGUIN] * 4})
+                    )
+
+        async def scenario() -> None:
+            stop = asyncio.Event()
+            clients = [asyncio.create_task(client_loop(stop)) for _ in range(6)]
+            result = await asyncio.to_thread(
+                cli, "run", "--home", str(home), "--trials", "4"
+            )
+            assert result.code == 0
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any(
+                r.json()["model_version"] == "2" for r in seen[-20:]
+            ):
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.3)
+            stop.set()
+            await asyncio.gather(*clients)
+
+        asyncio.run(scenario())
+    assert seen and {r.status_code for r in seen} == {200}
+    versions = [r.json()["model_version"] for r in seen]
+    assert versions[0] == "1" and versions[-1] == "2"
+    first_new = versions.index("2")
+    # Per client order is interleaved, but after the swap settles only v2 answers.
+    assert set(versions[first_new + 12 :]) <= {"2"}
