@@ -222,3 +222,15 @@ def test_not_ready_without_a_model(tmp_path: Path, migrated_db: Path) -> None:
         assert ready.status_code == 503
         assert "model not loaded" in ready.json()["error"]["message"]
         assert test_client.post("/predict", json={"rows": [PENGUIN]}).status_code == 503
+
+
+def test_extreme_values_get_a_4xx_not_nan(client: TestClient) -> None:
+    extreme = {
+        **PENGUIN,
+        "bill_depth_mm": 1.7976931348623155e308,
+        "flipper_length_mm": -1.7976931348623157e308,
+    }
+    response = client.post("/predict", json={"rows": [PENGUIN, extreme]})
+    assert response.status_code == 422
+    assert response.json()["error"]["row"] == 1
+    assert "not finite" in response.json()["error"]["message"]

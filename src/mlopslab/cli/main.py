@@ -77,6 +77,8 @@ def _quiet_libraries(debug: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING
     for name in ("mlflow", "alembic", "optuna", "urllib3"):
         logging.getLogger(name).setLevel(level)
+    # We chose cloudpickle deliberately (see recording.py); don't warn users each run.
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR if not debug else level)
     if not debug:
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mlopslab import __version__
 from mlopslab.capture import CaptureStore
 from mlopslab.config import ServeConfig
-from mlopslab.serving.model import ServedModel
+from mlopslab.serving.model import Prediction, ServedModel
 from mlopslab.serving.runtime import CaptureFull, ModelSource, Runtime
 from mlopslab.serving.schema import RowError
 
@@ -98,6 +99,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.openapi = _model_aware_openapi(app, runtime)  # type: ignore[method-assign]
     _error_handlers(app)
     _routes(app, runtime, cfg)
     app.add_middleware(MetricsMiddleware, runtime=runtime)
@@ -146,6 +148,7 @@ def _routes(app: FastAPI, runtime: Runtime, cfg: ServeConfig) -> None:
         model = _current(runtime)
         rows = _validate(model, _mlflow_rows(body), cfg.max_batch_rows)
         predictions = await runtime.predict(model, rows)
+        _check_finite(predictions)
         await _capture(runtime, model, rows, predictions, runtime.new_ids(len(rows)))
         return _fast_json({"predictions": [p.label for p in predictions]})
 
@@ -167,29 +170,16 @@ def _routes(app: FastAPI, runtime: Runtime, cfg: ServeConfig) -> None:
         """The served version, its signature and a model-card summary."""
         return JSONResponse(_current(runtime).summary())
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         """Prometheus metrics."""
         return Response(
             generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST
         )
 
-    @app.post(
-        "/labels",
-        responses=ERRORS,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": LabelsRequest.model_json_schema()}
-                },
-            }
-        },
-    )
-    async def labels(request: Request) -> JSONResponse:
+    @app.post("/labels", responses=ERRORS)
+    async def labels(parsed: LabelsRequest) -> JSONResponse:
         """Attach ground truth to captured rows by inference_id."""
-        body = await _json_body(request)
-        parsed = LabelsRequest.model_validate(body)
         if runtime.store is None:
             raise ApiError(503, "capture is off on this server: no store for labels")
         pairs = [(label.inference_id, label.label) for label in parsed.labels]
@@ -213,6 +203,7 @@ async def _answer(
     runtime: Runtime, model: ServedModel, rows: list[dict[str, Any]]
 ) -> Response:
     predictions = await runtime.predict(model, rows)
+    _check_finite(predictions)
     ids = runtime.new_ids(len(rows))
     await _capture(runtime, model, rows, predictions, ids)
     return _fast_json(
@@ -245,9 +236,50 @@ async def _capture(
         raise ApiError(503, "capture queue is full; retry shortly") from exc
 
 
+def _model_aware_openapi(
+    app: FastAPI, runtime: Runtime
+) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, with /predict rows described by the served signature."""
+    cache: dict[str | None, dict[str, Any]] = {}
+
+    def openapi() -> dict[str, Any]:
+        model = runtime.model
+        version = model.version if model else None
+        if version not in cache:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            if model is not None:
+                body = document["paths"]["/predict"]["post"]["requestBody"]
+                rows = body["content"]["application/json"]["schema"]["properties"][
+                    "rows"
+                ]
+                rows["items"] = model.schema.json_schema()
+                rows["maxItems"] = runtime.cfg.max_batch_rows
+            cache.clear()
+            cache[version] = document
+        return cache[version]
+
+    return openapi
+
+
 def _fast_json(content: Any) -> Response:
     # The hot paths skip pydantic serialisation: orjson on plain dicts is faster.
     return Response(orjson.dumps(content), media_type="application/json")
+
+
+def _check_finite(predictions: list[Prediction]) -> None:
+    for index, prediction in enumerate(predictions):
+        if not prediction.finite:
+            raise ApiError(
+                422,
+                f"row {index}: values are outside the range the model can score "
+                "(its probabilities are not finite)",
+                row=index,
+            )
 
 
 def _current(runtime: Runtime) -> ServedModel:

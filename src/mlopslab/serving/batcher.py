@@ -81,9 +81,12 @@ class MicroBatcher:
         try:
             predictions = await asyncio.to_thread(jobs[0].model.predict, rows)
         except (ValueError, TypeError, KeyError) as exc:
-            for job in jobs:
-                if not job.done.done():
-                    job.done.set_exception(exc)
+            if len(jobs) > 1:  # find the culprit: the other requests must not fail
+                for job in jobs:
+                    await self._serve([job])
+                return
+            if not jobs[0].done.done():
+                jobs[0].done.set_exception(exc)
             return
         start = 0
         for job in jobs:

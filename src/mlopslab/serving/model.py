@@ -20,6 +20,7 @@ from mlopslab.serving.schema import RowSchema
 class Prediction:
     label: str
     probabilities: dict[str, float]
+    finite: bool = True  # False when extreme inputs overflowed the model
 
 
 @dataclass
@@ -36,11 +37,14 @@ class ServedModel:
         """One predict_proba call for the whole batch."""
         proba = np.asarray(self.pipeline.predict_proba(self.frame(rows)))
         best = proba.argmax(axis=1)
+        finite = np.isfinite(proba).all(axis=1)
         return [
             Prediction(
-                self.classes[i], dict(zip(self.classes, map(float, p), strict=True))
+                self.classes[i],
+                dict(zip(self.classes, map(float, p), strict=True)),
+                bool(ok),
             )
-            for i, p in zip(best, proba, strict=True)
+            for i, p, ok in zip(best, proba, finite, strict=True)
         ]
 
     def frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -68,6 +68,21 @@ class RowSchema:
     def names(self) -> list[str]:
         return [f.name for f in self.fields]
 
+    def json_schema(self) -> dict[str, Any]:
+        """JSON Schema of one row, for the OpenAPI document (/docs)."""
+        types = {"number": "number", "integer": "integer", "string": "string"}
+        properties = {
+            f.name: {"type": types[f.kind] if f.required else [types[f.kind], "null"]}
+            for f in self.fields
+        }
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": self.names,
+            "additionalProperties": False,
+            "example": self.openapi_example(),
+        }
+
     def openapi_example(self) -> dict[str, Any]:
         return {
             f.name: (1.0 if f.kind == "number" else 1 if f.kind == "integer" else "a")
