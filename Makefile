@@ -31,6 +31,7 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/serving.py
 
 ui: $(STAMP)
 	$(BIN)/mlopslab ui
