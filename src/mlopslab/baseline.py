@@ -16,6 +16,8 @@ from mlopslab.data import Schema
 
 BUCKETS = 10
 QUANTILES = np.linspace(0.0, 1.0, 101)
+# Numbers with at most this many distinct values also get per-value counts.
+FEW_VALUES = 20
 
 
 def inferred_type(series: pd.Series, kind: str) -> str:
@@ -111,7 +113,9 @@ def _numeric_stats(series: pd.Series, common: dict[str, int]) -> dict[str, Any]:
         "std_dev": float(values.std()),
         "min": float(values.min()),
         "max": float(values.max()),
+        "distinct_count": len(np.unique(values)),
         "distribution": {
+            **_few_values(values),
             "kll": {"buckets": buckets},
             "quantiles": {
                 "probabilities": [round(float(p), 2) for p in QUANTILES],
@@ -119,6 +123,26 @@ def _numeric_stats(series: pd.Series, common: dict[str, int]) -> dict[str, Any]:
             },
         },
     }
+
+
+def _few_values(values: np.ndarray) -> dict[str, Any]:
+    """Counts per value for numbers with few values (drift tests them as categories)."""
+    distinct, counts = np.unique(values, return_counts=True)
+    if len(distinct) > FEW_VALUES:
+        return {}
+    buckets = [
+        {"value": _label(v), "count": int(c)}
+        for v, c in zip(distinct, counts, strict=True)
+    ]
+    return {"categorical": {"buckets": buckets}}
+
+
+def numeric_label(value: float) -> str:
+    """How a number is named as a category: 2008.0 and 2008 are both '2008'."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+_label = numeric_label
 
 
 def _string_stats(series: pd.Series, common: dict[str, int]) -> dict[str, Any]:

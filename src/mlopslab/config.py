@@ -109,6 +109,29 @@ class ServeConfig(Frozen):
     admin_token: str | None = None
 
 
+class ColumnDrift(Frozen):
+    method: Literal["ks", "chi2", "wasserstein", "jensenshannon", "psi"]
+    threshold: float = Field(gt=0)
+
+
+class MonitorConfig(Frozen):
+    """`mlopslab monitor`: the window, the tests and when to call it a violation."""
+
+    last: int = Field(500, ge=1)
+    min_rows: int = Field(30, ge=1)  # below this a feature reads "insufficient data"
+    small_reference: int = Field(
+        1000, ge=1
+    )  # up to this: KS / chi-squared, else distances
+    p_value: float = Field(0.05, gt=0, lt=1)  # Benjamini-Hochberg adjusted
+    distance: float = Field(0.1, gt=0)  # normed Wasserstein and Jensen-Shannon
+    psi: float = Field(0.2, gt=0)
+    columns: dict[str, ColumnDrift] = Field(default_factory=dict)
+    completeness_tolerance: float = Field(0.05, ge=0, le=1)
+    quality_tolerance: float = Field(0.05, ge=0, le=1)
+    min_labels: int = Field(30, ge=1)
+    fail_on: Literal["drift", "quality", "constraints", "any"] = "any"
+
+
 class Config(Frozen):
     home: Path = Path(".mlopslab")
     seed: int = 42
@@ -118,6 +141,7 @@ class Config(Frozen):
     gate: GateConfig = GateConfig()
     registry: RegistryConfig = RegistryConfig()
     serve: ServeConfig = ServeConfig()
+    monitor: MonitorConfig = MonitorConfig()
 
 
 def load_config(

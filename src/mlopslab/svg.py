@@ -6,7 +6,7 @@ start (matplotlib's import and render cost about a second per report).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = ("#3b6fb6", "#e08a2c", "#4a9d5b", "#b4465a")
@@ -15,7 +15,7 @@ PALETTE = ("#3b6fb6", "#e08a2c", "#4a9d5b", "#b4465a")
 def bar_chart(
     title: str,
     categories: Sequence[str],
-    series: dict[str, Sequence[float]],
+    series: Mapping[str, Sequence[float]],
     y_max: float | None = None,
     width: int = 560,
     height: int = 300,

@@ -83,6 +83,8 @@ class ServedModel:
                 "status": self.card.get("status"),
                 "family": self.card.get("model", {}).get("family"),
                 "data_fingerprint": self.card.get("data", {}).get("fingerprint"),
+                "data_source": self.card.get("data", {}).get("source"),
+                "target": self.card.get("data", {}).get("target"),
                 "test_accuracy": test.get("accuracy"),
                 "test_macro_f1": test.get("macro_f1"),
                 "gate": self.card.get("gate", {}).get("verdict"),

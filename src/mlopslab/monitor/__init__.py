@@ -1,0 +1,1 @@
+"""Monitoring stages: constraint checks, drift and model quality (all pure)."""

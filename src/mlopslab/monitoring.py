@@ -1,0 +1,239 @@
+"""Orchestration for `mlopslab monitor`: window, checks, outputs, alerts, retrain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlopslab.capture import CaptureStore
+from mlopslab.config import MonitorConfig
+from mlopslab.data import Dataset
+from mlopslab.errors import DataError, MlopsLabError, RegistryError
+from mlopslab.monitor.constraints import check_constraints
+from mlopslab.monitor.drift import detect_drift
+from mlopslab.monitor.quality import QualityResult, check_quality
+from mlopslab.monitor.reference import Reference, references
+from mlopslab.registry import Registry, VersionInfo
+from mlopslab.workspace import Workspace
+
+BASELINE_FILES = (
+    "baseline/statistics.json",
+    "baseline/constraints.json",
+    "evaluation.json",
+    "model_card.json",
+)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    statistics: dict[str, Any]
+    constraints: dict[str, Any]
+    evaluation: dict[str, Any]
+    card: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Window:
+    inputs: pd.DataFrame
+    predictions: pd.Series
+    labels: pd.Series
+    first: str
+    last: str
+
+
+def load_baseline(registry: Registry, info: VersionInfo) -> Baseline:
+    """The champion's baseline, evaluation and card, from its run's artifacts."""
+    found: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in BASELINE_FILES:
+            try:
+                path = registry.client.download_artifacts(info.run_id, name, scratch)
+                found.append(json.loads(Path(path).read_text(encoding="utf-8")))
+            except (OSError, ValueError, MlopsLabError) as exc:
+                raise RegistryError(
+                    f"{info.name} v{info.version} has no {name}: {exc}",
+                    "monitor a model registered by `mlopslab run`",
+                ) from exc
+    return Baseline(*found)
+
+
+def read_window(store: CaptureStore, last: int) -> Window:
+    """The newest `last` captured rows, with their predictions and any labels."""
+    rows = store.recent(last)
+    if not rows:
+        raise DataError(
+            "no captured requests to monitor yet",
+            "serve with --capture-rate above 0 and send traffic "
+            "(`mlopslab simulate traffic`)",
+        )
+    inputs = pd.DataFrame.from_records([record.input for record, _ in rows])
+    stamp = [
+        dt.datetime.fromtimestamp(record.captured_at, dt.UTC) for record, _ in rows
+    ]
+    return Window(
+        inputs=inputs,
+        predictions=pd.Series([record.prediction for record, _ in rows], dtype=object),
+        labels=pd.Series([label for _, label in rows], dtype=object),
+        first=min(stamp).isoformat(timespec="seconds"),
+        last=max(stamp).isoformat(timespec="seconds"),
+    )
+
+
+def run_checks(
+    window: Window, baseline: Baseline, cfg: MonitorConfig, model: dict[str, str]
+) -> dict[str, Any]:
+    """Constraints, drift and quality for one window: the whole JSON result."""
+    refs = references(baseline.statistics)
+    drift = detect_drift(
+        window.inputs,
+        refs,
+        cfg,
+        window.predictions,
+        baseline.evaluation["test"].get("prediction_counts"),
+    )
+    violations = check_constraints(
+        window.inputs, baseline.constraints, cfg, drift.drifted
+    )
+    test = baseline.evaluation["test"]
+    quality: QualityResult = check_quality(
+        window.predictions,
+        window.labels,
+        {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"]},
+        cfg,
+    )
+    verdict = {
+        "drift": bool(drift.drifted)
+        or bool(drift.prediction and drift.prediction.drifted),
+        "constraints": bool(violations),
+        "quality": quality.degraded,
+    }
+    verdict["any"] = any(verdict.values())
+    return {
+        "model": model,
+        "window": {
+            "rows": len(window.inputs),
+            "labelled": quality.labelled,
+            "first": window.first,
+            "last": window.last,
+        },
+        "verdict": verdict,
+        "drift": drift.to_dict(),
+        "constraint_violations": violations,
+        "quality": quality.to_dict(),
+        "config": cfg.model_dump(mode="json"),
+    }
+
+
+def write_outputs(
+    workspace: Workspace,
+    result: dict[str, Any],
+    refs: dict[str, Reference],
+    window: Window,
+    report: Path | None,
+) -> dict[str, Path]:
+    """result.json, constraint_violations.json, report.html and metrics.prom."""
+    from mlopslab.monitor.report import render_monitor_report
+
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = workspace.home / "monitoring" / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "result": folder / "result.json",
+        "violations": folder / "constraint_violations.json",
+        "report": report or folder / "report.html",
+        "metrics": folder / "metrics.prom",
+    }
+    paths["result"].write_text(
+        json.dumps(result, indent=2, default=str), encoding="utf-8"
+    )
+    paths["violations"].write_text(
+        json.dumps({"violations": result["constraint_violations"]}, indent=2),
+        encoding="utf-8",
+    )
+    html = render_monitor_report(result, refs, window.inputs)
+    paths["report"].write_text(html, encoding="utf-8")
+    _write_metrics(paths["metrics"], result)
+    return paths
+
+
+def _write_metrics(path: Path, result: dict[str, Any]) -> None:
+    """Prometheus textfile-collector format, for node_exporter or a pushgateway."""
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+    registry = CollectorRegistry()
+    labels = ["model_name", "model_version"]
+    model = [result["model"]["name"], result["model"]["version"]]
+    gauges = {
+        "mlopslab_monitor_drift_share": result["drift"]["drift_share"],
+        "mlopslab_monitor_features_drifted": len(result["drift"]["drifted_features"]),
+        "mlopslab_monitor_constraint_violations": len(result["constraint_violations"]),
+        "mlopslab_monitor_window_rows": result["window"]["rows"],
+        "mlopslab_monitor_accuracy": result["quality"]["accuracy"] or float("nan"),
+    }
+    for name, value in gauges.items():
+        Gauge(name, name.replace("_", " "), labels, registry=registry).labels(
+            *model
+        ).set(value)
+    violated = Gauge(
+        "mlopslab_monitor_violated",
+        "1 when the check is violated",
+        [*labels, "check"],
+        registry=registry,
+    )
+    for check, bad in result["verdict"].items():
+        violated.labels(*model, check).set(1 if bad else 0)
+    write_to_textfile(str(path), registry)
+
+
+def send_alerts(
+    result: dict[str, Any], result_path: Path, webhook: str | None, command: str | None
+) -> list[str]:
+    """POST the result to a webhook and/or run a command; return what went wrong."""
+    import httpx
+
+    problems = []
+    if webhook:
+        try:
+            response = httpx.post(webhook, json=result, timeout=10)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            problems.append(f"webhook {webhook} failed: {exc}")
+    if command:
+        env = {**os.environ, "MLOPSLAB_MONITOR_RESULT": str(result_path)}
+        completed = subprocess.run(
+            command,
+            shell=True,
+            input=json.dumps(result),
+            text=True,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        if completed.returncode != 0:
+            problems.append(
+                f"alert command exited {completed.returncode}: "
+                f"{completed.stderr.strip()[:200]}"
+            )
+    return problems
+
+
+def retraining_dataset(baseline: Baseline, window: Window, name: str) -> Dataset:
+    """The champion's training source plus the labelled captured rows."""
+    from mlopslab.config import DataConfig
+    from mlopslab.data import build_dataset, load_dataset
+
+    source, target = baseline.card["data"]["source"], baseline.card["data"]["target"]
+    original = load_dataset(DataConfig(source=source, target=target))
+    labelled = window.inputs[window.labels.notna().to_numpy()].copy()
+    labelled[target] = window.labels[window.labels.notna()].to_numpy()
+    combined = pd.concat([original.frame, labelled], ignore_index=True)
+    # The source stays the original so the next retrain can reload it too.
+    return build_dataset(name, source, combined, target)

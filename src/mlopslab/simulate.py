@@ -1,0 +1,154 @@
+"""Seeded traffic and ground truth, to practise monitoring without real users.
+
+Drift specs, one per --drift flag:
+    COL:+15%        shift a number by 15% of its mean (or -15%)
+    COL:+1sd        shift a number by one standard deviation
+    COL:*1.2        scale a number
+    COL:CAT+30pp    raise category CAT's share by 30 percentage points
+    COL:missing=20% blank 20% of the values
+    COL:unseen=10%  replace 10% of the values with a category never seen
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from mlopslab.errors import ConfigError, DataError
+
+SPEC = re.compile(
+    r"^(?P<col>[^:]+):(?:(?P<shift>[+-]\d+(?:\.\d+)?)(?P<unit>%|sd)|\*(?P<scale>\d+(?:\.\d+)?)"
+    r"|(?P<cat>[^+=]+)\+(?P<pp>\d+(?:\.\d+)?)pp|(?P<what>missing|unseen)=(?P<share>\d+(?:\.\d+)?)%)$"
+)
+UNSEEN = "__unseen__"
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    column: str
+    kind: str  # shift_pct, shift_sd, scale, category, missing, unseen
+    amount: float
+    category: str | None = None
+
+
+def parse_drift(spec: str) -> DriftSpec:
+    match = SPEC.match(spec.strip())
+    if match is None:
+        raise ConfigError(
+            f"cannot read drift spec '{spec}'",
+            "use COL:+15%, COL:+1sd, COL:*1.2, COL:CAT+30pp, "
+            "COL:missing=20% or COL:unseen=10%",
+        )
+    g = match.groupdict()
+    if g["shift"] is not None:
+        kind = "shift_pct" if g["unit"] == "%" else "shift_sd"
+        return DriftSpec(g["col"], kind, float(g["shift"]))
+    if g["scale"] is not None:
+        return DriftSpec(g["col"], "scale", float(g["scale"]))
+    if g["cat"] is not None:
+        return DriftSpec(g["col"], "category", float(g["pp"]) / 100, g["cat"])
+    return DriftSpec(g["col"], str(g["what"]), float(g["share"]) / 100)
+
+
+def apply_drift(
+    frame: pd.DataFrame, spec: DriftSpec, rng: np.random.Generator
+) -> pd.DataFrame:
+    """A copy of `frame` with one column changed as the spec says."""
+    if spec.column not in frame.columns:
+        raise ConfigError(
+            f"drift column '{spec.column}' is not a feature",
+            f"choose one of {list(frame.columns)}",
+        )
+    out = frame.copy()
+    column = out[spec.column]
+    if spec.kind in ("shift_pct", "shift_sd", "scale"):
+        if not pd.api.types.is_numeric_dtype(column):
+            raise ConfigError(
+                f"'{spec.column}' is not numeric", "shift or scale numbers only"
+            )
+        if spec.kind == "shift_pct":
+            out[spec.column] = column + column.mean() * spec.amount / 100
+        elif spec.kind == "shift_sd":
+            out[spec.column] = column + column.std() * spec.amount
+        else:
+            out[spec.column] = column * spec.amount
+        return out
+    positions = np.arange(len(out))
+    if spec.kind == "category":
+        others = positions[(column.astype(str) != spec.category).to_numpy()]
+        count = min(len(others), round(spec.amount * len(out)))
+        chosen = rng.choice(others, size=count, replace=False)
+        out[spec.column] = column.astype(object)
+        out.iloc[chosen, out.columns.get_loc(spec.column)] = spec.category
+        return out
+    chosen = rng.choice(positions, size=round(spec.amount * len(out)), replace=False)
+    out[spec.column] = column.astype(object)
+    value = None if spec.kind == "missing" else UNSEEN
+    out.iloc[chosen, out.columns.get_loc(spec.column)] = value
+    return out
+
+
+def send_traffic(
+    url: str, rows: pd.DataFrame, truth: pd.Series, batch: int, truth_file: Path
+) -> int:
+    """POST rows to /predict in batches; remember each inference_id's true label."""
+    records = rows.astype(object).where(rows.notna(), None).to_dict(orient="records")
+    sent = 0
+    truth_file.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        httpx.Client(base_url=url, timeout=30) as client,
+        truth_file.open("a", newline="") as out,
+    ):
+        writer = csv.writer(out)
+        for start in range(0, len(records), batch):
+            chunk = records[start : start + batch]
+            try:
+                response = client.post("/predict", json={"rows": chunk})
+            except httpx.TransportError as exc:
+                raise DataError(
+                    f"cannot reach {url}: {exc}",
+                    "start the server with `mlopslab serve` or pass --url",
+                ) from exc
+            if response.status_code != 200:
+                raise DataError(
+                    f"{url} answered {response.status_code}: {response.text[:200]}",
+                    "check the server and the data",
+                )
+            for offset, prediction in enumerate(response.json()["predictions"]):
+                writer.writerow(
+                    [prediction["inference_id"], truth.iloc[start + offset]]
+                )
+            sent += len(chunk)
+    return sent
+
+
+def simulated_labels(
+    truth_file: Path,
+    captured_ids: set[str],
+    classes: list[str],
+    quality: float,
+    rng: np.random.Generator,
+) -> list[tuple[str, str]]:
+    """Ground truth for captured rows; a `1 - quality` share is deliberately wrong."""
+    if not truth_file.exists():
+        raise DataError(
+            "no simulated traffic to label yet", "run `mlopslab simulate traffic` first"
+        )
+    with truth_file.open(newline="") as handle:
+        known = [
+            (row[0], row[1])
+            for row in csv.reader(handle)
+            if row and row[0] in captured_ids
+        ]
+    labels = []
+    for inference_id, label in known:
+        if rng.random() >= quality and len(classes) > 1:
+            label = str(rng.choice([c for c in classes if c != label]))
+        labels.append((inference_id, label))
+    return labels
