@@ -214,7 +214,7 @@ def send_alerts(
             input=json.dumps(result),
             text=True,
             env=env,
-            capture_output=True,
+            stderr=subprocess.PIPE,  # stdout is for the user; stderr for our message
             timeout=120,
         )
         if completed.returncode != 0:

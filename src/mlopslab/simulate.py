@@ -130,22 +130,21 @@ def send_traffic(
 
 def simulated_labels(
     truth_file: Path,
-    captured_ids: set[str],
-    classes: list[str],
     quality: float,
     rng: np.random.Generator,
 ) -> list[tuple[str, str]]:
-    """Ground truth for captured rows; a `1 - quality` share is deliberately wrong."""
+    """Ground truth for every simulated row; a `1 - quality` share is made wrong.
+
+    Rows the server has not committed yet are labelled too: labels join their
+    captures by inference_id whenever both exist.
+    """
     if not truth_file.exists():
         raise DataError(
             "no simulated traffic to label yet", "run `mlopslab simulate traffic` first"
         )
     with truth_file.open(newline="") as handle:
-        known = [
-            (row[0], row[1])
-            for row in csv.reader(handle)
-            if row and row[0] in captured_ids
-        ]
+        known = [(row[0], row[1]) for row in csv.reader(handle) if row]
+    classes = sorted({label for _, label in known})
     labels = []
     for inference_id, label in known:
         if rng.random() >= quality and len(classes) > 1:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import typer
 from rich.console import Console
 
-from mlopslab.cli import monitor_cmds, registry_cmds, run_cmds, serve_cmds
+from mlopslab.cli import demo_cmds, monitor_cmds, registry_cmds, run_cmds, serve_cmds
 from mlopslab.errors import MlopsLabError
 
 TRACKING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
@@ -25,6 +25,7 @@ app = typer.Typer(
 run_cmds.register(app)
 serve_cmds.register(app)
 monitor_cmds.register(app)
+demo_cmds.register(app)
 app.add_typer(registry_cmds.app, name="registry")
 
 

@@ -248,20 +248,18 @@ def simulate_labels(
     workspace = open_workspace(cfg)
     store = SQLiteCaptureStore(workspace.capture_db)
     try:
-        captured = store.recent(1_000_000)
-        ids = {record.inference_id for record, _ in captured}
-        classes = sorted({record.prediction for record, _ in captured})
         labels = simulated_labels(
             workspace.home / "simulations" / "truth.csv",
-            ids,
-            classes,
             quality,
             np.random.default_rng(seed),
         )
         matched = store.add_labels(labels)
     finally:
         store.close()
-    typer.echo(f"labelled {matched} captured rows at quality {quality:g}")
+    typer.echo(
+        f"labelled {len(labels)} simulated rows at quality {quality:g} "
+        f"({matched} already captured)"
+    )
 
 
 def register(app: typer.Typer) -> None:
