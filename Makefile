@@ -32,6 +32,7 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python -m benchmarks.drift
 
 ui: $(STAMP)
 	$(BIN)/mlopslab ui
