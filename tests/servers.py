@@ -75,3 +75,29 @@ def stop_group(
         process.wait()
     with contextlib.suppress(ProcessLookupError):  # children left in the group
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def copy_workspace(trained_home: Path, tmp_path: Path) -> Path:
+    """A private copy of a trained workspace, without its capture store."""
+    import shutil
+
+    home = tmp_path / ".mlopslab"
+    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("capture.db*"))
+    return home
+
+
+def serve_command(home: Path, port: int, *extra: str) -> list[str]:
+    """`mlopslab serve` for a workspace and port, run by this interpreter."""
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "mlopslab.cli.main",
+        "serve",
+        "--home",
+        str(home),
+        "--port",
+        str(port),
+        *extra,
+    ]

@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 
 from mlopslab.baseline import compute_constraints
 from mlopslab.config import MonitorConfig
@@ -60,3 +61,24 @@ def test_quality_against_the_champion() -> None:
         predicted, pd.Series([None] * 70 + ["a"] * 10), reference, MonitorConfig()
     )
     assert few.status == "insufficient data" and few.labelled == 10
+
+
+def test_quality_scores_match_scikit_learn() -> None:
+    import numpy as np
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+    rng = np.random.default_rng(0)
+    actual = pd.Series(rng.choice(["a", "b", "c"], 300))
+    predicted = pd.Series(
+        np.where(rng.random(300) < 0.7, actual, rng.choice(["a", "b", "d"], 300))
+    )
+    result = check_quality(predicted, actual, {}, MonitorConfig())
+    labels = sorted(set(actual) | set(predicted))
+    assert result.accuracy == accuracy_score(actual, predicted)
+    assert result.macro_f1 == pytest.approx(
+        f1_score(actual, predicted, average="macro", zero_division=0)
+    )
+    expected = recall_score(
+        actual, predicted, labels=labels, average=None, zero_division=0
+    )
+    assert list(result.per_class_recall.values()) == pytest.approx(list(expected))

@@ -1,8 +1,6 @@
 """`mlopslab monitor` end to end: a live server, simulated traffic, alerts, retrain."""
 
 import json
-import shutil
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -11,7 +9,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from tests.servers import free_port, running
+from tests.servers import copy_workspace, free_port, running, serve_command
 from tests.test_cli import one_line_error
 
 pytestmark = pytest.mark.slow
@@ -35,25 +33,13 @@ class Receiver(BaseHTTPRequestHandler):
 def test_clean_then_drift_alert_and_retrain(
     cli, trained_home: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    home = tmp_path / ".mlopslab"
-    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("capture.db*"))
+    home = copy_workspace(trained_home, tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     hook = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
     hook_url = f"http://127.0.0.1:{hook.server_port}/alerts"
-    command = [
-        sys.executable,
-        "-m",
-        "mlopslab.cli.main",
-        "serve",
-        "--home",
-        str(home),
-        "--port",
-        str(port),
-        "--poll-seconds",
-        "0.3",
-    ]
+    command = serve_command(home, port, "--poll-seconds", "0.3")
     try:
         with running(command, f"{url}/ready", tmp_path / "serve.log"):
             assert (
@@ -127,8 +113,7 @@ def test_fail_on_and_alert_command(cli, trained_home: Path, tmp_path: Path) -> N
     from mlopslab.capture import CaptureRecord, SQLiteCaptureStore
     from tests.conftest import PENGUIN
 
-    home = tmp_path / ".mlopslab"
-    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("capture.db*"))
+    home = copy_workspace(trained_home, tmp_path)
     store = SQLiteCaptureStore(home / "capture.db")
     rows = [{**PENGUIN, "island": "Atlantis"} for _ in range(50)]
     store.write(
@@ -156,8 +141,7 @@ def test_fail_on_and_alert_command(cli, trained_home: Path, tmp_path: Path) -> N
 
 
 def test_no_captured_data_is_one_line(cli, trained_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    home = tmp_path / ".mlopslab"
-    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("capture.db*"))
+    home = copy_workspace(trained_home, tmp_path)
     result = cli("monitor", "--home", home)
     assert result.code == 4
     assert "no captured requests to monitor yet" in one_line_error(result.err)

@@ -1,10 +1,8 @@
 """A real `mlopslab serve` on loopback: bursts, swaps, clean and abrupt stops."""
 
 import asyncio
-import shutil
 import signal
 import sqlite3
-import sys
 import time
 from pathlib import Path
 
@@ -12,29 +10,9 @@ import httpx
 import pytest
 
 from tests.conftest import PENGUIN
-from tests.servers import free_port, running, stop_group
+from tests.servers import copy_workspace, free_port, running, serve_command, stop_group
 
 pytestmark = pytest.mark.slow
-
-
-def copy_workspace(trained_home: Path, tmp_path: Path) -> Path:
-    home = tmp_path / ".mlopslab"
-    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("capture.db*"))
-    return home
-
-
-def serve_command(home: Path, port: int, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "mlopslab.cli.main",
-        "serve",
-        "--home",
-        str(home),
-        "--port",
-        str(port),
-        *extra,
-    ]
 
 
 async def load(

@@ -4,7 +4,6 @@
 work with the pytest version pinned here.)
 """
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import free_port, running
+from tests.servers import copy_workspace, free_port, running, serve_command
 
 pytestmark = pytest.mark.slow
 CHECKS = (
@@ -24,22 +23,10 @@ CHECKS = (
 def test_api_never_errors_and_matches_its_schema(
     trained_home: Path, tmp_path: Path
 ) -> None:
-    home = tmp_path / ".mlopslab"
-    shutil.copytree(trained_home, home, ignore=shutil.ignore_patterns("capture.db*"))
+    home = copy_workspace(trained_home, tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable,
-        "-m",
-        "mlopslab.cli.main",
-        "serve",
-        "--home",
-        str(home),
-        "--port",
-        str(port),
-        "--poll-seconds",
-        "0",
-    ]
+    command = serve_command(home, port, "--poll-seconds", "0")
     with running(command, f"{url}/ready", tmp_path / "serve.log"):
         document = httpx.get(f"{url}/openapi.json").json()
         body = document["paths"]["/predict"]["post"]["requestBody"]

@@ -137,6 +137,11 @@ class Registry:
         ]
         return sorted(infos, key=lambda v: (v.name, -int(v.version)))
 
+    def model_names(self) -> list[str]:
+        """Names of the registered models (one query, unlike listing versions)."""
+        models = self.client.search_registered_models(max_results=1000)
+        return sorted(model.name for model in models)
+
     def load_model(self, name: str, version: str) -> Any:
         """The scikit-learn pipeline of one version."""
         return self.load_version(name, version)[0]

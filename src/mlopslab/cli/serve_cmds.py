@@ -183,7 +183,7 @@ def pick_model_name(cfg: Config, registry: Registry) -> str:
     """The configured model, else the only registered one, else penguins."""
     if cfg.registry.model_name:
         return cfg.registry.model_name
-    names = sorted({v.name for v in registry.versions()})
+    names = registry.model_names()
     if not names:
         raise RegistryError("no registered models yet", "run `mlopslab run` first")
     if len(names) == 1:
