@@ -123,7 +123,7 @@ def predict(
     config: ConfigOpt = None,
 ) -> None:
     """Score a file with the same model loading and validation as the endpoint."""
-    from mlopslab.batch import score_file
+    from mlopslab.serving.batch import score_file
     from mlopslab.serving.model import load
 
     cfg = resolve_config(
