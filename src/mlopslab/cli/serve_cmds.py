@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -66,7 +66,7 @@ def serve(
     """Serve the champion over HTTP, with validation, capture and live model swaps."""
     import uvicorn
 
-    from mlopslab.serving.entry import RUNTIME_ENV, runtime_spec
+    from mlopslab.serving.entry import RUNTIME_ENV, build_app, runtime_spec
 
     cfg = resolve_config(
         config,
@@ -89,22 +89,35 @@ def serve(
         name, cfg.serve.model
     )  # fail now, in one line, not in a worker
     _check_port(cfg.serve.host, cfg.serve.port)
-    uri = tracking_uri(workspace)
-    os.environ[RUNTIME_ENV] = runtime_spec(
-        cfg.serve, name, uri, registry.artifact_location, workspace.capture_db
-    )
     typer.echo(
         f"serving {name}@{cfg.serve.model} (now v{info.version}) at "
         f"http://{cfg.serve.host}:{cfg.serve.port}  docs: /docs  Ctrl-C stops"
     )
+    options: dict[str, Any] = {
+        "host": cfg.serve.host,
+        "port": cfg.serve.port,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 30,
+    }
+    if cfg.serve.workers == 1:
+        # One process: reuse the registry connection made above (saves a start-up).
+        uvicorn.run(
+            build_app(cfg.serve, registry, name, workspace.capture_db), **options
+        )
+        return 0
+    # Several worker processes each build the same app from one spec.
+    os.environ[RUNTIME_ENV] = runtime_spec(
+        cfg.serve,
+        name,
+        tracking_uri(workspace),
+        registry.artifact_location,
+        workspace.capture_db,
+    )
     uvicorn.run(
         "mlopslab.serving.entry:build",
         factory=True,
-        host=cfg.serve.host,
-        port=cfg.serve.port,
         workers=cfg.serve.workers,
-        log_level="warning",
-        timeout_graceful_shutdown=30,
+        **options,
     )
     return 0
 

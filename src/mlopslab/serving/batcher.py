@@ -28,7 +28,7 @@ class _Job:
 
 
 class MicroBatcher:
-    def __init__(self, max_rows: int = 256, gather_passes: int = 2) -> None:
+    def __init__(self, max_rows: int = 256, gather_passes: int = 5) -> None:
         self.max_rows = max_rows
         self.gather_passes = gather_passes
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()

@@ -45,8 +45,13 @@ def build() -> FastAPI:
     spec: dict[str, Any] = json.loads(os.environ[RUNTIME_ENV])
     cfg = ServeConfig.model_validate(spec["serve"])
     registry = Registry.connect(spec["tracking_uri"], spec["artifact_location"])
-    source = RegistrySource(registry, spec["model_name"], cfg.model)
-    store = (
-        SQLiteCaptureStore(Path(spec["capture_db"])) if cfg.capture_rate > 0 else None
-    )
+    return build_app(cfg, registry, spec["model_name"], Path(spec["capture_db"]))
+
+
+def build_app(
+    cfg: ServeConfig, registry: Registry, model_name: str, capture_db: Path
+) -> FastAPI:
+    """The app for one model of a registry, capturing into `capture_db`."""
+    source = RegistrySource(registry, model_name, cfg.model)
+    store = SQLiteCaptureStore(capture_db) if cfg.capture_rate > 0 else None
     return create_app(cfg, source, store)

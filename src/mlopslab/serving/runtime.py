@@ -73,8 +73,11 @@ class Runtime:
                 linger_seconds=0.0 if self.cfg.capture_sync else 0.05,
             )
         self.batcher.start()
+        # Load before the server accepts connections: with several workers on
+        # one socket, no request may reach a worker that cannot predict yet.
+        # A failed load still starts the server, answering 503 until it works.
+        await self._first_load()
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._first_load()))
         if self.cfg.poll_seconds > 0:
             self._tasks.append(loop.create_task(self._follow_alias()))
 
