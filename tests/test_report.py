@@ -1,15 +1,10 @@
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
-
-import pytest
 
 from mlopslab.card import build_card, card_markdown
 from mlopslab.config import GateConfig
 from mlopslab.evaluate import Metrics, gate
 from mlopslab.report import render_report
+from tests.browser import needs_browser, rendered_dom, run_browser
 
 METRICS = Metrics(
     accuracy=0.96,
@@ -75,49 +70,12 @@ def test_card_markdown_has_every_section() -> None:
     assert "git abc" in text and "train 60, valid 16, test 19" in text
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
-    chromium() is None and os.environ.get("CI") != "true",
-    reason="Debian's chromium is not installed (CI installs it)",
-)
+@needs_browser
 def test_report_renders_in_a_real_browser(tmp_path: Path) -> None:
-    browser = chromium()
-    assert browser is not None, "CI must install chromium (see .ci/run)"
     page = tmp_path / "report.html"
     page.write_text(render(), encoding="utf-8")
-    shot = tmp_path / "report.png"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tempfile.mkdtemp()}",
-    ]
-    dom = subprocess.run(
-        [browser, *flags, "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    dom = rendered_dom(page.as_uri())
     assert "<svg" in dom and "Confusion matrix" in dom and "champion v4" in dom
-    subprocess.run(
-        [
-            browser,
-            *flags,
-            "--window-size=900,1200",
-            f"--screenshot={shot}",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
+    shot = tmp_path / "report.png"
+    run_browser("--window-size=900,1200", f"--screenshot={shot}", page.as_uri())
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one

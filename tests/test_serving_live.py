@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser import needs_browser, rendered_dom
 from tests.conftest import PENGUIN
 from tests.servers import copy_workspace, free_port, running, serve_command, stop_group
 
@@ -194,3 +195,17 @@ def test_swap_versions_never_go_back_or_mix(
     first_new = versions.index("2")
     # Per client order is interleaved, but after the swap settles only v2 answers.
     assert set(versions[first_new + 12 :]) <= {"2"}
+
+
+@needs_browser
+def test_docs_page_works_offline_in_a_browser(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    home = copy_workspace(trained_home, tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(serve_command(home, port), f"{url}/ready", tmp_path / "serve.log"):
+        page = httpx.get(f"{url}/docs").text
+        dom = rendered_dom(f"{url}/docs")
+    assert "cdn." not in page  # every asset is served by the endpoint itself
+    assert "swagger-ui" in dom and "/predict" in dom and "/invocations" in dom

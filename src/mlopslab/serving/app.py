@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mlopslab import __version__
@@ -48,7 +49,9 @@ def create_app(
         yield
         await runtime.stop()
 
-    app = FastAPI(
+    # Docs pages with Swagger UI and ReDoc served from the package, not a CDN:
+    # /docs must work offline.
+    app = FastAPIOffline(
         title="mlopslab endpoint",
         version=__version__,
         description=f"Serves `models:/{source.name}@{cfg.model}` with capture.",
