@@ -209,3 +209,29 @@ def test_docs_page_works_offline_in_a_browser(
         dom = rendered_dom(f"{url}/docs")
     assert "cdn." not in page  # every asset is served by the endpoint itself
     assert "swagger-ui" in dom and "/predict" in dom and "/invocations" in dom
+
+
+def test_sigkill_in_async_mode_loses_at_most_the_queue(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    from mlopslab.config import ServeConfig
+
+    home = copy_workspace(trained_home, tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(
+        serve_command(home, port), f"{url}/ready", tmp_path / "serve.log"
+    ) as server:
+
+        async def load_then_kill() -> list[httpx.Response]:
+            task = asyncio.create_task(load(url, 20_000, 16))
+            await asyncio.sleep(2.0)
+            stop_group(server, signal.SIGKILL)
+            return await task
+
+        responses = asyncio.run(load_then_kill())
+    acked, stored = acknowledged(responses), captured(home)
+    assert len(acked) > 100
+    assert stored <= acked  # nothing captured that was not answered
+    # What SIGKILL loses in async mode is bounded: the queue plus one batch.
+    assert len(acked - stored) <= ServeConfig().capture_queue + 1_000

@@ -1,0 +1,54 @@
+"""`mlopslab demo`: the loop runs, and stops what it started even when interrupted."""
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def demo(home: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlopslab.cli.main", "demo", "--home", str(home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_demo_runs_the_closed_loop(tmp_path: Path) -> None:
+    process = demo(tmp_path / ".mlopslab")
+    output, _ = process.communicate(timeout=240)
+    assert process.returncode == 0, output[-3000:]
+    assert "Verdict: all clear" in output
+    assert "Verdict: VIOLATED" in output and "ALERT" in output
+    assert "penguins v2" in output
+    assert "The server now answers with v2" in output
+    assert "Stopped the demo server." in output
+
+
+def test_interrupted_demo_stops_its_server(tmp_path: Path) -> None:
+    process = demo(tmp_path / ".mlopslab")
+    assert process.stdout is not None
+    port = None
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        found = re.search(r"Serving v1 on port (\d+)", line)
+        if found:
+            port = int(found.group(1))
+            break
+        assert time.monotonic() < deadline
+    assert port is not None
+    assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert "Stopped the demo server." in rest
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
