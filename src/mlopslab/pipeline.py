@@ -31,6 +31,8 @@ class Reporter(Protocol):
 
     def finish(self, stage: str, seconds: float, result: str) -> None: ...
 
+    def fail(self, stage: str) -> None: ...
+
 
 @dataclass
 class StageTiming:
@@ -85,7 +87,12 @@ class Stages:
         if self.reporter:
             self.reporter.start(name)
         started = time.perf_counter()
-        yield timing
+        try:
+            yield timing
+        except BaseException:
+            if self.reporter:  # stop the spinner before the error line is printed
+                self.reporter.fail(name)
+            raise
         timing.seconds = time.perf_counter() - started
         self.timings.append(timing)
         if self.reporter:

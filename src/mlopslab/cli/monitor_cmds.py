@@ -267,4 +267,3 @@ def register(app: typer.Typer) -> None:
     simulate_app.command("traffic")(simulate_traffic)
     simulate_app.command("labels")(simulate_labels)
     app.add_typer(simulate_app, name="simulate")
-    _ = open_registry  # the monitor command opens it; keep the import for clarity

@@ -42,6 +42,10 @@ class RichReporter:
         self.status.update(f"[bold]{stage}[/] ...")
         self.status.start()
 
+    def fail(self, stage: str) -> None:
+        self.status.stop()
+        self.console.print(f"[red]✗[/] {stage}")
+
     def finish(self, stage: str, seconds: float, result: str) -> None:
         self.status.stop()
         self.console.print(f"[green]✓[/] {stage:<11} {seconds:6.2f}s  {result}")
