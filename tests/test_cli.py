@@ -98,6 +98,8 @@ def test_registry_commands(cli, workspace: Path) -> None:  # type: ignore[no-unt
     assert "penguins" in listing.out and "champion" in listing.out
     shown = json.loads(cli("registry", "show", "penguins", "champion").out)
     assert shown["version"] == "2" and shown["status"] == "approved"
+    assert shown["model_card"].endswith("model_card.md")
+    assert "## Gate decision" in Path(shown["model_card"]).read_text()
     refused = cli("registry", "reject", "penguins", "2")
     assert refused.code == 5 and "is the champion" in one_line_error(refused.err)
     assert "champion v2 -> v1" in cli("registry", "rollback", "penguins").out
@@ -152,3 +154,15 @@ def test_help_lists_commands(cli) -> None:  # type: ignore[no-untyped-def]
 
 def test_penguins_csv_fixture_is_offline() -> None:
     assert len(load_penguins()) == 344
+
+
+def test_ui_refuses_a_taken_port(cli) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = cli("ui", "--port", port)
+    assert result.code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in one_line_error(result.err)

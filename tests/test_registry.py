@@ -83,3 +83,17 @@ def test_corrupt_store_is_a_store_error(tmp_path: Path) -> None:
     workspace.mlflow_db.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="cannot open the MLflow store"):
         Registry.connect(workspace.local_tracking_uri(), workspace.artifact_location())
+
+
+def test_connect_leaves_the_environment_alone(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    workspace = Workspace(tmp_path / "ws").ensure()
+    Registry.connect(workspace.local_tracking_uri(), workspace.artifact_location())
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert (
+        mlflow.get_tracking_uri() == workspace.local_tracking_uri()
+    )  # MLflow's own global

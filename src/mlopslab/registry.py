@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from mlopslab.errors import RegistryError, StoreError
 
 CHAMPION, PREVIOUS = "champion", "previous"
+TRACKING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 STATUSES = ("approved", "rejected", "pending")
 
 
@@ -66,8 +67,17 @@ class Registry:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        # MLflow mirrors these into MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI, which
+        # would then read as the user's own setting to anything later in this
+        # process (tests, notebooks, a second command): keep the environment as it was.
+        saved = {name: os.environ.get(name) for name in TRACKING_VARIABLES}
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         try:
             registry = cls(tracking_uri, artifact_location)
             registry.client.search_experiments(max_results=1)

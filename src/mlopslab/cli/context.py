@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from mlopslab.config import Config, load_config
+from mlopslab.errors import ConfigError
 from mlopslab.registry import Registry
 from mlopslab.workspace import Workspace
 
@@ -46,3 +48,16 @@ def open_registry(workspace: Workspace) -> Registry:
     local = uri == workspace.local_tracking_uri()
     # A server decides where artifacts go; locally they stay in the workspace.
     return Registry.connect(uri, workspace.artifact_location() if local else None)
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail in one line now, rather than in the server later, if the port is taken."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror}",
+                "stop the other server or pass --port",
+            ) from exc

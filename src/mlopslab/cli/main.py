@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator
 
 import typer
 from rich.console import Console
@@ -16,7 +14,6 @@ from rich.console import Console
 from mlopslab.cli import demo_cmds, monitor_cmds, registry_cmds, run_cmds, serve_cmds
 from mlopslab.errors import MlopsLabError
 
-TRACKING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -37,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries(debug)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        with _user_tracking_env():
-            result = app(args=args, prog_name="mlopslab", standalone_mode=False)
+        result = app(args=args, prog_name="mlopslab", standalone_mode=False)
     except MlopsLabError as exc:
         if debug:
             traceback.print_exc()
@@ -54,24 +50,6 @@ def main(argv: list[str] | None = None) -> int:
             show()
         return int(getattr(exc, "exit_code", 2))
     return result if isinstance(result, int) else 0
-
-
-@contextlib.contextmanager
-def _user_tracking_env() -> Iterator[None]:
-    """Keep MLFLOW_TRACKING_URI as the user set it.
-
-    `mlflow.set_tracking_uri` also writes the variable, which would make the
-    next command in this process (tests, notebooks) read it as the user's.
-    """
-    saved = {name: os.environ.get(name) for name in TRACKING_VARIABLES}
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _quiet_libraries(debug: bool) -> None:

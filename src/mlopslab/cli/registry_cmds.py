@@ -68,9 +68,13 @@ def show(
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """One version's status, aliases, tags and description, as JSON."""
-    info = _registry(home, config).version(name, version)
-    typer.echo(json.dumps(info.__dict__, indent=2))
+    """One version's status, aliases, tags, description and model card, as JSON."""
+    workspace = open_workspace(resolve_config(config, home))
+    info = open_registry(workspace).version(name, version)
+    shown = dict(info.__dict__)
+    card = workspace.run_dir(info.run_id) / "model_card.md"
+    shown["model_card"] = str(card) if card.exists() else None
+    typer.echo(json.dumps(shown, indent=2))
 
 
 @app.command()

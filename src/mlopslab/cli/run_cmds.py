@@ -16,6 +16,7 @@ from rich.table import Table
 from mlopslab.cli.context import (
     ConfigOpt,
     HomeOpt,
+    check_port,
     open_registry,
     open_workspace,
     resolve_config,
@@ -150,6 +151,7 @@ def ui(
     cfg = resolve_config(config, home)
     workspace = open_workspace(cfg)
     uri = tracking_uri(workspace)
+    check_port(host, port)
     typer.echo(f"MLflow UI for {uri} at http://{host}:{port} (Ctrl-C to stop)")
     command = [
         sys.executable,

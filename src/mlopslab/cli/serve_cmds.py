@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,13 +11,14 @@ import typer
 from mlopslab.cli.context import (
     ConfigOpt,
     HomeOpt,
+    check_port,
     open_registry,
     open_workspace,
     resolve_config,
     tracking_uri,
 )
 from mlopslab.config import Config
-from mlopslab.errors import ConfigError, DataError, RegistryError
+from mlopslab.errors import DataError, RegistryError
 from mlopslab.registry import Registry
 
 labels_app = typer.Typer(
@@ -88,7 +88,7 @@ def serve(
     info = registry.version(
         name, cfg.serve.model
     )  # fail now, in one line, not in a worker
-    _check_port(cfg.serve.host, cfg.serve.port)
+    check_port(cfg.serve.host, cfg.serve.port)
     typer.echo(
         f"serving {name}@{cfg.serve.model} (now v{info.version}) at "
         f"http://{cfg.serve.host}:{cfg.serve.port}  docs: /docs  Ctrl-C stops"
@@ -206,18 +206,6 @@ def pick_model_name(cfg: Config, registry: Registry) -> str:
     raise RegistryError(
         f"several registered models: {', '.join(names)}", "choose one with --model-name"
     )
-
-
-def _check_port(host: str, port: int) -> None:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot listen on {host}:{port}: {exc.strerror}",
-                "stop the other server or pass --port",
-            ) from exc
 
 
 def register(app: typer.Typer) -> None:
