@@ -97,3 +97,12 @@ def test_connect_leaves_the_environment_alone(tmp_path: Path, monkeypatch) -> No
     assert (
         mlflow.get_tracking_uri() == workspace.local_tracking_uri()
     )  # MLflow's own global
+
+
+def test_missing_artifact_is_a_registry_error(registry: Registry) -> None:
+    experiment = registry.experiment_id("m")
+    run = registry.client.create_run(experiment)
+    with pytest.raises(
+        RegistryError, match=r"has no readable baseline/statistics\.json"
+    ):
+        registry.read_json(run.info.run_id, "baseline/statistics.json")

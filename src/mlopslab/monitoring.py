@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pandas as pd
 from mlopslab.capture import CaptureStore
 from mlopslab.config import MonitorConfig
 from mlopslab.data import Dataset
-from mlopslab.errors import DataError, MlopsLabError, RegistryError
+from mlopslab.errors import DataError
 from mlopslab.monitor.constraints import check_constraints
 from mlopslab.monitor.drift import detect_drift
 from mlopslab.monitor.quality import QualityResult, check_quality
@@ -51,18 +50,7 @@ class Window:
 
 def load_baseline(registry: Registry, info: VersionInfo) -> Baseline:
     """The champion's baseline, evaluation and card, from its run's artifacts."""
-    found: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for name in BASELINE_FILES:
-            try:
-                path = registry.client.download_artifacts(info.run_id, name, scratch)
-                found.append(json.loads(Path(path).read_text(encoding="utf-8")))
-            except (OSError, ValueError, MlopsLabError) as exc:
-                raise RegistryError(
-                    f"{info.name} v{info.version} has no {name}: {exc}",
-                    "monitor a model registered by `mlopslab run`",
-                ) from exc
-    return Baseline(*found)
+    return Baseline(*(registry.read_json(info.run_id, name) for name in BASELINE_FILES))
 
 
 def read_window(store: CaptureStore, last: int) -> Window:

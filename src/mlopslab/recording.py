@@ -125,7 +125,7 @@ def _aliases(registry: Registry, name: str) -> dict[str, str]:
 def _undo(registry: Registry, name: str, version: str, aliases: dict[str, str]) -> None:
     registry.discard(name, version)
     for alias, target in aliases.items():
-        registry.client.set_registered_model_alias(name, alias, target)
+        registry.set_alias(name, alias, target)
 
 
 def _write_run_files(

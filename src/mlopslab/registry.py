@@ -147,6 +147,25 @@ class Registry:
         ]
         return sorted(infos, key=lambda v: (v.name, -int(v.version)))
 
+    def read_json(self, run_id: str, path: str) -> dict[str, Any]:
+        """A JSON artifact of a run (baseline, evaluation, model card)."""
+        import json
+
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                local = self.client.download_artifacts(run_id, path, scratch)
+                with open(local, encoding="utf-8") as handle:
+                    content: dict[str, Any] = json.load(handle)
+            except (MlflowException, OSError, ValueError) as exc:
+                raise RegistryError(
+                    f"run {run_id} has no readable {path}: {_first_line(exc)}",
+                    "use a model registered by `mlopslab run`",
+                ) from exc
+        return content
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
     def model_names(self) -> list[str]:
         """Names of the registered models (one query, unlike listing versions)."""
         models = self.client.search_registered_models(max_results=1000)

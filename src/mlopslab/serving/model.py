@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow.exceptions import MlflowException
 
+from mlopslab.errors import RegistryError
 from mlopslab.registry import Registry, VersionInfo
 from mlopslab.serving.schema import RowSchema
 
@@ -126,13 +124,7 @@ def load(registry: Registry, info: VersionInfo) -> ServedModel:
 def _card(registry: Registry, info: VersionInfo) -> dict[str, Any]:
     if not info.run_id:
         return {}
-    with tempfile.TemporaryDirectory() as scratch:
-        try:
-            path = registry.client.download_artifacts(
-                info.run_id, "model_card.json", scratch
-            )
-            with open(path, encoding="utf-8") as handle:
-                card: dict[str, Any] = json.load(handle)
-        except (OSError, ValueError, MlflowException):
-            return {}  # a card is nice to show, never a reason not to serve
-    return card
+    try:
+        return registry.read_json(info.run_id, "model_card.json")
+    except RegistryError:
+        return {}  # a card is nice to show, never a reason not to serve
