@@ -5,6 +5,7 @@ import json
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -43,6 +44,14 @@ async def load(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return responses
+
+
+async def load_then(url: str, interrupt: Callable[[], object]) -> list[httpx.Response]:
+    """Load the server for two seconds, interrupt it, keep every response it gave."""
+    task = asyncio.create_task(load(url, 20_000, 16))
+    await asyncio.sleep(2.0)
+    interrupt()
+    return await task
 
 
 def captured(home: Path) -> set[str]:
@@ -96,14 +105,9 @@ def test_sigterm_under_load_flushes_every_acknowledged_record(
         f"{url}/ready",
         tmp_path / "serve.log",
     ) as server:
-
-        async def load_then_stop() -> list[httpx.Response]:
-            task = asyncio.create_task(load(url, 20_000, 16))
-            await asyncio.sleep(2.0)
-            server.send_signal(signal.SIGTERM)
-            return await task
-
-        responses = asyncio.run(load_then_stop())
+        responses = asyncio.run(
+            load_then(url, lambda: server.send_signal(signal.SIGTERM))
+        )
         # uvicorn shuts down gracefully, then re-raises SIGTERM for the exit status.
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)
     acked = acknowledged(responses)
@@ -119,14 +123,9 @@ def test_sigkill_in_sync_mode_loses_no_acknowledged_record(
     url = f"http://127.0.0.1:{port}"
     command = serve_command(home, port, "--capture-sync")
     with running(command, f"{url}/ready", tmp_path / "serve.log") as server:
-
-        async def load_then_kill() -> list[httpx.Response]:
-            task = asyncio.create_task(load(url, 20_000, 16))
-            await asyncio.sleep(2.0)
-            stop_group(server, signal.SIGKILL)
-            return await task
-
-        responses = asyncio.run(load_then_kill())
+        responses = asyncio.run(
+            load_then(url, lambda: stop_group(server, signal.SIGKILL))
+        )
     acked = acknowledged(responses)
     assert len(acked) > 100
     assert acked <= captured(home)  # in-flight records may exist, never a lost ack
@@ -233,14 +232,9 @@ def test_sigkill_in_async_mode_loses_at_most_the_queue(
     with running(
         serve_command(home, port), f"{url}/ready", tmp_path / "serve.log"
     ) as server:
-
-        async def load_then_kill() -> list[httpx.Response]:
-            task = asyncio.create_task(load(url, 20_000, 16))
-            await asyncio.sleep(2.0)
-            stop_group(server, signal.SIGKILL)
-            return await task
-
-        responses = asyncio.run(load_then_kill())
+        responses = asyncio.run(
+            load_then(url, lambda: stop_group(server, signal.SIGKILL))
+        )
     acked, stored = acknowledged(responses), captured(home)
     assert len(acked) > 100
     assert stored <= acked  # nothing captured that was not answered
