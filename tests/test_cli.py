@@ -166,3 +166,17 @@ def test_ui_refuses_a_taken_port(cli) -> None:  # type: ignore[no-untyped-def]
         result = cli("ui", "--port", port)
     assert result.code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in one_line_error(result.err)
+
+
+def test_the_cli_and_the_server_start_without_importing_mlflow() -> None:
+    """MLflow costs ~1.5 s to import: only the registry agent process pays it."""
+    import subprocess
+
+    code = (
+        "import sys, mlopslab.cli.main, mlopslab.serving.entry; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

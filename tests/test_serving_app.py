@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 
 from mlopslab.capture import SQLiteCaptureStore
 from mlopslab.config import ServeConfig
-from mlopslab.registry import Registry
+from mlopslab.registry_agent import RegistryAgent
 from mlopslab.serving.app import create_app
-from mlopslab.serving.model import RegistrySource
+from mlopslab.serving.model import AgentSource
 from tests.conftest import PENGUIN
 
 pytestmark = pytest.mark.slow
@@ -19,11 +19,11 @@ FEATURES = list(PENGUIN)
 
 
 def make_client(home: Path, capture: Path, **settings: object) -> TestClient:
-    registry = Registry.connect(f"sqlite:///{home / 'mlflow.db'}")
+    agent = RegistryAgent(f"sqlite:///{home / 'mlflow.db'}")
     cfg = ServeConfig(poll_seconds=0, **settings)  # type: ignore[arg-type]
     app = create_app(
         cfg,
-        RegistrySource(registry, "penguins", "champion"),
+        AgentSource(agent, "penguins", "champion"),
         SQLiteCaptureStore(capture),
     )
     return TestClient(app)

@@ -5,7 +5,8 @@
     ├── DataError                 exit 4   unreadable data, bad target, too few rows
     ├── RegistryError             exit 5   unknown model or version, refused transition
     ├── StoreError                exit 6   workspace or tracking store unusable
-    └── StageError                exit 7   a stage failed; the registry is unchanged
+    ├── StageError                exit 7   a stage failed; the registry is unchanged
+    └── CourseError               exit 8   bad course content, quiz answers or student id
 
 A gate rejection is not an error: `mlopslab run --fail-on-reject` exits with
 GATE_REJECTED_EXIT_CODE so CI can tell "rejected" from "broken".
@@ -25,6 +26,10 @@ class MlopsLabError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+    def __reduce__(self) -> tuple[type[MlopsLabError], tuple[str, str]]:
+        # Errors cross process boundaries (the registry agent): keep the hint.
+        return (type(self), (self.message, self.hint))
 
     def one_line(self) -> str:
         """The single line the CLI prints: what happened, then how to fix it."""
@@ -49,3 +54,7 @@ class StoreError(MlopsLabError):
 
 class StageError(MlopsLabError):
     exit_code = 7
+
+
+class CourseError(MlopsLabError):
+    exit_code = 8

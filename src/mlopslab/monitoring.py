@@ -20,23 +20,8 @@ from mlopslab.monitor.constraints import check_constraints
 from mlopslab.monitor.drift import detect_drift
 from mlopslab.monitor.quality import QualityResult, check_quality
 from mlopslab.monitor.reference import Reference, references
-from mlopslab.registry import Registry, VersionInfo
+from mlopslab.versions import Baseline
 from mlopslab.workspace import Workspace
-
-BASELINE_FILES = (
-    "baseline/statistics.json",
-    "baseline/constraints.json",
-    "evaluation.json",
-    "model_card.json",
-)
-
-
-@dataclass(frozen=True)
-class Baseline:
-    statistics: dict[str, Any]
-    constraints: dict[str, Any]
-    evaluation: dict[str, Any]
-    card: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -46,11 +31,6 @@ class Window:
     labels: pd.Series
     first: str
     last: str
-
-
-def load_baseline(registry: Registry, info: VersionInfo) -> Baseline:
-    """The champion's baseline, evaluation and card, from its run's artifacts."""
-    return Baseline(*(registry.read_json(info.run_id, name) for name in BASELINE_FILES))
 
 
 def read_window(store: CaptureStore, last: int) -> Window:

@@ -8,45 +8,28 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import SQLAlchemyError
 
 from mlopslab.errors import RegistryError, StoreError
+from mlopslab.versions import (
+    CHAMPION,
+    PREVIOUS,
+    STATUSES,
+    ModelFiles,
+    VersionInfo,
+    load_pipeline,
+)
 
-CHAMPION, PREVIOUS = "champion", "previous"
+__all__ = ["CHAMPION", "PREVIOUS", "STATUSES", "Registry", "VersionInfo"]
+
 TRACKING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-STATUSES = ("approved", "rejected", "pending")
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    name: str
-    version: str
-    status: str
-    aliases: tuple[str, ...]
-    run_id: str
-    created_ms: int
-    tags: dict[str, str] = field(default_factory=dict)
-    description: str = ""
-
-    @classmethod
-    def from_mlflow(cls, mv: ModelVersion) -> VersionInfo:
-        return cls(
-            name=mv.name,
-            version=str(mv.version),
-            status=mv.tags.get("status", "unknown"),
-            aliases=tuple(sorted(mv.aliases)),
-            run_id=mv.run_id or "",
-            created_ms=int(mv.creation_timestamp or 0),
-            tags=dict(mv.tags),
-            description=mv.description or "",
-        )
 
 
 class Registry:
@@ -176,36 +159,46 @@ class Registry:
         return self.load_version(name, version)[0]
 
     def load_version(self, name: str, version: str) -> tuple[Any, list[dict[str, Any]]]:
-        """A version's pipeline and its input signature, from this store.
+        """A version's pipeline and its input signature, from this store."""
+        with tempfile.TemporaryDirectory() as scratch:
+            files = self.model_files(self.version(name, version), Path(scratch))
+            return load_pipeline(files), files.inputs
+
+    def model_files(self, info: VersionInfo, destination: Path) -> ModelFiles:
+        """Download a version's model into `destination` and describe its files.
 
         Downloads through this registry's own URIs, not MLflow's process-global
         ones, so two registries in one process never read each other's models.
         """
         import mlflow.artifacts
-        import mlflow.sklearn
         from mlflow.models import Model
 
         try:
-            with tempfile.TemporaryDirectory() as scratch:
-                local = mlflow.artifacts.download_artifacts(
-                    artifact_uri=f"models:/{name}/{version}",
-                    dst_path=scratch,
-                    tracking_uri=self.tracking_uri,
-                    registry_uri=self.tracking_uri,
-                )
-                signature = Model.load(local).signature
-                pipeline = mlflow.sklearn.load_model(local)
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{info.name}/{info.version}",
+                dst_path=str(destination),
+                tracking_uri=self.tracking_uri,
+                registry_uri=self.tracking_uri,
+            )
+            model = Model.load(local)
         except (MlflowException, OSError) as exc:
             raise RegistryError(
-                f"cannot load {name} v{version}: {_first_line(exc)}",
+                f"cannot load {info.name} v{info.version}: {_first_line(exc)}",
                 "check that its artifacts are still in the workspace",
             ) from exc
-        if signature is None or signature.inputs is None:
+        flavor = model.flavors.get("sklearn", {})
+        if model.signature is None or model.signature.inputs is None or not flavor:
             raise RegistryError(
-                f"{name} v{version} has no input signature",
-                "register models with `mlopslab run`, which records one",
+                f"{info.name} v{info.version} has no scikit-learn flavor or signature",
+                "register models with `mlopslab run`, which records both",
             )
-        return pipeline, signature.inputs.to_dict()
+        return ModelFiles(
+            info=info,
+            directory=Path(local),
+            pickled_model=str(flavor["pickled_model"]),
+            serialization_format=str(flavor.get("serialization_format", "pickle")),
+            inputs=model.signature.inputs.to_dict(),
+        )
 
     def register(
         self,

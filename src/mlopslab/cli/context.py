@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlopslab.config import Config, load_config
 from mlopslab.errors import ConfigError
-from mlopslab.registry import Registry
+from mlopslab.registry_agent import RegistryAgent
 from mlopslab.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mlopslab.registry import Registry
 
 HomeOpt = Annotated[
     Path | None,
@@ -44,10 +47,22 @@ def tracking_uri(workspace: Workspace) -> str:
 
 
 def open_registry(workspace: Workspace) -> Registry:
+    from mlopslab.registry import Registry  # MLflow: about 1.5 s to import
+
+    return Registry.connect(*registry_location(workspace))
+
+
+def registry_agent(workspace: Workspace) -> RegistryAgent:
+    """The registry in a helper process (see registry_agent.py)."""
+    return RegistryAgent(*registry_location(workspace))
+
+
+def registry_location(workspace: Workspace) -> tuple[str, str | None]:
+    """The tracking URI, and where new experiments keep their artifacts."""
     uri = tracking_uri(workspace)
     local = uri == workspace.local_tracking_uri()
     # A server decides where artifacts go; locally they stay in the workspace.
-    return Registry.connect(uri, workspace.artifact_location() if local else None)
+    return uri, workspace.artifact_location() if local else None
 
 
 def check_port(host: str, port: int) -> None:

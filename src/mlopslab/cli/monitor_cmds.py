@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,8 +13,14 @@ from mlopslab.cli.context import (
     HomeOpt,
     open_registry,
     open_workspace,
+    registry_agent,
     resolve_config,
 )
+from mlopslab.config import Config
+from mlopslab.versions import CHAMPION, Baseline, VersionInfo
+
+if TYPE_CHECKING:
+    from mlopslab.registry import Registry
 
 simulate_app = typer.Typer(
     no_args_is_help=True, help="Seeded traffic and ground truth."
@@ -49,15 +55,6 @@ def monitor(
 ) -> int:
     """Check captured traffic against the champion's baseline; exit 1 when violated."""
     from mlopslab.capture import SQLiteCaptureStore
-    from mlopslab.cli.serve_cmds import pick_model_name
-    from mlopslab.monitor.reference import references
-    from mlopslab.monitoring import (
-        load_baseline,
-        read_window,
-        run_checks,
-        send_alerts,
-        write_outputs,
-    )
 
     cfg = resolve_config(
         config,
@@ -69,15 +66,25 @@ def monitor(
         },
     )
     workspace = open_workspace(cfg)
-    registry = open_registry(workspace)
-    name = pick_model_name(cfg, registry)
-    champion = registry.version(name, "champion")
-    baseline = load_baseline(registry, champion)
-    store = SQLiteCaptureStore(workspace.capture_db)
-    try:
-        window = read_window(store, cfg.monitor.last)
-    finally:
-        store.close()
+    with registry_agent(workspace) as agent:
+        # The agent reads the champion's baseline while this process reads the
+        # captured window and imports the checks.
+        target = agent.submit(champion_baseline, cfg)
+        from mlopslab.monitor.reference import references
+        from mlopslab.monitoring import (
+            read_window,
+            run_checks,
+            send_alerts,
+            write_outputs,
+        )
+
+        store = SQLiteCaptureStore(workspace.capture_db)
+        try:
+            window = read_window(store, cfg.monitor.last)
+        finally:
+            store.close()
+        champion, baseline = agent.wait(target)
+    name = champion.name
     result = run_checks(
         window, baseline, cfg.monitor, {"name": name, "version": champion.version}
     )
@@ -93,8 +100,17 @@ def monitor(
         ):
             console.print(f"[yellow]alert not delivered:[/] {problem}")
         if retrain:
-            _retrain(console, cfg, workspace, registry, baseline, window, name)
+            _retrain(console, cfg, workspace, baseline, window, name)
     return 1 if violated else 0
+
+
+def champion_baseline(registry: Registry, cfg: Config) -> tuple[VersionInfo, Baseline]:
+    """Agent task: the champion of the model to monitor, and its baseline."""
+    from mlopslab.cli.serve_cmds import pick_model_name
+    from mlopslab.registry_agent import load_baseline
+
+    champion = registry.version(pick_model_name(cfg, registry), CHAMPION)
+    return champion, load_baseline(registry, champion)
 
 
 def _print_result(
@@ -145,11 +161,12 @@ def _print_result(
     console.print(f"  result  {paths['result']}\n  report  {paths['report']}")
 
 
-def _retrain(console, cfg, workspace, registry, baseline, window, name) -> None:  # type: ignore[no-untyped-def]
+def _retrain(console, cfg, workspace, baseline, window, name) -> None:  # type: ignore[no-untyped-def]
     from mlopslab.cli.run_cmds import RichReporter, render_summary
     from mlopslab.monitoring import retraining_dataset
     from mlopslab.pipeline import run_pipeline
 
+    registry = open_registry(workspace)
     dataset = retraining_dataset(baseline, window, name)
     console.print(
         f"Retraining {name} on {len(dataset.frame)} rows ({dataset.source}) ..."

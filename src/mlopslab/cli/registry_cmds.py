@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,7 +18,10 @@ from mlopslab.cli.context import (
     resolve_config,
 )
 from mlopslab.errors import RegistryError
-from mlopslab.registry import CHAMPION, Registry
+from mlopslab.versions import CHAMPION
+
+if TYPE_CHECKING:
+    from mlopslab.registry import Registry
 
 app = typer.Typer(
     no_args_is_help=True, help="Inspect and manage registered model versions."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,14 +12,17 @@ from mlopslab.cli.context import (
     ConfigOpt,
     HomeOpt,
     check_port,
-    open_registry,
     open_workspace,
+    registry_agent,
+    registry_location,
     resolve_config,
-    tracking_uri,
 )
 from mlopslab.config import Config
 from mlopslab.errors import DataError, RegistryError
-from mlopslab.registry import Registry
+from mlopslab.versions import VersionInfo
+
+if TYPE_CHECKING:
+    from mlopslab.registry import Registry
 
 labels_app = typer.Typer(
     no_args_is_help=True, help="Attach ground truth to captured rows."
@@ -64,10 +67,6 @@ def serve(
     config: ConfigOpt = None,
 ) -> int:
     """Serve the champion over HTTP, with validation, capture and live model swaps."""
-    import uvicorn
-
-    from mlopslab.serving.entry import RUNTIME_ENV, build_app, runtime_spec
-
     cfg = resolve_config(
         config,
         home,
@@ -83,11 +82,17 @@ def serve(
         },
     )
     workspace = open_workspace(cfg)
-    registry = open_registry(workspace)
-    name = pick_model_name(cfg, registry)
-    info = registry.version(
-        name, cfg.serve.model
-    )  # fail now, in one line, not in a worker
+    agent = registry_agent(workspace)
+    # The agent resolves the model while this process imports the server.
+    target = agent.submit(serving_target, cfg)
+    import uvicorn
+
+    from mlopslab.serving.entry import RUNTIME_ENV, build_app, runtime_spec
+    from mlopslab.serving.model import preload
+
+    preload()
+    info = agent.wait(target)  # fail now, in one line, not in a worker
+    name = info.name
     check_port(cfg.serve.host, cfg.serve.port)
     typer.echo(
         f"serving {name}@{cfg.serve.model} (now v{info.version}) at "
@@ -100,18 +105,13 @@ def serve(
         "timeout_graceful_shutdown": 30,
     }
     if cfg.serve.workers == 1:
-        # One process: reuse the registry connection made above (saves a start-up).
-        uvicorn.run(
-            build_app(cfg.serve, registry, name, workspace.capture_db), **options
-        )
+        # One process: keep the agent, whose MLflow is imported by now.
+        uvicorn.run(build_app(cfg.serve, agent, name, workspace.capture_db), **options)
         return 0
     # Several worker processes each build the same app from one spec.
+    agent.close()
     os.environ[RUNTIME_ENV] = runtime_spec(
-        cfg.serve,
-        name,
-        tracking_uri(workspace),
-        registry.artifact_location,
-        workspace.capture_db,
+        cfg.serve, name, *registry_location(workspace), workspace.capture_db
     )
     uvicorn.run(
         "mlopslab.serving.entry:build",
@@ -137,16 +137,16 @@ def predict(
 ) -> None:
     """Score a file with the same model loading and validation as the endpoint."""
     from mlopslab.serving.batch import score_file
-    from mlopslab.serving.model import load
+    from mlopslab.serving.model import AgentSource
 
     cfg = resolve_config(
         config, home, **{"serve.model": model, "registry.model_name": model_name}
     )
-    registry = open_registry(open_workspace(cfg))
-    name = pick_model_name(cfg, registry)
-    served = load(registry, registry.version(name, cfg.serve.model))
+    with registry_agent(open_workspace(cfg)) as agent:
+        info = agent.call(serving_target, cfg)
+        served = AgentSource(agent, info.name, info.version).load(info)
     rows = score_file(served, input_path, output_path)
-    typer.echo(f"scored {rows} rows with {name} v{served.version} -> {output_path}")
+    typer.echo(f"scored {rows} rows with {info.name} v{info.version} -> {output_path}")
 
 
 def labels_add(
@@ -190,6 +190,11 @@ def labels_add(
     finally:
         store.close()
     typer.echo(f"{len(frame)} labels stored; {matched} match captured rows")
+
+
+def serving_target(registry: Registry, cfg: Config) -> VersionInfo:
+    """Agent task: the version `cfg.serve.model` names, of the model to serve."""
+    return registry.version(pick_model_name(cfg, registry), cfg.serve.model)
 
 
 def pick_model_name(cfg: Config, registry: Registry) -> str:

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 
 from mlopslab.capture import SQLiteCaptureStore
 from mlopslab.config import ServeConfig
-from mlopslab.registry import Registry
+from mlopslab.registry_agent import RegistryAgent
 from mlopslab.serving.app import create_app
-from mlopslab.serving.model import RegistrySource
+from mlopslab.serving.model import AgentSource
 
 RUNTIME_ENV = "MLOPSLAB_SERVE_RUNTIME"
 
@@ -44,14 +44,14 @@ def build() -> FastAPI:
     """Build the app from the spec `mlopslab serve` put in the environment."""
     spec: dict[str, Any] = json.loads(os.environ[RUNTIME_ENV])
     cfg = ServeConfig.model_validate(spec["serve"])
-    registry = Registry.connect(spec["tracking_uri"], spec["artifact_location"])
-    return build_app(cfg, registry, spec["model_name"], Path(spec["capture_db"]))
+    agent = RegistryAgent(spec["tracking_uri"], spec["artifact_location"])
+    return build_app(cfg, agent, spec["model_name"], Path(spec["capture_db"]))
 
 
 def build_app(
-    cfg: ServeConfig, registry: Registry, model_name: str, capture_db: Path
+    cfg: ServeConfig, agent: RegistryAgent, model_name: str, capture_db: Path
 ) -> FastAPI:
     """The app for one model of a registry, capturing into `capture_db`."""
-    source = RegistrySource(registry, model_name, cfg.model)
+    source = AgentSource(agent, model_name, cfg.model)
     store = SQLiteCaptureStore(capture_db) if cfg.capture_rate > 0 else None
     return create_app(cfg, source, store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlopslab.errors import RegistryError
-from mlopslab.registry import Registry, VersionInfo
+from mlopslab.registry_agent import RegistryAgent, fetch_model, resolve_version
 from mlopslab.serving.schema import RowSchema
+from mlopslab.versions import ModelFiles, VersionInfo, load_pipeline
 
 
 @dataclass(frozen=True)
@@ -91,40 +92,44 @@ class ServedModel:
         }
 
 
-@dataclass
-class RegistrySource:
-    """Models from the MLflow registry: `name` at a version number or an alias."""
-
-    registry: Registry
-    name: str
-    ref: str
-
-    def resolve(self) -> VersionInfo:
-        return self.registry.version(self.name, self.ref)
-
-    def load(self, info: VersionInfo) -> ServedModel:
-        return load(self.registry, info)
+def preload() -> None:
+    """Import scikit-learn's heavy core now, while the registry agent starts."""
+    import sklearn.compose
+    import sklearn.pipeline  # noqa: F401
 
 
-def load(registry: Registry, info: VersionInfo) -> ServedModel:
-    """Load a version's pipeline, signature and model card, then warm it."""
-    pipeline, inputs = registry.load_version(info.name, info.version)
+def served_model(files: ModelFiles) -> ServedModel:
+    """A version's pipeline, signature and card, loaded and warmed."""
+    pipeline = load_pipeline(files)
     served = ServedModel(
-        name=info.name,
-        version=info.version,
+        name=files.info.name,
+        version=files.info.version,
         pipeline=pipeline,
-        schema=RowSchema.from_signature(inputs),
+        schema=RowSchema.from_signature(files.inputs),
         classes=[str(c) for c in pipeline.classes_],
-        card=_card(registry, info),
+        card=files.card,
     )
     served.warm()
     return served
 
 
-def _card(registry: Registry, info: VersionInfo) -> dict[str, Any]:
-    if not info.run_id:
-        return {}
-    try:
-        return registry.read_json(info.run_id, "model_card.json")
-    except RegistryError:
-        return {}  # a card is nice to show, never a reason not to serve
+@dataclass
+class AgentSource:
+    """Models from the registry, fetched by the agent: `name` at a version or alias."""
+
+    agent: RegistryAgent
+    name: str
+    ref: str
+
+    def resolve(self) -> VersionInfo:
+        return self.agent.call(resolve_version, self.name, self.ref)
+
+    def load(self, info: VersionInfo) -> ServedModel:
+        files = self.agent.call(fetch_model, info)
+        try:
+            return served_model(files)
+        finally:
+            shutil.rmtree(files.directory, ignore_errors=True)
+
+    def close(self) -> None:
+        self.agent.close()

@@ -16,15 +16,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mlflow.exceptions import MlflowException
-
 from mlopslab.capture import CaptureRecord, CaptureStore, CaptureWriter
 from mlopslab.config import ServeConfig
 from mlopslab.errors import MlopsLabError
-from mlopslab.registry import VersionInfo
 from mlopslab.serving.batcher import MicroBatcher
 from mlopslab.serving.metrics import ServingMetrics
 from mlopslab.serving.model import Prediction, ServedModel
+from mlopslab.versions import VersionInfo
 
 log = logging.getLogger("mlopslab.serving")
 
@@ -37,6 +35,8 @@ class ModelSource(Protocol):
     def resolve(self) -> VersionInfo: ...
 
     def load(self, info: VersionInfo) -> ServedModel: ...
+
+    def close(self) -> None: ...
 
 
 class CaptureFull(Exception):
@@ -91,6 +91,7 @@ class Runtime:
             await asyncio.to_thread(self.writer.close)
         if self.store is not None:
             self.store.close()
+        self.source.close()
 
     async def reload(self) -> tuple[str | None, str]:
         """If the reference moved, load and warm the new version, then swap."""
@@ -164,7 +165,7 @@ class Runtime:
     async def _first_load(self) -> None:
         try:
             await self.reload()
-        except (MlopsLabError, MlflowException, OSError) as exc:
+        except (MlopsLabError, OSError) as exc:
             self.load_error = str(exc)
             log.error("could not load the model: %s", exc)
 
@@ -173,6 +174,6 @@ class Runtime:
             await asyncio.sleep(self.cfg.poll_seconds)
             try:
                 await self.reload()
-            except (MlopsLabError, MlflowException, OSError) as exc:
+            except (MlopsLabError, OSError) as exc:
                 # Keep serving what we have; the registry may be briefly unavailable.
                 log.warning("alias check failed, still serving: %s", exc)
