@@ -132,6 +132,13 @@ class MonitorConfig(Frozen):
     fail_on: Literal["drift", "quality", "constraints", "any"] = "any"
 
 
+class CourseConfig(Frozen):
+    # The course content folder; default ./course if it holds a course.yaml,
+    # else the course that ships with mlopslab.
+    root: Path | None = None
+    attempt_policy: Literal["best", "last"] = "best"  # which quiz attempt counts
+
+
 class Config(Frozen):
     home: Path = Path(".mlopslab")
     seed: int = 42
@@ -142,6 +149,7 @@ class Config(Frozen):
     registry: RegistryConfig = RegistryConfig()
     serve: ServeConfig = ServeConfig()
     monitor: MonitorConfig = MonitorConfig()
+    course: CourseConfig = CourseConfig()
 
 
 def load_config(

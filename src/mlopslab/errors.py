@@ -6,7 +6,7 @@
     ├── RegistryError             exit 5   unknown model or version, refused transition
     ├── StoreError                exit 6   workspace or tracking store unusable
     ├── StageError                exit 7   a stage failed; the registry is unchanged
-    └── CourseError               exit 8   bad course content, quiz answers or student id
+    └── CourseError               exit 8   bad course content, answers or student id
 
 A gate rejection is not an error: `mlopslab run --fail-on-reject` exits with
 GATE_REJECTED_EXIT_CODE so CI can tell "rejected" from "broken".

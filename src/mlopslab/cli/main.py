@@ -11,7 +11,14 @@ import warnings
 import typer
 from rich.console import Console
 
-from mlopslab.cli import demo_cmds, monitor_cmds, registry_cmds, run_cmds, serve_cmds
+from mlopslab.cli import (
+    course_cmds,
+    demo_cmds,
+    monitor_cmds,
+    registry_cmds,
+    run_cmds,
+    serve_cmds,
+)
 from mlopslab.errors import MlopsLabError
 
 app = typer.Typer(
@@ -24,6 +31,7 @@ serve_cmds.register(app)
 monitor_cmds.register(app)
 demo_cmds.register(app)
 app.add_typer(registry_cmds.app, name="registry")
+course_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,463 @@
+"""`mlopslab course list|show|quiz|glossary|progress|site|validate`."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from mlopslab.cli.context import ConfigOpt, HomeOpt, open_workspace, resolve_config
+from mlopslab.config import Config
+from mlopslab.errors import CourseError
+
+if TYPE_CHECKING:
+    from mlopslab.course.content import Course
+    from mlopslab.course.gradebook import Gradebook
+    from mlopslab.course.quiz import Marked, Shown, Variant
+
+app = typer.Typer(no_args_is_help=True, help="The course: lessons, quizzes, progress.")
+StudentOpt = Annotated[
+    str | None, typer.Option("--student", help="Your student id (records progress).")
+]
+ModuleArg = Annotated[str, typer.Argument(help="Module id, e.g. 3-evaluation.")]
+CourseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--course", help="Course folder (default ./course, else the built-in one)."
+    ),
+]
+
+
+def course_root(cfg: Config, flag: Path | None) -> Path:
+    """--course, else course.root, else ./course, else the course mlopslab ships."""
+    import mlopslab
+
+    package = Path(mlopslab.__file__).resolve().parent
+    candidates = [flag, cfg.course.root, Path("course"), package / "_course"]
+    candidates.append(package.parents[1] / "course")  # a source checkout
+    for candidate in candidates:
+        if candidate is not None and (candidate / "course.yaml").is_file():
+            return candidate
+    if flag or cfg.course.root:
+        raise CourseError(
+            f"no course.yaml in {flag or cfg.course.root}",
+            "point --course (or course.root) at a course folder",
+        )
+    raise CourseError("no course found", "pass --course DIR")
+
+
+def _course(cfg: Config, flag: Path | None) -> Course:
+    from mlopslab.course.content import load_course
+
+    return load_course(course_root(cfg, flag))
+
+
+def _gradebook(cfg: Config) -> Gradebook:
+    from mlopslab.course.gradebook import Gradebook
+
+    return Gradebook(open_workspace(cfg).home / "gradebook.db")
+
+
+def _student(student: str | None) -> str:
+    if not student or not student.strip():
+        raise CourseError(
+            "a student id is required to record an attempt", "pass --student YOUR_ID"
+        )
+    return student.strip()
+
+
+def list_modules(
+    student: StudentOpt = None,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The modules in order: core or optional, time, and your progress."""
+    cfg = resolve_config(config, home)
+    loaded = _course(cfg, course)
+    standing = _standing(cfg, loaded, student) if student else {}
+    table = Table(title=loaded.title, title_justify="left")
+    for column in ("module", "title", "", "time"):
+        table.add_column(column)
+    if student:
+        table.add_column("lesson")
+        table.add_column("best quiz" if cfg.course.attempt_policy == "best" else "quiz")
+    for module in loaded.modules:
+        row = [
+            module.id,
+            module.meta.title,
+            "core" if module.core else "optional",
+            f"{module.meta.estimated_minutes} min",
+        ]
+        if student:
+            state = standing[module.id]
+            row += ["opened" if state.opened else "-", _score(state.quiz)]
+        table.add_row(*row)
+    Console(highlight=False).print(table)
+
+
+def show(
+    module: ModuleArg,
+    student: StudentOpt = None,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Read a lesson in the terminal."""
+    from mlopslab.course.lessons import link_terms, strip_markers
+
+    cfg = resolve_config(config, home)
+    lesson = _course(cfg, course).module(module)
+    meta = lesson.meta
+    body = strip_markers(link_terms(lesson.body, lambda term, text: f"**{text}**"))
+    console = Console()
+    console.print(Markdown(body))
+    console.print(
+        Markdown(
+            "## Resources\n"
+            + "\n".join(f"- [{r.title}]({r.url}): {r.why}" for r in meta.resources)
+        )
+    )
+    console.print(
+        f"\nAbout {meta.estimated_minutes} min. Quiz: "
+        f"mlopslab course quiz {module} --student YOUR_ID",
+        highlight=False,
+    )
+    if student:
+        book = _gradebook(cfg)
+        try:
+            book.record_view(_student(student), module)
+        finally:
+            book.close()
+
+
+def quiz(
+    module: ModuleArg,
+    student: StudentOpt = None,
+    demo: Annotated[
+        str | None, typer.Option(help="Only the questions on this demo or video.")
+    ] = None,
+    answers: Annotated[
+        Path | None,
+        typer.Option(help="YAML or JSON file: question id -> answer (no prompts)."),
+    ] = None,
+    show_only: Annotated[
+        bool, typer.Option("--show", help="Print your questions without answering.")
+    ] = False,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Take a module's quiz: your own variant, scored and recorded."""
+    from mlopslab.course.quiz import make_variant
+
+    cfg = resolve_config(config, home)
+    loaded = _course(cfg, course)
+    lesson = loaded.module(module)
+    who = _student(student)
+    if demo is not None and demo not in {d.id for d in lesson.meta.demos}:
+        known = ", ".join(d.id for d in lesson.meta.demos) or "none"
+        raise CourseError(f"no demo '{demo}' in {module}", f"demos: {known}")
+    variant = make_variant(lesson.quiz, who, module, demo)
+    console = Console(highlight=False)
+    if show_only:
+        console.print_json(json.dumps([q.public() for q in variant.questions]))
+        return
+    started = time.time()
+    if answers is not None:
+        marked = _mark_file(variant, answers)
+    else:
+        marked = [
+            _ask(console, shown, index)
+            for index, shown in enumerate(variant.questions, 1)
+        ]
+    _report(console, marked, answers is not None)
+    _record(cfg, variant, marked, started)
+
+
+def _ask(console: Console, shown: Shown, number: int) -> Marked:
+    from mlopslab.course.quiz import mark
+
+    _print_question(console, shown, number)
+    while True:
+        answer = typer.prompt(f"Your answer ({shown.answer_format()})")
+        try:
+            marked = mark(shown, answer)
+        except CourseError as exc:
+            console.print(f"[yellow]{exc.one_line()}[/]")
+            continue
+        _print_mark(console, marked)
+        return marked
+
+
+def _print_question(console: Console, shown: Shown, number: int) -> None:
+    from mlopslab.course.quiz import LETTERS
+
+    console.print(f"\n[bold]{number}. [{shown.id}][/] {shown.prompt}")
+    for letter, choice in zip(LETTERS, shown.choices, strict=False):
+        console.print(f"   {letter}) {choice}")
+
+
+def _print_mark(console: Console, marked: Marked) -> None:
+    if marked.points == 1:
+        verdict = "[green]right[/]"
+    elif marked.points > 0:
+        verdict = f"[yellow]partly right ({marked.points:.2f})[/]"
+    else:
+        verdict = f"[red]wrong[/]: the answer is {marked.correct}"
+    console.print(f"   {verdict}. {marked.question.explanation}")
+
+
+def _mark_file(variant: Variant, path: Path) -> list[Marked]:
+    from mlopslab.course.quiz import mark
+
+    given = _read_answers(path)
+    for question_id in given:
+        variant.question(question_id)  # unknown ids fail before anything is scored
+    return [
+        mark(q, given[q.id]) if q.id in given else _unanswered(q)
+        for q in variant.questions
+    ]
+
+
+def _read_answers(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CourseError(f"answers file not found: {path}", "check the path") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CourseError(
+            f"answers file {path} is not valid YAML or JSON: {first}",
+            "write one `question-id: answer` per line",
+        ) from None
+    if not isinstance(raw, dict) or not all(isinstance(k, str) for k in raw):
+        raise CourseError(
+            f"answers file {path} is not a mapping of question ids to answers",
+            "write one `question-id: answer` per line",
+        )
+    return raw
+
+
+def _unanswered(shown: Shown) -> Marked:
+    from mlopslab.course.quiz import Marked
+
+    return Marked(shown, "", 0.0, shown.correct_answer())
+
+
+def _report(console: Console, marked: list[Marked], from_file: bool) -> None:
+    if from_file:
+        for number, item in enumerate(marked, 1):
+            _print_question(console, item.question, number)
+            console.print(f"   your answer: {item.given or '(none)'}")
+            _print_mark(console, item)
+    score = sum(m.points for m in marked)
+    console.print(
+        f"\nScore: {score:g} / {len(marked)} ({_percent(score, len(marked))})"
+    )
+
+
+def _record(
+    cfg: Config, variant: Variant, marked: list[Marked], started: float
+) -> None:
+    from mlopslab.course.gradebook import Attempt
+
+    book = _gradebook(cfg)
+    try:
+        book.record_attempt(
+            Attempt(
+                student=variant.student,
+                module=variant.module,
+                kind="quiz",
+                score=sum(m.points for m in marked),
+                max_score=float(len(marked)),
+                answers={m.question.id: m.given for m in marked},
+                details={m.question.id: m.points for m in marked},
+                variant_seed=variant.seed,
+                started_at=started,
+            )
+        )
+    finally:
+        book.close()
+
+
+def glossary(
+    query: Annotated[
+        str | None, typer.Argument(help="A term, or words to search for.")
+    ] = None,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Look up the course's vocabulary."""
+    cfg = resolve_config(config, home)
+    loaded = _course(cfg, course)
+    console = Console(highlight=False)
+    exact = loaded.term(query) if query else None
+    if exact is not None:
+        titles = {m.id: m.meta.title for m in loaded.modules}
+        console.print(f"[bold]{exact.term}[/]: {exact.definition}")
+        console.print(f"  taught in {exact.module} ({titles.get(exact.module, '?')})")
+        if exact.related:
+            console.print(f"  related: {', '.join(exact.related)}")
+        return
+    words = (query or "").lower().split()
+    found = [
+        t
+        for t in loaded.glossary
+        if all(w in f"{t.term} {t.definition}".lower() for w in words)
+    ]
+    if not found:
+        raise CourseError(
+            f"no glossary term matches '{query}'",
+            "try fewer words, or `mlopslab course glossary` for every term",
+        )
+    for term in sorted(found, key=lambda t: t.term.lower()):
+        console.print(f"[bold]{term.term}[/]: {term.definition}")
+
+
+def progress(
+    student: StudentOpt = None,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Your progress: lessons opened, and the quiz and assignment scores that count."""
+    cfg = resolve_config(config, home)
+    loaded = _course(cfg, course)
+    who = _student(student)
+    standing = _standing(cfg, loaded, who)
+    policy = cfg.course.attempt_policy
+    table = Table(
+        title=f"{who}: {loaded.title} ({policy} attempt counts)", title_justify="left"
+    )
+    for column in ("module", "", "lesson", "quiz", "attempts", "assignment"):
+        table.add_column(column)
+    for module in loaded.modules:
+        state = standing[module.id]
+        table.add_row(
+            module.id,
+            "core" if module.core else "optional",
+            "opened" if state.opened else "-",
+            _score(state.quiz),
+            str(state.quiz_attempts),
+            _score(state.assignment),
+        )
+    Console(highlight=False).print(table)
+
+
+def _standing(cfg: Config, loaded: Course, student: str) -> dict[str, Any]:
+    book = _gradebook(cfg)
+    try:
+        rows = book.standing(
+            student, [m.id for m in loaded.modules], cfg.course.attempt_policy
+        )
+    finally:
+        book.close()
+    return {row.module: row for row in rows}
+
+
+def _score(attempt: Any) -> str:
+    if attempt is None:
+        return "-"
+    return f"{attempt.score:g}/{attempt.max_score:g} ({attempt.percent:.0f}%)"
+
+
+def _percent(score: float, total: int) -> str:
+    return f"{100 * score / total:.0f}%" if total else "n/a"
+
+
+def site(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to build (default WORKSPACE/course-site)."),
+    ] = None,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Build the course website (MkDocs Material) into the workspace."""
+    from mlopslab.course.site import build_site
+
+    cfg = resolve_config(config, home)
+    loaded = _course(cfg, course)
+    target = out or open_workspace(cfg).home / "course-site"
+    index = build_site(loaded, target)
+    typer.echo(f"course site built: {index}")
+
+
+def validate(
+    run_lessons: Annotated[
+        bool,
+        typer.Option(
+            "--run-lessons", help="Also run every lesson's `bash run` blocks."
+        ),
+    ] = False,
+    modules: Annotated[
+        list[str] | None, typer.Argument(help="Only these modules' lessons.")
+    ] = None,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check the course content against its schema (and optionally run the lessons)."""
+    from mlopslab.course.content import read_course
+
+    cfg = resolve_config(config, home)
+    root = course_root(cfg, course)
+    loaded, problems = read_course(root)
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems or loaded is None:
+        raise CourseError(
+            f"{len(problems)} problem(s) in the course at {root}", "fix the lines above"
+        )
+    count = sum(len(m.quiz.all_questions()) for m in loaded.modules)
+    typer.echo(
+        f"{root}: {len(loaded.modules)} modules, {count} questions, "
+        f"{len(loaded.glossary)} glossary terms: valid"
+    )
+    if run_lessons:
+        chosen = [loaded.module(m) for m in modules] if modules else loaded.modules
+        _run_lessons(list(chosen))
+
+
+def _run_lessons(modules: list[Any]) -> None:
+    from mlopslab.course.lessons import explain, run_lesson
+
+    failed = []
+    for module in modules:
+        with tempfile.TemporaryDirectory(prefix=f"lesson-{module.id}-") as scratch:
+            results = run_lesson(module, Path(scratch))
+        seconds = sum(r.seconds for r in results)
+        bad = [r for r in results if not r.ok]
+        status = f"FAILED {explain(bad[0])}" if bad else "ok"
+        typer.echo(f"{module.id}: {len(results)} blocks, {seconds:.1f} s: {status}")
+        if bad:
+            typer.echo(bad[0].output[-2000:], err=True)
+            failed.append(module.id)
+    if failed:
+        raise CourseError(
+            f"lessons that did not run: {', '.join(failed)}",
+            "fix the blocks shown above",
+        )
+
+
+def register(main_app: typer.Typer) -> None:
+    app.command("list")(list_modules)
+    app.command()(show)
+    app.command()(quiz)
+    app.command()(glossary)
+    app.command()(progress)
+    app.command()(site)
+    app.command()(validate)
+    main_app.add_typer(app, name="course")

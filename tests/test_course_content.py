@@ -1,0 +1,175 @@
+"""Course content: the schema, and errors that name the file and the field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlopslab.course.content import load_course, read_course
+from mlopslab.errors import CourseError
+from tests.course_fixture import write_course
+
+
+def edit_yaml(path: Path, change: Callable[[Any], None]) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def edit_text(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_the_fixture_course_is_valid(tmp_path: Path) -> None:
+    course, problems = read_course(write_course(tmp_path / "c"))
+    assert problems == []
+    assert course is not None and [m.id for m in course.modules] == [
+        "0-intro",
+        "1-drift",
+    ]
+    assert course.module("1-drift").meta.core is False
+    assert course.term("Data Drift") is not None
+
+
+def quiz(root: Path) -> Path:
+    return root / "0-intro" / "quiz.yaml"
+
+
+BREAKAGES: list[tuple[str, Callable[[Path], None], str]] = [
+    (
+        "answer not an option",
+        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][0].update(answer=5)),
+        "0-intro/quiz.yaml: questions[pick-one]: answer 5 is not an option",
+    ),
+    (
+        "unknown question type",
+        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][3].update(type="essay")),
+        "0-intro/quiz.yaml: questions[name-it]: Input tag 'essay'",
+    ),
+    (
+        "numeric answer that cannot be computed",
+        lambda r: edit_yaml(
+            quiz(r), lambda q: q["questions"][2].update(answer="n / (wrong - wrong)")
+        ),
+        "questions[accuracy]: answer 'n / (wrong - wrong)' cannot be computed",
+    ),
+    (
+        "prompt naming a missing parameter",
+        lambda r: edit_yaml(
+            quiz(r), lambda q: q["questions"][2].update(prompt="{rows} rows")
+        ),
+        "questions[accuracy]: prompt cannot be filled from params: 'rows'",
+    ),
+    (
+        "bad regex",
+        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][3].update(accept=["("])),
+        "questions[name-it]: accept pattern '('",
+    ),
+    (
+        "pool question with one option",
+        lambda r: edit_yaml(
+            quiz(r), lambda q: q["questions"][5]["questions"][1].update(options=["x"])
+        ),
+        "questions[gate].questions[gate-b].options: List should have at least 2",
+    ),
+    (
+        "pool drawing more than it has",
+        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][5].update(draw=3)),
+        "questions[gate]: draws 3 of only 2 questions",
+    ),
+    (
+        "duplicate question id",
+        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][1].update(id="pick-one")),
+        "0-intro/quiz.yaml: questions: id 'pick-one' is used twice",
+    ),
+    (
+        "unknown field",
+        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][4].update(colour="red")),
+        "questions[stages].colour: Extra inputs are not permitted",
+    ),
+    (
+        "unknown demo",
+        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][0].update(demo="nope")),
+        "pick-one.demo: 'nope' is not a demo",
+    ),
+    (
+        "unknown module in course.yaml",
+        lambda r: edit_text(r / "course.yaml", "1-drift", "7-missing"),
+        "course.yaml: modules: unknown module '7-missing'",
+    ),
+    (
+        "lesson id not the folder",
+        lambda r: edit_text(r / "0-intro" / "lesson.md", "id: 0-intro", "id: zero"),
+        "0-intro/lesson.md: id: 'zero' is not the folder name",
+    ),
+    (
+        "lesson field of the wrong type",
+        lambda r: edit_text(
+            r / "0-intro" / "lesson.md",
+            "estimated_minutes: 10",
+            "estimated_minutes: soon",
+        ),
+        "0-intro/lesson.md: estimated_minutes: Input should be a valid integer",
+    ),
+    (
+        "resource without a URL",
+        lambda r: edit_text(
+            r / "0-intro" / "lesson.md", "url: https://", "url: developers."
+        ),
+        "0-intro/lesson.md: resources[0].url: String should match pattern",
+    ),
+    (
+        "lesson links a term the glossary lacks",
+        lambda r: edit_text(r / "1-drift" / "lesson.md", "[[champion|", "[[winner|"),
+        "1-drift/lesson.md: [[winner]]: not in glossary.yaml",
+    ),
+    (
+        "related term missing",
+        lambda r: edit_yaml(
+            r / "glossary.yaml", lambda g: g["terms"][1].update(related=["ghost"])
+        ),
+        "glossary.yaml: terms[champion].related: 'ghost' is not a term",
+    ),
+    (
+        "missing assignment",
+        lambda r: (r / "1-drift" / "assignment" / "README.md").unlink(),
+        "1-drift/assignment/README.md: missing",
+    ),
+    (
+        "broken YAML",
+        lambda r: quiz(r).write_text("questions: [\n"),
+        "0-intro/quiz.yaml: while parsing",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [(change, message) for _, change, message in BREAKAGES],
+    ids=[name for name, _, _ in BREAKAGES],
+)
+def test_each_problem_names_the_file_and_the_field(
+    tmp_path: Path, change: Callable[[Path], None], message: str
+) -> None:
+    root = write_course(tmp_path / "c")
+    change(root)
+    _, problems = read_course(root)
+    assert any(message in problem for problem in problems), problems
+    with pytest.raises(CourseError) as caught:
+        load_course(root)
+    assert caught.value.hint == "run `mlopslab course validate` to see them all"
+
+
+def test_unknown_module_is_one_line_listing_the_modules(tmp_path: Path) -> None:
+    course = load_course(write_course(tmp_path / "c"))
+    with pytest.raises(CourseError) as caught:
+        course.module("3-nothing")
+    assert caught.value.one_line() == (
+        "no module '3-nothing'; choose one of: 0-intro, 1-drift"
+    )

@@ -1,0 +1,68 @@
+"""The gradebook: attempts, lesson views, the attempt policy, damaged files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mlopslab.course.gradebook import Attempt, Gradebook
+from mlopslab.errors import StoreError
+
+
+def quiz_attempt(student: str, module: str, score: float) -> Attempt:
+    return Attempt(
+        student=student,
+        module=module,
+        kind="quiz",
+        score=score,
+        max_score=10,
+        answers={"q1": "B"},
+        details={"q1": 1.0},
+        variant_seed=42,
+    )
+
+
+def test_attempts_are_recorded_with_everything(tmp_path: Path) -> None:
+    book = Gradebook(tmp_path / "gradebook.db")
+    attempt_id = book.record_attempt(quiz_attempt("s1", "m", 7))
+    [stored] = book.attempts("s1")
+    assert stored.id == attempt_id and stored.answers == {"q1": "B"}
+    assert stored.variant_seed == 42 and stored.score == 7 and stored.percent == 70
+    assert stored.finished_at >= stored.started_at
+    book.close()
+    # A new connection (another process, the autograder) sees the same rows.
+    assert Gradebook(tmp_path / "gradebook.db").attempts(module="m")[0].id == attempt_id
+
+
+@pytest.mark.parametrize(("policy", "counted"), [("best", 9.0), ("last", 4.0)])
+def test_the_policy_picks_the_attempt_that_counts(
+    tmp_path: Path, policy: str, counted: float
+) -> None:
+    book = Gradebook(tmp_path / "gradebook.db")
+    for score in (5, 9, 4):
+        book.record_attempt(quiz_attempt("s1", "m", score))
+    book.record_attempt(quiz_attempt("s2", "m", 10))
+    book.record_view("s1", "m")
+    book.record_view("s1", "m")
+    [standing, other] = book.standing("s1", ["m", "n"], policy)  # type: ignore[arg-type]
+    assert standing.opened and standing.quiz_attempts == 3
+    assert standing.quiz is not None and standing.quiz.score == counted
+    assert standing.assignment is None
+    assert not other.opened and other.quiz is None
+
+
+def test_a_damaged_gradebook_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "gradebook.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open the gradebook"):
+        Gradebook(path)
+
+
+def test_a_gradebook_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "gradebook.db"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer mlopslab"):
+        Gradebook(path)

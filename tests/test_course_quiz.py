@@ -1,0 +1,175 @@
+"""Quiz variants per student, scoring by type, and malformed answers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mlopslab.course.content import QuizFile, load_course
+from mlopslab.course.quiz import LETTERS, Shown, make_variant, mark
+from mlopslab.errors import CourseError
+from tests.course_fixture import write_course
+
+
+@pytest.fixture
+def quiz(tmp_path: Path) -> QuizFile:
+    return load_course(write_course(tmp_path / "c")).module("0-intro").quiz
+
+
+def by_id(questions: tuple[Shown, ...], question_id: str) -> Shown:
+    return next(q for q in questions if q.id == question_id)
+
+
+def test_a_student_always_gets_the_same_variant(quiz: QuizFile) -> None:
+    first = make_variant(quiz, "s123", "0-intro")
+    again = make_variant(quiz, "s123", "0-intro")
+    assert [q.public() for q in first.questions] == [
+        q.public() for q in again.questions
+    ]
+    assert first.seed == again.seed
+
+
+def test_students_get_different_variants(quiz: QuizFile) -> None:
+    variants = [make_variant(quiz, f"s{n}", "0-intro") for n in range(20)]
+    orders = {by_id(v.questions, "pick-some").choices for v in variants}
+    prompts = {by_id(v.questions, "accuracy").prompt for v in variants}
+    drawn = {v.questions[-1].id for v in variants}
+    assert len(orders) > 5 and len(prompts) > 10
+    assert drawn == {"gate-a", "gate-b"}  # the pool draws both, across students
+
+
+def test_numeric_answer_is_computed_from_the_drawn_numbers(quiz: QuizFile) -> None:
+    for student in ("a", "b", "c"):
+        shown = by_id(make_variant(quiz, student, "0-intro").questions, "accuracy")
+        wrong, n = map(int, re.findall(r"\d+", shown.prompt))
+        assert mark(shown, str((n - wrong) / n)).points == 1.0
+        assert mark(shown, (n - wrong) / n + 0.004).points == 1.0  # within tolerance
+        assert mark(shown, (n - wrong) / n + 0.02).points == 0.0
+
+
+def test_single_choice_is_scored_by_the_shown_letters(quiz: QuizFile) -> None:
+    shown = by_id(make_variant(quiz, "s1", "0-intro").questions, "pick-one")
+    right = LETTERS[shown.choices.index("the serving model")]
+    assert mark(shown, right).points == 1.0
+    assert mark(shown, right.lower()).points == 1.0
+    wrong = next(letter for letter in "ABC" if letter != right)
+    marked = mark(shown, wrong)
+    assert marked.points == 0.0 and marked.correct == right
+
+
+def test_multiple_select_gives_partial_credit(quiz: QuizFile) -> None:
+    shown = by_id(make_variant(quiz, "s1", "0-intro").questions, "pick-some")
+    right = [
+        LETTERS[shown.choices.index(o)] for o in ("fit on all data", "tune on test")
+    ]
+    wrong = [LETTERS[shown.choices.index(o)] for o in ("fit on train", "seed")]
+    assert mark(shown, right).points == 1.0
+    assert mark(shown, ",".join(right)).points == 1.0
+    assert mark(shown, right[:1]).points == 0.5
+    assert mark(shown, [*right, wrong[0]]).points == 0.5
+    assert mark(shown, [right[0], *wrong]).points == 0.0
+
+
+def test_ordering_and_text(quiz: QuizFile) -> None:
+    questions = make_variant(quiz, "s1", "0-intro").questions
+    order = by_id(questions, "stages")
+    key = "".join(
+        LETTERS[order.choices.index(item)]
+        for item in ("data", "train", "evaluate", "register")
+    )
+    assert mark(order, key).points == 1.0
+    assert mark(order, key[::-1]).points == 0.0
+    text = by_id(questions, "name-it")
+    assert mark(text, "  Covariate Shift ").points == 1.0
+    assert mark(text, "data drift detector").points == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question_id", "answer", "problem"),
+    [
+        ("pick-one", "AB", "is not one letter"),
+        ("pick-one", "Z", "is not one letter"),
+        ("pick-some", "A,A", "is not letters"),
+        ("stages", "AB", "is not every letter once"),
+        ("accuracy", "ninety", "is not a number"),
+    ],
+)
+def test_malformed_answers_are_one_clear_error(
+    quiz: QuizFile, question_id: str, answer: str, problem: str
+) -> None:
+    shown = by_id(make_variant(quiz, "s1", "0-intro").questions, question_id)
+    with pytest.raises(CourseError, match=problem):
+        mark(shown, answer)
+
+
+def test_the_public_view_holds_no_key(quiz: QuizFile) -> None:
+    for shown in make_variant(quiz, "s1", "0-intro").questions:
+        public = shown.public()
+        assert "explanation" not in public and set(public) == {
+            "id",
+            "type",
+            "prompt",
+            "choices",
+            "demo",
+        }
+
+
+def test_demo_keeps_only_its_questions(quiz: QuizFile) -> None:
+    variant = make_variant(quiz, "s1", "0-intro", demo="demo-0-intro")
+    assert [q.id for q in variant.questions] == ["pick-one"]
+
+
+REAL_COURSE = Path(__file__).resolve().parents[1] / "course"
+
+
+def right_answer(shown: Shown) -> object:
+    import rstr
+
+    if shown.type == "text":
+        for _ in range(50):  # a string the first pattern accepts, without edge blanks
+            candidate = rstr.xeger(shown._key[0])
+            if candidate == candidate.strip() and candidate:
+                return candidate
+        raise AssertionError(f"{shown.id}: no answer matches {shown._key[0]!r}")
+    if shown.type == "numeric":
+        return shown._key
+    return list(shown._key)
+
+
+def wrong_answer(shown: Shown) -> object:
+    letters = list(LETTERS[: len(shown.choices)])
+    if shown.type == "single":
+        return next(letter for letter in letters if letter not in shown._key)
+    if shown.type == "multiple":
+        others = [letter for letter in letters if letter not in shown._key]
+        return others or shown._key[:1] + others
+    if shown.type == "order":
+        return list(reversed(shown._key))
+    if shown.type == "numeric":
+        return shown._key + 10 * shown._tolerance + abs(shown._key) + 1
+    return "zq-not-an-answer"
+
+
+def test_every_question_of_the_real_course_marks_right_and_wrong() -> None:
+    import random
+
+    from mlopslab.course.quiz import present
+
+    course = load_course(REAL_COURSE)
+    for module in course.modules:
+        questions = module.quiz.all_questions()
+        for seed in range(3):  # several draws of the templated numbers
+            for question in questions:
+                shown = present(question, random.Random(seed))
+                right = mark(shown, right_answer(shown))
+                assert right.points == 1.0, (module.id, question.id, right)
+                wrong = mark(shown, wrong_answer(shown))
+                assert wrong.points < 1.0, (module.id, question.id, wrong)
+        drawn = make_variant(module.quiz, "s123", module.id).questions
+        if module.core:
+            assert len(drawn) >= 8, f"{module.id} has {len(drawn)} questions"
+        assert {q.type for q in drawn} >= (
+            {"single", "multiple", "numeric", "text", "order"} if module.core else set()
+        )
