@@ -168,6 +168,15 @@ def test_ui_refuses_a_taken_port(cli) -> None:  # type: ignore[no-untyped-def]
     assert f"cannot listen on 127.0.0.1:{port}" in one_line_error(result.err)
 
 
+def test_ui_points_at_a_tracking_server_instead_of_crashing(
+    cli, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    result = cli("ui")
+    assert result.code == 2
+    assert "open http://127.0.0.1:5999 in a browser" in one_line_error(result.err)
+
+
 def test_the_cli_and_the_server_start_without_importing_mlflow() -> None:
     """MLflow costs ~1.5 s to import: only the registry agent process pays it."""
     import subprocess

@@ -72,6 +72,9 @@ def _quiet_libraries(debug: bool) -> None:
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # MLflow sets its own loggers' level when imported (in the registry agent,
+    # after this runs): its INFO lines about creating tables are not for users.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if debug else "WARNING")
 
 
 def entry() -> None:

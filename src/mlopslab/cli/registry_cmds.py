@@ -122,9 +122,12 @@ def promote(
     info = registry.version(name, version)
     if info.status == "rejected" and not force:
         raise RegistryError(
-            f"{name} v{info.version} was rejected ({info.description[:120]})",
+            f"{name} v{info.version} was rejected ({info.description.strip()})",
             "pass --force to overrule, or approve it first",
         )
+    if info.status == "rejected":
+        # An overruled gate stays visible in the registry, not only in a log.
+        registry.set_tag(name, info.version, "forced_promotion", "true")
     old = registry.promote(name, info.version)
     typer.echo(
         f"{name} v{info.version} is the champion"

@@ -22,7 +22,7 @@ from mlopslab.cli.context import (
     resolve_config,
     tracking_uri,
 )
-from mlopslab.errors import GATE_REJECTED_EXIT_CODE
+from mlopslab.errors import GATE_REJECTED_EXIT_CODE, ConfigError
 
 if TYPE_CHECKING:
     from mlopslab.pipeline import RunSummary
@@ -151,6 +151,11 @@ def ui(
     cfg = resolve_config(config, home)
     workspace = open_workspace(cfg)
     uri = tracking_uri(workspace)
+    if uri.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"MLFLOW_TRACKING_URI is a tracking server ({uri}), which serves its own UI",
+            f"open {uri} in a browser, or unset MLFLOW_TRACKING_URI",
+        )
     check_port(host, port)
     typer.echo(f"MLflow UI for {uri} at http://{host}:{port} (Ctrl-C to stop)")
     command = [
