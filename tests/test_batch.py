@@ -98,6 +98,17 @@ def test_predict_names_the_bad_row_and_writes_nothing(
         tmp_path / "out.csv",
     )
     assert missing.code == 4 and "input not found" in one_line_error(missing.err)
+    text = load_penguins().drop(columns="species").head(5)
+    text["bill_length_mm"] = text["bill_length_mm"].astype(object)
+    text.loc[3, "bill_length_mm"] = "long"  # pandas now reads the column as text
+    text.to_csv(tmp_path / "text.csv", index=False)
+    worded = cli(
+        "predict", "--home", home, "--input", tmp_path / "text.csv",
+        "--output", tmp_path / "out.csv",
+    )
+    assert "row 3, field 'bill_length_mm': must be a number, got str" in (
+        one_line_error(worded.err)
+    )
 
 
 def test_labels_add_matches_captures(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,9 @@ from mlopslab.errors import ConfigError
 
 ENV_PREFIX = "MLOPSLAB_"
 DEFAULT_CONFIG_FILE = "mlopslab.toml"
+# Variables mlopslab sets for processes it starts: an alert command that runs
+# mlopslab again must not read them as settings.
+NOT_SETTINGS = frozenset({"MLOPSLAB_MONITOR_RESULT", "MLOPSLAB_SERVE_RUNTIME"})
 MODEL_FAMILIES = ("logreg", "hist_gb", "mlp", "random_forest")
 GATE_METRICS = ("accuracy", "macro_f1", "log_loss")
 
@@ -194,7 +197,7 @@ def _file_layer(config_file: Path | None) -> dict[str, Any]:
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     dotted: dict[str, Any] = {}
     for name, value in environ.items():
-        if name.startswith(ENV_PREFIX):
+        if name.startswith(ENV_PREFIX) and name not in NOT_SETTINGS:
             key = name[len(ENV_PREFIX) :].lower().replace("__", ".")
             dotted[key] = _env_value(value)
     return _dotted_to_nested(dotted)

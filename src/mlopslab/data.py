@@ -94,7 +94,10 @@ def load_dataset(cfg: DataConfig) -> Dataset:
 def build_dataset(name: str, source: str, frame: pd.DataFrame, target: str) -> Dataset:
     """Validate an in-memory frame as a dataset (used by loaders and retraining)."""
     if target not in frame.columns:
-        shown = ", ".join(map(str, list(frame.columns)[:12]))
+        columns = list(map(str, frame.columns))
+        shown = ", ".join(columns[:30]) + (
+            f", ... ({len(columns) - 30} more)" if len(columns) > 30 else ""
+        )
         raise DataError(
             f"target column '{target}' is not in {source}",
             f"choose --target from its columns: {shown}",

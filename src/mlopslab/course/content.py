@@ -29,6 +29,8 @@ from mlopslab.errors import CourseError
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 UNION_TAGS = {"single", "multiple", "numeric", "text", "order", "question", "pool"}
 TERM_LINK = re.compile(r"\[\[([^\]|]+)(?:\|([^\]]+))?\]\]")
+# Code is not prose: `df.iloc[[3, 8]]` in a code block is not a glossary link.
+CODE = re.compile(r"(^```.*?^```|`[^`\n]*`)", re.DOTALL | re.MULTILINE)
 
 
 class Strict(BaseModel):
@@ -245,6 +247,20 @@ class Course:
         return path if path.is_file() else None
 
 
+def term_links(body: str) -> list[re.Match[str]]:
+    """The `[[term]]` links of a lesson, outside code."""
+    return [
+        match
+        for part in prose(body)
+        for match in TERM_LINK.finditer(part)
+    ]
+
+
+def prose(body: str) -> list[str]:
+    """The parts of a Markdown body that are not code (fenced or inline)."""
+    return CODE.split(body)[::2]
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -335,7 +351,7 @@ def _module_checks(module: Module, terms: set[str]) -> list[str]:
         )
     if module.quiz.module != module.id:
         problems.append(f"{quiz}: module: '{module.quiz.module}' is not '{module.id}'")
-    for match in TERM_LINK.finditer(module.body):
+    for match in term_links(module.body):
         if match.group(1).strip().lower() not in terms:
             problems.append(f"{lesson}: [[{match.group(1)}]]: not in glossary.yaml")
     demos = {demo.id for demo in module.meta.demos}

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from mlopslab.course.content import TERM_LINK, Course, Module
+from mlopslab.course.content import CODE, TERM_LINK, Course, Module
 
 BLOCK_SECONDS = 120
 
@@ -80,15 +81,16 @@ def run_lesson(
 
 
 def _run(block: Block, workdir: Path, groups: list[int]) -> BlockResult:
-    log = workdir / f".block-{block.line}.log"
     started = time.monotonic()
-    with log.open("w") as out:
+    # Output goes to a file outside the lesson's directory, not a pipe: a
+    # background server started by the block keeps its descriptors open.
+    with tempfile.TemporaryFile("w+", errors="replace") as out:
         process = subprocess.Popen(
             ["bash", "-euo", "pipefail", "-c", block.code],
             cwd=workdir,
             env=_lesson_env(),
             stdin=subprocess.DEVNULL,
-            stdout=out,  # a file, not a pipe: a background server keeps it open
+            stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -97,8 +99,8 @@ def _run(block: Block, workdir: Path, groups: list[int]) -> BlockResult:
             code: int | None = process.wait(timeout=BLOCK_SECONDS)
         except subprocess.TimeoutExpired:
             code = None
-    output = log.read_text(errors="replace")
-    log.unlink()
+        out.seek(0)
+        output = out.read()
     seconds = time.monotonic() - started
     return BlockResult(
         block, *_verdict(block, code, output), seconds=seconds, output=output
@@ -182,10 +184,14 @@ def _signal_group(group: int, sig: int) -> bool:
 
 
 def link_terms(body: str, link: Callable[[str, str], str]) -> str:
-    """Replace `[[term]]` and `[[term|text]]` with `link(term, text)`."""
-    return TERM_LINK.sub(
-        lambda m: link(m.group(1).strip(), (m.group(2) or m.group(1)).strip()), body
-    )
+    """Replace `[[term]]` and `[[term|text]]` with `link(term, text)`, outside code."""
+    parts = CODE.split(body)
+    for index in range(0, len(parts), 2):
+        parts[index] = TERM_LINK.sub(
+            lambda m: link(m.group(1).strip(), (m.group(2) or m.group(1)).strip()),
+            parts[index],
+        )
+    return "".join(parts)
 
 
 def strip_markers(body: str) -> str:

@@ -19,7 +19,7 @@ CHUNK_ROWS = 10_000
 def score_file(model: ServedModel, input_path: Path, output_path: Path) -> int:
     """Validate every row, predict in chunks, write atomically; return the count."""
     frame = _read(input_path)
-    records = _records(frame)
+    records = _records(_numbers_as_numbers(frame, model))
     try:
         clean = [model.schema.validate_row(i, row) for i, row in enumerate(records)]
     except RowError as exc:
@@ -50,6 +50,26 @@ def _read(path: Path) -> pd.DataFrame:
             "check that it is a valid CSV or parquet file",
         ) from exc
     raise DataError(f"unsupported input type '{suffix}'", "use a .csv or .parquet file")
+
+
+def _numbers_as_numbers(frame: pd.DataFrame, model: ServedModel) -> pd.DataFrame:
+    """Parse numeric columns cell by cell, so one bad cell is blamed on its own row.
+
+    One text cell makes pandas read a whole CSV column as text; without this,
+    the first row would be reported instead of the one that is wrong.
+    """
+    fixed = frame.copy()
+    for spec in model.schema.fields:
+        column = fixed.get(spec.name)
+        if spec.kind == "string" or column is None:
+            continue
+        if pd.api.types.is_numeric_dtype(column):
+            continue
+        parsed = pd.to_numeric(column, errors="coerce")
+        fixed[spec.name] = parsed.astype(object).where(
+            parsed.notna(), column.astype(object)
+        )
+    return fixed
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
