@@ -1,6 +1,7 @@
 """The command line as a user meets it: exit codes, one-line errors, commands."""
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def test_ui_shows_the_workspace_runs(cli, workspace: Path) -> None:  # type: ign
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "mlopslab.cli.main", "ui", "--port", str(port)]
-    with running(command, f"{base}/health", workspace.parent / "ui.log"):
+    with running(command, f"{base}/health", workspace.parent / "ui.log") as ui:
         page = httpx.get(base, timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
         found = httpx.post(
@@ -138,6 +139,11 @@ def test_ui_shows_the_workspace_runs(cli, workspace: Path) -> None:  # type: ign
             f"{base}/ajax-api/2.0/mlflow/registered-models/search", timeout=10
         ).json()
         assert models["registered_models"][0]["name"] == "penguins"
+        # SIGTERM to the pid a user sees stops the UI: mlopslab became MLflow.
+        ui.send_signal(signal.SIGTERM)
+        assert ui.wait(timeout=30) is not None
+    with pytest.raises(httpx.TransportError):
+        httpx.get(base, timeout=2)
 
 
 def test_no_args_shows_help(cli) -> None:  # type: ignore[no-untyped-def]
@@ -169,7 +175,8 @@ def test_ui_refuses_a_taken_port(cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_ui_points_at_a_tracking_server_instead_of_crashing(
-    cli, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    cli,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
     result = cli("ui")
