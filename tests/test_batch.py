@@ -103,8 +103,13 @@ def test_predict_names_the_bad_row_and_writes_nothing(
     text.loc[3, "bill_length_mm"] = "long"  # pandas now reads the column as text
     text.to_csv(tmp_path / "text.csv", index=False)
     worded = cli(
-        "predict", "--home", home, "--input", tmp_path / "text.csv",
-        "--output", tmp_path / "out.csv",
+        "predict",
+        "--home",
+        home,
+        "--input",
+        tmp_path / "text.csv",
+        "--output",
+        tmp_path / "out.csv",
     )
     assert "row 3, field 'bill_length_mm': must be a number, got str" in (
         one_line_error(worded.err)

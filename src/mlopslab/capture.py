@@ -77,6 +77,16 @@ class CaptureStore(Protocol):
     def close(self) -> None: ...
 
 
+def open_capture_store(location: str | Path) -> CaptureStore:
+    """A postgresql:// URL opens PostgreSQL; anything else is a SQLite file."""
+    text = str(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        from mlopslab.capture_pg import PostgresCaptureStore
+
+        return PostgresCaptureStore(text)
+    return SQLiteCaptureStore(Path(text))
+
+
 class SQLiteCaptureStore:
     """Captures and labels in one SQLite file, in WAL mode."""
 

@@ -110,6 +110,9 @@ class ServeConfig(Frozen):
     max_batch_rows: int = Field(1_000, ge=1)
     poll_seconds: float = Field(5.0, ge=0.0)  # 0 turns alias following off
     admin_token: str | None = None
+    # Where captures and labels go (serve) and come from (monitor, labels):
+    # a postgresql:// URL, or by default capture.db in the workspace.
+    capture_url: str | None = Field(None, pattern=r"^postgres(ql)?://")
 
 
 class ColumnDrift(Frozen):

@@ -74,6 +74,9 @@ class Trained:
     decision: GateDecision
     champion_before: str | None
     model_name: str
+    # The newest version number when the gate read the champion: versions
+    # above it were registered by runs going on at the same time.
+    latest_at_gate: int = 0
 
 
 @dataclass
@@ -172,6 +175,7 @@ def train_and_gate(
     with stages.stage("evaluate") as timing:
         metrics = evaluate(model, split.X_test, split.y_test)
         name = cfg.registry.model_name or data.name
+        latest = registry.latest_version(name)
         decision, champion_before = _gate_against_champion(
             cfg, registry, name, split, metrics
         )
@@ -188,6 +192,7 @@ def train_and_gate(
         decision,
         champion_before,
         name,
+        latest,
     )
 
 

@@ -110,6 +110,55 @@ def _apply_status(
     registry.set_status(trained.model_name, version, status)
     if status == "approved":
         registry.promote(trained.model_name, version)
+        settle_champion(cfg, registry, trained, version)
+
+
+def settle_champion(
+    cfg: Config, registry: Registry, trained: Trained, version: str
+) -> None:
+    """Runs registered at the same time: the champion ends on the best of them.
+
+    Each concurrent run passed its gate against the same old champion, and the
+    last to promote would win. So after promoting, every run ranks the
+    versions approved since its gate read (re-scored on its own test set, ties
+    to the earliest) and gives the alias to the best, until the alias agrees.
+    The last run to finish sees every other run's status, so the alias ends on
+    the best model whatever the interleaving.
+    """
+    name = trained.model_name
+    for _ in range(5):
+        rivals = [
+            v.version
+            for v in registry.versions(name)
+            if v.status == "approved"
+            and int(v.version) > trained.latest_at_gate
+            and v.version != version
+        ]
+        if not rivals:
+            return
+        best = _best_version(cfg, registry, trained, version, rivals)
+        champion = registry.champion(name)
+        if champion is not None and champion.version == best:
+            return
+        registry.promote(name, best)
+
+
+def _best_version(
+    cfg: Config, registry: Registry, trained: Trained, own: str, rivals: list[str]
+) -> str:
+    from mlopslab.evaluate import LOWER_IS_BETTER, evaluate
+
+    metric = cfg.gate.compare_metric
+    scores = {own: getattr(trained.metrics, metric)}
+    for rival in rivals:
+        try:
+            model = registry.load_model(trained.model_name, rival)
+            scored = evaluate(model, trained.split.X_test, trained.split.y_test)
+        except (RegistryError, ValueError, KeyError):
+            continue  # trained on other data: not comparable on this test set
+        scores[rival] = getattr(scored, metric)
+    sign = 1 if metric in LOWER_IS_BETTER else -1
+    return min(scores, key=lambda v: (sign * scores[v], int(v)))
 
 
 def _aliases(registry: Registry, name: str) -> dict[str, str]:

@@ -149,6 +149,15 @@ class Registry:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(name, alias, version)
 
+    def latest_version(self, name: str) -> int:
+        """The highest version number of a model, 0 when it has none."""
+        if not self._model_exists(name):
+            return 0
+        found = self.client.search_model_versions(
+            f"name = '{name}'", max_results=1, order_by=["version_number DESC"]
+        )
+        return int(found[0].version) if found else 0
+
     def model_names(self) -> list[str]:
         """Names of the registered models (one query, unlike listing versions)."""
         models = self.client.search_registered_models(max_results=1000)

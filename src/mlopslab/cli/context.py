@@ -23,6 +23,13 @@ HomeOpt = Annotated[
         "--home", help="Workspace directory (default ./.mlopslab or MLOPSLAB_HOME)."
     ),
 ]
+CaptureUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--capture-url",
+        help="postgresql://... capture store (default capture.db in the workspace).",
+    ),
+]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -63,6 +70,11 @@ def registry_location(workspace: Workspace) -> tuple[str, str | None]:
     local = uri == workspace.local_tracking_uri()
     # A server decides where artifacts go; locally they stay in the workspace.
     return uri, workspace.artifact_location() if local else None
+
+
+def capture_location(cfg: Config, workspace: Workspace) -> str:
+    """The capture store: serve.capture_url, else capture.db in the workspace."""
+    return cfg.serve.capture_url or str(workspace.capture_db)
 
 
 def check_port(host: str, port: int) -> None:

@@ -18,6 +18,7 @@ from mlopslab.cli import (
     registry_cmds,
     run_cmds,
     serve_cmds,
+    team_cmds,
 )
 from mlopslab.errors import MlopsLabError
 
@@ -32,6 +33,7 @@ monitor_cmds.register(app)
 demo_cmds.register(app)
 app.add_typer(registry_cmds.app, name="registry")
 course_cmds.register(app)
+team_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,8 +9,10 @@ import typer
 from rich.console import Console
 
 from mlopslab.cli.context import (
+    CaptureUrlOpt,
     ConfigOpt,
     HomeOpt,
+    capture_location,
     open_registry,
     open_workspace,
     registry_agent,
@@ -50,11 +52,12 @@ def monitor(
     model_name: Annotated[
         str | None, typer.Option(help="Registered model (default: the only one).")
     ] = None,
+    capture_url: CaptureUrlOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> int:
     """Check captured traffic against the champion's baseline; exit 1 when violated."""
-    from mlopslab.capture import SQLiteCaptureStore
+    from mlopslab.capture import open_capture_store
 
     cfg = resolve_config(
         config,
@@ -63,6 +66,7 @@ def monitor(
             "monitor.last": last,
             "monitor.fail_on": fail_on,
             "registry.model_name": model_name,
+            "serve.capture_url": capture_url,
         },
     )
     workspace = open_workspace(cfg)
@@ -78,7 +82,7 @@ def monitor(
             write_outputs,
         )
 
-        store = SQLiteCaptureStore(workspace.capture_db)
+        store = open_capture_store(capture_location(cfg, workspace))
         try:
             window = read_window(store, cfg.monitor.last)
         finally:
@@ -247,13 +251,14 @@ def simulate_labels(
         float, typer.Option(help="Share of labels that are right, 0 to 1.")
     ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed for which labels are wrong.")] = 0,
+    capture_url: CaptureUrlOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Attach ground truth to simulated, captured rows (a chosen share of it wrong)."""
     import numpy as np
 
-    from mlopslab.capture import SQLiteCaptureStore
+    from mlopslab.capture import open_capture_store
     from mlopslab.errors import ConfigError
     from mlopslab.simulate import simulated_labels
 
@@ -261,9 +266,9 @@ def simulate_labels(
         raise ConfigError(
             f"--quality {quality} is not between 0 and 1", "pass e.g. --quality 0.9"
         )
-    cfg = resolve_config(config, home)
+    cfg = resolve_config(config, home, **{"serve.capture_url": capture_url})
     workspace = open_workspace(cfg)
-    store = SQLiteCaptureStore(workspace.capture_db)
+    store = open_capture_store(capture_location(cfg, workspace))
     try:
         labels = simulated_labels(
             workspace.home / "simulations" / "truth.csv",

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mlopslab.cli.context import (
+    CaptureUrlOpt,
     ConfigOpt,
     HomeOpt,
+    capture_location,
     check_port,
     open_workspace,
     registry_agent,
@@ -63,6 +65,7 @@ def serve(
         float | None,
         typer.Option(help="How often to check the alias for a new version (0: never)."),
     ] = None,
+    capture_url: CaptureUrlOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> int:
@@ -79,6 +82,7 @@ def serve(
             "serve.capture_rate": capture_rate,
             "serve.capture_sync": capture_sync,
             "serve.poll_seconds": poll_seconds,
+            "serve.capture_url": capture_url,
         },
     )
     workspace = open_workspace(cfg)
@@ -106,12 +110,15 @@ def serve(
     }
     if cfg.serve.workers == 1:
         # One process: keep the agent, whose MLflow is imported by now.
-        uvicorn.run(build_app(cfg.serve, agent, name, workspace.capture_db), **options)
+        uvicorn.run(
+            build_app(cfg.serve, agent, name, capture_location(cfg, workspace)),
+            **options,
+        )
         return 0
     # Several worker processes each build the same app from one spec.
     agent.close()
     os.environ[RUNTIME_ENV] = runtime_spec(
-        cfg.serve, name, *registry_location(workspace), workspace.capture_db
+        cfg.serve, name, *registry_location(workspace), capture_location(cfg, workspace)
     )
     uvicorn.run(
         "mlopslab.serving.entry:build",
@@ -153,15 +160,16 @@ def labels_add(
     path: Annotated[
         Path, typer.Argument(help="CSV with columns inference_id and label.")
     ],
+    capture_url: CaptureUrlOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Attach ground-truth labels to captured rows by inference_id."""
     import pandas as pd
 
-    from mlopslab.capture import SQLiteCaptureStore
+    from mlopslab.capture import open_capture_store
 
-    cfg = resolve_config(config, home)
+    cfg = resolve_config(config, home, **{"serve.capture_url": capture_url})
     workspace = open_workspace(cfg)
     try:
         frame = pd.read_csv(path, dtype=str)
@@ -182,7 +190,7 @@ def labels_add(
             f"labels file row {int(bad.index[0])} has an empty inference_id or label",
             "fill or remove that row",
         )
-    store = SQLiteCaptureStore(workspace.capture_db)
+    store = open_capture_store(capture_location(cfg, workspace))
     try:
         matched = store.add_labels(
             zip(frame["inference_id"], frame["label"], strict=True)

@@ -249,11 +249,7 @@ class Course:
 
 def term_links(body: str) -> list[re.Match[str]]:
     """The `[[term]]` links of a lesson, outside code."""
-    return [
-        match
-        for part in prose(body)
-        for match in TERM_LINK.finditer(part)
-    ]
+    return [match for part in prose(body) for match in TERM_LINK.finditer(part)]
 
 
 def prose(body: str) -> list[str]:

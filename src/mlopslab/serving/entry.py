@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 
-from mlopslab.capture import SQLiteCaptureStore
+from mlopslab.capture import open_capture_store
 from mlopslab.config import ServeConfig
 from mlopslab.registry_agent import RegistryAgent
 from mlopslab.serving.app import create_app
@@ -27,7 +26,7 @@ def runtime_spec(
     model_name: str,
     tracking_uri: str,
     artifact_location: str | None,
-    capture_db: Path,
+    capture: str,
 ) -> str:
     return json.dumps(
         {
@@ -35,7 +34,7 @@ def runtime_spec(
             "model_name": model_name,
             "tracking_uri": tracking_uri,
             "artifact_location": artifact_location,
-            "capture_db": str(capture_db),
+            "capture": capture,
         }
     )
 
@@ -45,13 +44,13 @@ def build() -> FastAPI:
     spec: dict[str, Any] = json.loads(os.environ[RUNTIME_ENV])
     cfg = ServeConfig.model_validate(spec["serve"])
     agent = RegistryAgent(spec["tracking_uri"], spec["artifact_location"])
-    return build_app(cfg, agent, spec["model_name"], Path(spec["capture_db"]))
+    return build_app(cfg, agent, spec["model_name"], spec["capture"])
 
 
 def build_app(
-    cfg: ServeConfig, agent: RegistryAgent, model_name: str, capture_db: Path
+    cfg: ServeConfig, agent: RegistryAgent, model_name: str, capture: str
 ) -> FastAPI:
-    """The app for one model of a registry, capturing into `capture_db`."""
+    """The app for one model of a registry, capturing into `capture` (path or URL)."""
     source = AgentSource(agent, model_name, cfg.model)
-    store = SQLiteCaptureStore(capture_db) if cfg.capture_rate > 0 else None
+    store = open_capture_store(capture) if cfg.capture_rate > 0 else None
     return create_app(cfg, source, store)

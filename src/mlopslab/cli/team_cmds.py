@@ -1,0 +1,104 @@
+"""`mlopslab team up`: one MLflow tracking server on PostgreSQL for a class or team."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlopslab.cli.context import (
+    ConfigOpt,
+    HomeOpt,
+    check_port,
+    open_workspace,
+    resolve_config,
+)
+from mlopslab.errors import ConfigError, StoreError
+
+app = typer.Typer(no_args_is_help=True, help="Shared tracking for a class or a team.")
+
+
+@app.command()
+def up(
+    postgres: Annotated[
+        str,
+        typer.Option(
+            help="postgresql://user:password@host:port/db for runs and registry."
+        ),
+    ],
+    port: Annotated[int, typer.Option(help="Port of the tracking server.")] = 5000,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (0.0.0.0 to share on a network).")
+    ] = "127.0.0.1",
+    artifacts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the server keeps artifacts (default WORKSPACE/team-artifacts)."
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Server worker processes.")] = 2,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run `mlflow server` with a PostgreSQL backend store and an artifact root."""
+    if not postgres.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"--postgres must be a postgresql:// URL, not '{postgres}'",
+            "e.g. --postgres postgresql://user:password@127.0.0.1:5432/mlflow",
+        )
+    _check_database(postgres)
+    cfg = resolve_config(config, home)
+    root = (artifacts or open_workspace(cfg).home / "team-artifacts").resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    check_port(host, port)
+    shown = "127.0.0.1" if host == "0.0.0.0" else host
+    typer.echo(
+        f"MLflow tracking server on PostgreSQL at http://{shown}:{port}\n"
+        f"  artifacts in {root}\n"
+        f"  everyone runs: export MLFLOW_TRACKING_URI=http://{shown}:{port}"
+    )
+    sys.stdout.flush()
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", backend_uri(postgres),
+        "--artifacts-destination", str(root),
+        "--serve-artifacts",
+        "--host", host,
+        "--port", str(port),
+        "--workers", str(workers),
+    ]  # fmt: skip
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # Become the server, so Ctrl-C and SIGTERM reach it directly.
+    os.execve(sys.executable, command, env)
+
+
+def backend_uri(url: str) -> str:
+    """SQLAlchemy's URL for psycopg 3, the driver mlopslab ships."""
+    scheme, rest = url.split("://", 1)
+    return (
+        f"postgresql+psycopg://{rest}" if scheme in {"postgresql", "postgres"} else url
+    )
+
+
+def _check_database(url: str) -> None:
+    """Fail in one line now rather than in the server's log later."""
+    import psycopg
+
+    from mlopslab.capture_pg import safe_url
+
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "error"
+        raise StoreError(
+            f"cannot reach PostgreSQL at {safe_url(url)}: {first}",
+            "check the URL, the password and that the database exists",
+        ) from exc
+
+
+def register(main_app: typer.Typer) -> None:
+    main_app.add_typer(app, name="team")
