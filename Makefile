@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python -m benchmarks.drift
+	$(BIN)/python -m benchmarks.scale
 
 ui: $(STAMP)
 	$(BIN)/mlopslab ui

@@ -14,7 +14,7 @@ from mlopslab.errors import StoreError
 from tests.postgres import needs_postgres, postgres_url  # noqa: F401
 from tests.test_capture import record
 
-pytestmark = needs_postgres
+pytestmark = [pytest.mark.integration, needs_postgres]
 
 
 def test_round_trip_with_labels_like_sqlite(postgres_url: str, tmp_path: Path) -> None:  # noqa: F811

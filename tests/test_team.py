@@ -17,7 +17,7 @@ from tests.conftest import PENGUIN
 from tests.postgres import needs_postgres, postgres_url  # noqa: F401
 from tests.servers import copy_workspace, free_port, running, serve_command
 
-pytestmark = [pytest.mark.slow, needs_postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, needs_postgres]
 
 
 def mlopslab(*args: str) -> list[str]:

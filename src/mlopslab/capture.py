@@ -27,7 +27,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +63,18 @@ class CaptureRecord:
     input: dict[str, Any]
     prediction: str
     probabilities: dict[str, float]
+
+    def as_row(self, encode: Callable[[Any], Any]) -> tuple[Any, ...]:
+        """The record as a `captures` row, `input` and `probabilities` encoded."""
+        return (
+            self.inference_id,
+            self.captured_at,
+            self.model_name,
+            self.model_version,
+            encode(self.input),
+            self.prediction,
+            encode(self.probabilities),
+        )
 
 
 class CaptureStore(Protocol):
@@ -106,18 +118,7 @@ class SQLiteCaptureStore:
         self._lock = threading.Lock()
 
     def write(self, records: Sequence[CaptureRecord]) -> None:
-        rows = [
-            (
-                r.inference_id,
-                r.captured_at,
-                r.model_name,
-                r.model_version,
-                json.dumps(r.input),
-                r.prediction,
-                json.dumps(r.probabilities),
-            )
-            for r in records
-        ]
+        rows = [record.as_row(json.dumps) for record in records]
         with self._lock, self._conn:
             self._conn.executemany(
                 "INSERT OR REPLACE INTO captures VALUES (?, ?, ?, ?, ?, ?, ?)", rows

@@ -58,18 +58,7 @@ class PostgresCaptureStore:
         self._lock = threading.Lock()
 
     def write(self, records: Sequence[CaptureRecord]) -> None:
-        rows = [
-            (
-                r.inference_id,
-                r.captured_at,
-                r.model_name,
-                r.model_version,
-                Jsonb(r.input),
-                r.prediction,
-                Jsonb(r.probabilities),
-            )
-            for r in records
-        ]
+        rows = [record.as_row(Jsonb) for record in records]
         with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO captures VALUES (%s, %s, %s, %s, %s, %s, %s) "

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlopslab.errors import ConfigError
 
@@ -138,6 +145,20 @@ class MonitorConfig(Frozen):
     fail_on: Literal["drift", "quality", "constraints", "any"] = "any"
 
 
+class ExecutorConfig(Frozen):
+    """Where tuning trials and batch scoring run: here, or on a Ray cluster."""
+
+    kind: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # HOST:PORT of `ray start --head`
+    retries: int = Field(2, ge=0, le=10)  # per task lost with its worker
+
+    @model_validator(mode="after")
+    def _address_for_ray(self) -> ExecutorConfig:
+        if self.kind == "ray" and not self.ray_address:
+            raise ValueError("executor ray needs ray_address (--ray-address HOST:PORT)")
+        return self
+
+
 class CourseConfig(Frozen):
     # The course content folder; default ./course if it holds a course.yaml,
     # else the course that ships with mlopslab.
@@ -155,6 +176,7 @@ class Config(Frozen):
     registry: RegistryConfig = RegistryConfig()
     serve: ServeConfig = ServeConfig()
     monitor: MonitorConfig = MonitorConfig()
+    executor: ExecutorConfig = ExecutorConfig()
     course: CourseConfig = CourseConfig()
 
 

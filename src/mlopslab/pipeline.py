@@ -157,10 +157,13 @@ def train_and_gate(
             ", ".join(f"{k} {v}" for k, v in split.sizes.items()) + "; baseline"
         )
     with stages.stage("tune") as timing:
-        tuning = tune(split.X_train, split.y_train, data.schema, cfg.tune, cfg.seed)
+        with trial_executor(cfg) as executor:
+            tuning = tune(
+                split.X_train, split.y_train, data.schema, cfg.tune, cfg.seed, executor
+            )
         timing.result = (
             f"{len(tuning.trials)} trials, best {tuning.best.family} "
-            f"(cv log loss {tuning.best.cv_log_loss:.4f})"
+            f"(cv log loss {tuning.best.cv_log_loss:.4f})" + _retried(tuning)
         )
     with stages.stage("train") as timing:
         on_train = fit_final(
@@ -194,6 +197,31 @@ def train_and_gate(
         name,
         latest,
     )
+
+
+@contextmanager
+def trial_executor(cfg: Config) -> Iterator[Any]:
+    """The Ray cluster when configured, else None (tune's local executor)."""
+    if cfg.executor.kind != "ray":
+        yield None
+        return
+    from mlopslab.ray_executor import RayExecutor
+
+    assert cfg.executor.ray_address is not None  # the config checks this
+    with RayExecutor(cfg.executor.ray_address, cfg.executor.retries) as executor:
+        yield executor
+
+
+def _retried(tuning: TuneResult) -> str:
+    """Say which trials a lost worker made run again, or lost for good."""
+    again = [t.number for t in tuning.trials if t.retries and t.error is None]
+    lost = [t.number for t in tuning.trials if t.retries and t.error is not None]
+    parts = []
+    if again:
+        parts.append(f"trials {again} re-run after a lost worker")
+    if lost:
+        parts.append(f"trials {lost} lost with their workers")
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def _gate_against_champion(

@@ -276,6 +276,7 @@ def _log_run(
             "cv_accuracy": trial.cv_accuracy,
             "cv_macro_f1": trial.cv_macro_f1,
             "seconds": trial.seconds,
+            "retries": float(trial.retries),  # re-runs after a lost Ray worker
         }
         _log_batch(
             registry,

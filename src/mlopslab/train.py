@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import optuna
@@ -47,6 +47,7 @@ class TrialRecord:
     cv_macro_f1: float | None
     seconds: float
     error: str | None = None
+    retries: int = 0  # runs lost with a worker and started again
 
 
 @dataclass(frozen=True)
@@ -169,9 +170,19 @@ def prepare_folds(
 
 
 def tune(
-    X: pd.DataFrame, y: pd.Series, schema: Schema, cfg: TuneConfig, seed: int
+    X: pd.DataFrame,
+    y: pd.Series,
+    schema: Schema,
+    cfg: TuneConfig,
+    seed: int,
+    executor: TrialExecutor | None = None,
 ) -> TuneResult:
-    """Run a seeded Optuna study minimising cross-validated log loss."""
+    """Run a seeded Optuna study minimising cross-validated log loss.
+
+    Only this process asks and tells the study, in fixed batches, so where the
+    trials run (`executor`: local processes or a Ray cluster) never changes
+    which trials are drawn or which one wins.
+    """
     started = time.perf_counter()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -184,27 +195,16 @@ def tune(
             f"preprocessing failed on the training data: {str(exc).splitlines()[-1]}",
             "check that each column holds one kind of value (numbers or text)",
         ) from exc
-    records: list[TrialRecord] = []
-    # Worker processes cost about a second to start: on small data they lose.
-    # So do OpenMP threads (HistGradientBoosting): on a busy machine their
-    # spin-waits made penguins' 16 trials take 4-7 s instead of 1.1 s.
-    small = len(X) < PARALLEL_MIN_ROWS
-    jobs = 1 if small else cfg.jobs
-    with threadpool_limits(1 if small else None), Parallel(n_jobs=jobs) as parallel:
-        while len(records) < cfg.trials:
-            size = min(cfg.batch_size, cfg.trials - len(records))
-            batch = [study.ask() for _ in range(size)]
-            drawn = [suggest(trial, cfg.families) for trial in batch]
-            results = parallel(
-                delayed(_evaluate)(trial.number, family, params, folds, seed)
-                for trial, (family, params) in zip(batch, drawn, strict=True)
-            )
-            for trial, record in zip(batch, results, strict=True):
-                if record.cv_log_loss is None:
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                else:
-                    study.tell(trial, record.cv_log_loss)
-                records.append(record)
+    if executor is not None:
+        records = _search(study, cfg, folds, seed, executor)
+    else:
+        # Worker processes cost about a second to start: on small data they
+        # lose. So do OpenMP threads (HistGradientBoosting): on a busy machine
+        # their spin-waits made penguins' 16 trials take 4-7 s instead of 1.1 s.
+        small = len(X) < PARALLEL_MIN_ROWS
+        jobs = 1 if small else cfg.jobs
+        with LocalExecutor(jobs, single_thread=small) as local:
+            records = _search(study, cfg, folds, seed, local)
     completed = [r for r in records if r.cv_log_loss is not None]
     if not completed:
         raise StageError(
@@ -213,6 +213,69 @@ def tune(
         )
     best = records[study.best_trial.number]
     return TuneResult(trials=records, best=best, seconds=time.perf_counter() - started)
+
+
+def _search(
+    study: optuna.Study,
+    cfg: TuneConfig,
+    folds: list[Fold],
+    seed: int,
+    executor: TrialExecutor,
+) -> list[TrialRecord]:
+    records: list[TrialRecord] = []
+    while len(records) < cfg.trials:
+        size = min(cfg.batch_size, cfg.trials - len(records))
+        batch = [study.ask() for _ in range(size)]
+        jobs = [
+            TrialJob(trial.number, *suggest(trial, cfg.families)) for trial in batch
+        ]
+        results = executor.run(jobs, folds, seed)
+        for trial, record in zip(batch, results, strict=True):
+            if record.cv_log_loss is None:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                study.tell(trial, record.cv_log_loss)
+            records.append(record)
+    return records
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    number: int
+    family: str
+    params: dict[str, Any]
+
+
+class TrialExecutor(Protocol):
+    """Runs one batch of trials and returns their records in the same order."""
+
+    def run(
+        self, jobs: list[TrialJob], folds: list[Fold], seed: int
+    ) -> list[TrialRecord]: ...
+
+
+class LocalExecutor:
+    """Trials in this process, or in joblib worker processes (`jobs`)."""
+
+    def __init__(self, jobs: int, single_thread: bool = False) -> None:
+        self._limits = threadpool_limits(1 if single_thread else None)
+        self._parallel = Parallel(n_jobs=jobs)
+
+    def __enter__(self) -> LocalExecutor:
+        self._limits.__enter__()
+        self._parallel.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._parallel.__exit__(None, None, None)
+        self._limits.__exit__(None, None, None)
+
+    def run(
+        self, jobs: list[TrialJob], folds: list[Fold], seed: int
+    ) -> list[TrialRecord]:
+        return list(
+            self._parallel(delayed(evaluate_trial)(job, folds, seed) for job in jobs)
+        )
 
 
 def fit_final(
@@ -226,9 +289,9 @@ def fit_final(
     return pipeline
 
 
-def _evaluate(
-    number: int, family: str, params: dict[str, Any], folds: list[Fold], seed: int
-) -> TrialRecord:
+def evaluate_trial(job: TrialJob, folds: list[Fold], seed: int) -> TrialRecord:
+    """Cross-validate one trial's family and parameters on the prepared folds."""
+    number, family, params = job.number, job.family, job.params
     started = time.perf_counter()
     try:
         scores = [_score_fold(family, params, fold, seed) for fold in folds]

@@ -30,6 +30,14 @@ CaptureUrlOpt = Annotated[
         help="postgresql://... capture store (default capture.db in the workspace).",
     ),
 ]
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option("--executor", help="local (default) or ray."),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option("--ray-address", help="HOST:PORT of a Ray cluster's head."),
+]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(

@@ -53,6 +53,14 @@ def course_root(cfg: Config, flag: Path | None) -> Path:
     raise CourseError("no course found", "pass --course DIR")
 
 
+def _setup(
+    config: Path | None, home: Path | None, course: Path | None
+) -> tuple[Config, Course]:
+    """The resolved config and the loaded course, for one command."""
+    cfg = resolve_config(config, home)
+    return cfg, _course(cfg, course)
+
+
 def _course(cfg: Config, flag: Path | None) -> Course:
     from mlopslab.course.content import load_course
 
@@ -80,8 +88,7 @@ def list_modules(
     config: ConfigOpt = None,
 ) -> None:
     """The modules in order: core or optional, time, and your progress."""
-    cfg = resolve_config(config, home)
-    loaded = _course(cfg, course)
+    cfg, loaded = _setup(config, home, course)
     standing = _standing(cfg, loaded, student) if student else {}
     table = Table(title=loaded.title, title_justify="left")
     for column in ("module", "title", "", "time"):
@@ -113,8 +120,8 @@ def show(
     """Read a lesson in the terminal."""
     from mlopslab.course.lessons import link_terms, strip_markers
 
-    cfg = resolve_config(config, home)
-    lesson = _course(cfg, course).module(module)
+    cfg, loaded = _setup(config, home, course)
+    lesson = loaded.module(module)
     meta = lesson.meta
     body = strip_markers(link_terms(lesson.body, lambda term, text: f"**{text}**"))
     console = Console()
@@ -158,8 +165,7 @@ def quiz(
     """Take a module's quiz: your own variant, scored and recorded."""
     from mlopslab.course.quiz import make_variant
 
-    cfg = resolve_config(config, home)
-    loaded = _course(cfg, course)
+    cfg, loaded = _setup(config, home, course)
     lesson = loaded.module(module)
     who = _student(student)
     if demo is not None and demo not in {d.id for d in lesson.meta.demos}:
@@ -299,8 +305,7 @@ def glossary(
     config: ConfigOpt = None,
 ) -> None:
     """Look up the course's vocabulary."""
-    cfg = resolve_config(config, home)
-    loaded = _course(cfg, course)
+    _, loaded = _setup(config, home, course)
     console = Console(highlight=False)
     exact = loaded.term(query) if query else None
     if exact is not None:
@@ -332,8 +337,7 @@ def progress(
     config: ConfigOpt = None,
 ) -> None:
     """Your progress: lessons opened, and the quiz and assignment scores that count."""
-    cfg = resolve_config(config, home)
-    loaded = _course(cfg, course)
+    cfg, loaded = _setup(config, home, course)
     who = _student(student)
     standing = _standing(cfg, loaded, who)
     policy = cfg.course.attempt_policy
@@ -388,8 +392,7 @@ def site(
     """Build the course website (MkDocs Material) into the workspace."""
     from mlopslab.course.site import build_site
 
-    cfg = resolve_config(config, home)
-    loaded = _course(cfg, course)
+    cfg, loaded = _setup(config, home, course)
     target = out or open_workspace(cfg).home / "course-site"
     index = build_site(loaded, target)
     typer.echo(f"course site built: {index}")

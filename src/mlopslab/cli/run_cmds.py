@@ -14,7 +14,9 @@ from rich.table import Table
 
 from mlopslab.cli.context import (
     ConfigOpt,
+    ExecutorOpt,
     HomeOpt,
+    RayAddressOpt,
     check_port,
     open_registry,
     open_workspace,
@@ -78,6 +80,8 @@ def run(
         bool,
         typer.Option("--fail-on-reject", help="Exit 3 when the gate rejects (for CI)."),
     ] = False,
+    executor: ExecutorOpt = None,
+    ray_address: RayAddressOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> int:
@@ -95,6 +99,8 @@ def run(
             "seed": seed,
             "registry.model_name": model_name,
             "registry.promotion": promotion,
+            "executor.kind": executor,
+            "executor.ray_address": ray_address,
         },
     )
     workspace = open_workspace(cfg)

@@ -11,7 +11,9 @@ import typer
 from mlopslab.cli.context import (
     CaptureUrlOpt,
     ConfigOpt,
+    ExecutorOpt,
     HomeOpt,
+    RayAddressOpt,
     capture_location,
     check_port,
     open_workspace,
@@ -139,20 +141,31 @@ def predict(
     ],
     model: ModelOpt = None,
     model_name: NameOpt = None,
+    executor: ExecutorOpt = None,
+    ray_address: RayAddressOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Score a file with the same model loading and validation as the endpoint."""
+    from mlopslab.pipeline import trial_executor
     from mlopslab.serving.batch import score_file
     from mlopslab.serving.model import AgentSource
 
     cfg = resolve_config(
-        config, home, **{"serve.model": model, "registry.model_name": model_name}
+        config,
+        home,
+        **{
+            "serve.model": model,
+            "registry.model_name": model_name,
+            "executor.kind": executor,
+            "executor.ray_address": ray_address,
+        },
     )
     with registry_agent(open_workspace(cfg)) as agent:
         info = agent.call(serving_target, cfg)
         served = AgentSource(agent, info.name, info.version).load(info)
-    rows = score_file(served, input_path, output_path)
+    with trial_executor(cfg) as cluster:
+        rows = score_file(served, input_path, output_path, cluster)
     typer.echo(f"scored {rows} rows with {info.name} v{info.version} -> {output_path}")
 
 

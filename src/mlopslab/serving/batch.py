@@ -16,17 +16,27 @@ from mlopslab.serving.schema import RowError
 CHUNK_ROWS = 10_000
 
 
-def score_file(model: ServedModel, input_path: Path, output_path: Path) -> int:
-    """Validate every row, predict in chunks, write atomically; return the count."""
+def score_file(
+    model: ServedModel, input_path: Path, output_path: Path, cluster: Any = None
+) -> int:
+    """Validate every row, predict in chunks, write atomically; return the count.
+
+    With a `cluster` (a RayExecutor) the chunks are scored on its workers and
+    the predictions come back in input order.
+    """
     frame = _read(input_path)
     records = _records(_numbers_as_numbers(frame, model))
     try:
         clean = [model.schema.validate_row(i, row) for i, row in enumerate(records)]
     except RowError as exc:
         raise DataError(f"{input_path}: {exc}", "fix that row and score again") from exc
-    predictions = []
-    for start in range(0, len(clean), CHUNK_ROWS):
-        predictions.extend(model.predict(clean[start : start + CHUNK_ROWS]))
+    chunks = [
+        clean[start : start + CHUNK_ROWS] for start in range(0, len(clean), CHUNK_ROWS)
+    ]
+    if cluster is not None:
+        predictions = cluster.predict(model, chunks)
+    else:
+        predictions = [p for chunk in chunks for p in model.predict(chunk)]
     scored = frame.copy()
     scored["prediction"] = [p.label for p in predictions]
     for label in model.classes:
