@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py

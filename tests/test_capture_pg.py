@@ -82,3 +82,33 @@ def test_an_unreachable_database_is_one_line_without_the_password() -> None:
     assert (
         "check --capture-url and that PostgreSQL is running" in caught.value.one_line()
     )
+
+
+def test_a_dropped_connection_is_reopened(postgres_url: str) -> None:  # noqa: F811
+    store = PostgresCaptureStore(postgres_url)
+    store.write([record(1)])
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    store.write([record(2)])  # reconnects instead of killing the writer
+    assert store.count() == 2
+    store.close()
+
+
+def test_a_failed_commit_does_not_stop_the_writer(postgres_url: str) -> None:  # noqa: F811
+    store = PostgresCaptureStore(postgres_url)
+    writer = CaptureWriter(store, max_queue=100, linger_seconds=0.0)
+    store.url = "postgresql://nobody:x@127.0.0.1:1/none"  # reconnects will fail
+    store._conn.close()
+    failed = writer.submit_and_wait(record(1))
+    assert failed is not None
+    with pytest.raises(StoreError):
+        failed.result(timeout=30)
+    store.url = postgres_url
+    ok = writer.submit_and_wait(record(2))
+    assert ok is not None and ok.result(timeout=30) is None
+    writer.close()
+    assert store.count() == 1
+    store.close()

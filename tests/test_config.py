@@ -64,3 +64,18 @@ def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
         load_config(broken, {})
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "absent.toml", {})
+
+
+def test_public_dump_masks_passwords_and_tokens() -> None:
+    from mlopslab.config import load_config, public_dump
+
+    cfg = load_config(
+        overrides={
+            "serve.capture_url": "postgresql://ana:s3cret@db:5432/capture",
+            "serve.admin_token": "t0ken",
+        }
+    )
+    shown = public_dump(cfg)
+    assert shown["serve"]["capture_url"] == "postgresql://ana:***@db:5432/capture"
+    assert shown["serve"]["admin_token"] == "***"
+    assert cfg.serve.capture_url is not None and "s3cret" in cfg.serve.capture_url

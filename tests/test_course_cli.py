@@ -190,6 +190,12 @@ def test_the_site_builds_strict_without_answers(cli: Cli, course: Path) -> None:
     assert 'href="../glossary.html#data-drift"' in lesson
     quiz = (site / "quizzes" / "0-intro.html").read_text()
     assert "Which leak?" in quiz and "Anything that sees the test set" not in quiz
+    # Neither the written order of options (key first here) nor of ordering items.
+    item = quiz.index
+    assert item("<li>a challenger</li>") < item("<li>the serving model</li>")
+    assert (
+        item("<li>evaluate</li>") < item("<li>register</li>") < item("<li>train</li>")
+    )
     assert "fonts.googleapis" not in lesson  # offline
     glossary = (site / "glossary.html").read_text()
     assert 'id="data-drift"' in glossary
@@ -222,3 +228,60 @@ def test_the_real_course_validates_and_its_site_builds_strict(cli: Cli) -> None:
     assert built.code == 0, built.err
     site = Path(".mlopslab/course-site/site")
     assert (site / "glossary.html").is_file() and (site / "capstone.html").is_file()
+
+
+def test_a_retake_draws_a_new_variant_and_demo_quizzes_do_not_count(
+    cli: Cli, course: Path, tmp_path: Path
+) -> None:
+    args = ("--student", "s5", "--course", course)
+    first = cli("course", "quiz", "0-intro", "--show", *args).out
+    empty = tmp_path / "none.yaml"
+    empty.write_text("{}\n")
+    assert cli("course", "quiz", "0-intro", "--answers", empty, *args).code == 0
+    second = cli("course", "quiz", "0-intro", "--show", *args).out
+    assert first != second  # other shuffles and numbers: seen keys do not carry over
+    right = right_answers(course, "s5")
+    demo_answers = tmp_path / "demo.yaml"
+    demo_answers.write_text(f"pick-one: {right['pick-one']}\n")
+    demo = cli("course", "quiz", "0-intro", "--demo", "demo-0-intro",
+               "--answers", demo_answers, *args)  # fmt: skip
+    assert demo.code == 0
+    progress = cli("course", "progress", *args)
+    assert "0/6 (0%)" in progress.out and "100%" not in progress.out
+
+
+def test_an_interrupted_quiz_is_recorded(course: Path, tmp_path: Path) -> None:
+    answers = right_answers(course, "s7")
+    done = subprocess.run(
+        [sys.executable, "-m", "mlopslab.cli.main", "course", "quiz", "0-intro",
+         "--student", "s7", "--course", str(course)],
+        input=f"{answers['pick-one']}\n", capture_output=True, text=True,
+        cwd=tmp_path, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 130  # stdin ended after one answer: interrupted
+    progress = subprocess.run(
+        [sys.executable, "-m", "mlopslab.cli.main", "course", "progress",
+         "--student", "s7", "--course", str(course)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=True,
+    )  # fmt: skip
+    assert "1/6 (17%)" in progress.stdout
+
+
+def test_a_wrong_course_folder_is_an_error_not_a_fallback(cli: Cli) -> None:
+    result = cli("course", "validate", "--course", "nowhere")
+    assert result.code == 8
+    assert "no course.yaml in nowhere" in one_line_error(result.err)
+
+
+def test_the_site_never_overwrites_a_folder_it_did_not_build(
+    cli: Cli, course: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    (project / "docs").mkdir(parents=True)
+    (project / "docs" / "index.md").write_text("mine")
+    result = cli("course", "site", "--out", project, "--course", course)
+    assert result.code == 8 and "is not a course site mlopslab built" in result.err
+    assert (project / "docs" / "index.md").read_text() == "mine"
+    fresh = tmp_path / "site"
+    for _ in range(2):  # a folder it built is rebuilt in place
+        assert cli("course", "site", "--out", fresh, "--course", course).code == 0

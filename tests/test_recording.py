@@ -9,6 +9,7 @@ import pytest
 from sklearn.base import clone
 
 from mlopslab.config import load_config
+from mlopslab.errors import RegistryError
 from mlopslab.evaluate import evaluate, gate
 from mlopslab.pipeline import Stages, train_and_gate
 from mlopslab.recording import record_run
@@ -46,3 +47,6 @@ def test_a_worse_run_finishing_last_does_not_take_the_champion(workspace: Path) 
     champion = registry.champion("penguins")
     assert champion is not None and champion.version == "1"
     assert last.champion_after == "1"
+    # No champion before either run: nothing to roll back to, not the loser.
+    with pytest.raises(RegistryError):
+        registry.version("penguins", "previous")

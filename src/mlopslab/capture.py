@@ -266,7 +266,9 @@ class CaptureWriter:
     def _commit(self, batch: list[_Pending]) -> None:
         try:
             self.store.write([p.record for p in batch])
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError, OSError) as exc:
+            # The writer thread must outlive a failed commit: a dead writer
+            # would leave sync requests waiting forever.
             for pending in batch:
                 if pending.done is not None:
                     pending.done.set_exception(exc)

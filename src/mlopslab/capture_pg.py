@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 from mlopslab.capture import CaptureRecord
 from mlopslab.errors import StoreError
 
+T = TypeVar("T")
 MIGRATION_LOCK = 0x6D6C6F7073  # "mlops": one advisory lock id for migrations
 MIGRATIONS = (
     # 1: captures and labels, inputs and probabilities as JSONB.
@@ -59,8 +60,8 @@ class PostgresCaptureStore:
 
     def write(self, records: Sequence[CaptureRecord]) -> None:
         rows = [record.as_row(Jsonb) for record in records]
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
-            cursor.executemany(
+        self._transact(
+            lambda cursor: cursor.executemany(
                 "INSERT INTO captures VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (inference_id) DO UPDATE SET "
                 "captured_at = excluded.captured_at, input = excluded.input, "
@@ -68,12 +69,14 @@ class PostgresCaptureStore:
                 "probabilities = excluded.probabilities",
                 rows,
             )
+        )
 
     def add_labels(self, labels: Iterable[tuple[str, str]]) -> int:
         """Attach ground truth by inference_id; returns how many matched a capture."""
         now = time.time()
         pairs = [(inference_id, str(label), now) for inference_id, label in labels]
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
+
+        def work(cursor: psycopg.Cursor[Any]) -> int:
             cursor.executemany(
                 "INSERT INTO labels VALUES (%s, %s, %s) ON CONFLICT (inference_id) "
                 "DO UPDATE SET label = excluded.label, "
@@ -85,11 +88,14 @@ class PostgresCaptureStore:
                 ([p[0] for p in pairs],),
             )
             row = cursor.fetchone()
-        return int(row[0]) if row else 0
+            return int(row[0]) if row else 0
+
+        return self._transact(work)
 
     def recent(self, limit: int) -> list[tuple[CaptureRecord, str | None]]:
         """The newest `limit` captures, oldest first, each with its label if any."""
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
+
+        def work(cursor: psycopg.Cursor[Any]) -> list[tuple[Any, ...]]:
             cursor.execute(
                 "SELECT c.inference_id, c.captured_at, c.model_name, c.model_version,"
                 " c.input, c.prediction, c.probabilities, l.label FROM captures c"
@@ -97,18 +103,46 @@ class PostgresCaptureStore:
                 " ORDER BY c.captured_at DESC LIMIT %s",
                 (limit,),
             )
-            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return cursor.fetchall()
+
+        rows = self._transact(work)
         return [(CaptureRecord(*r[:7]), r[7]) for r in reversed(rows)]
 
     def count(self) -> int:
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cursor:
+        def work(cursor: psycopg.Cursor[Any]) -> int:
             cursor.execute("SELECT COUNT(*) FROM captures")
             row = cursor.fetchone()
-        return int(row[0]) if row else 0
+            return int(row[0]) if row else 0
+
+        return self._transact(work)
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def _transact(self, work: Callable[[psycopg.Cursor[Any]], T]) -> T:
+        """Run `work` in one transaction; reconnect once if the connection broke."""
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    with self._conn.transaction(), self._conn.cursor() as cursor:
+                        return work(cursor)
+                except psycopg.OperationalError as exc:
+                    if attempt == 2:
+                        raise self._failed(exc) from exc
+                    try:
+                        self._conn = psycopg.connect(self.url, connect_timeout=10)
+                    except psycopg.Error as again:
+                        raise self._failed(again) from again
+                except psycopg.Error as exc:
+                    raise self._failed(exc) from exc
+        raise AssertionError("unreachable")
+
+    def _failed(self, exc: BaseException) -> StoreError:
+        return StoreError(
+            f"capture store {safe_url(self.url)}: {_first_line(exc)}",
+            "check that PostgreSQL is running and reachable",
+        )
 
 
 def migrate(conn: psycopg.Connection[Any]) -> int:

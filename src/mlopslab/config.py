@@ -7,6 +7,7 @@ underscore in variables: `MLOPSLAB_TUNE__TRIALS=8` sets `tune.trials`.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -178,6 +179,24 @@ class Config(Frozen):
     monitor: MonitorConfig = MonitorConfig()
     executor: ExecutorConfig = ExecutorConfig()
     course: CourseConfig = CourseConfig()
+
+
+SECRET = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def public_dump(cfg: Config) -> dict[str, Any]:
+    """The config for files and screens: passwords and tokens masked."""
+    data = cfg.model_dump(mode="json")
+    serve = data["serve"]
+    if serve.get("capture_url"):
+        serve["capture_url"] = SECRET.sub(r"\1***@", serve["capture_url"])
+    if serve.get("admin_token"):
+        serve["admin_token"] = "***"
+    if data["executor"].get("ray_address"):
+        data["executor"]["ray_address"] = SECRET.sub(
+            r"\1***@", data["executor"]["ray_address"]
+        )
+    return data
 
 
 def load_config(

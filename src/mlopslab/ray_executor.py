@@ -116,9 +116,12 @@ class RayExecutor:
                 if tries[index] < self.retries:
                     tries[index] += 1
                     refs[submit(items[index])] = index
-            except ray.exceptions.RayTaskError as exc:
+            except (
+                ray.exceptions.RayError
+            ) as exc:  # a task's own error, or the cluster's
+                lines = str(exc).strip().splitlines() or [type(exc).__name__]
                 raise StageError(
-                    f"a Ray task failed: {str(exc).strip().splitlines()[-1][:200]}",
+                    f"a Ray task failed: {lines[-1][:200]}",
                     "run with --executor local to see the error in this process",
                 ) from exc
         return list(zip(results, tries, strict=True))

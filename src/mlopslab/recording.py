@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import mlopslab
 from mlopslab.card import build_card, card_markdown
-from mlopslab.config import Config
+from mlopslab.config import Config, public_dump
 from mlopslab.errors import RegistryError, StageError
 from mlopslab.registry import CHAMPION, PREVIOUS, Registry, VersionInfo
 from mlopslab.report import render_report
@@ -126,6 +126,9 @@ def settle_champion(
     the best model whatever the interleaving.
     """
     name = trained.model_name
+    alone = int(version) == trained.latest_at_gate + 1
+    if alone and registry.latest_version(name) == int(version):
+        return  # no other version was registered since the gate: nothing to settle
     for _ in range(5):
         rivals = [
             v.version
@@ -140,7 +143,13 @@ def settle_champion(
         champion = registry.champion(name)
         if champion is not None and champion.version == best:
             return
-        registry.promote(name, best)
+        # Only the champion moves: `previous` stays the champion every one of
+        # these runs replaced, so a rollback never lands on a settled loser.
+        registry.set_alias(name, CHAMPION, best)
+        if trained.champion_before:
+            registry.set_alias(name, PREVIOUS, trained.champion_before)
+        else:
+            registry.delete_alias(name, PREVIOUS)
 
 
 def _best_version(
@@ -200,7 +209,7 @@ def _write_run_files(
             "gate": _gate_dict(trained),
         },
     )
-    _dump(paths["config"], cfg.model_dump(mode="json"))
+    _dump(paths["config"], public_dump(cfg))
     _dump(paths["tuning"], [trial.__dict__ for trial in trained.tuning.trials])
     paths["report"].write_text(
         render_report(
@@ -239,7 +248,7 @@ def _write_card(
         metrics=trained.metrics.to_dict(),
         validation=trained.validation.headline(),
         gate=_gate_dict(trained),
-        config=cfg.model_dump(mode="json"),
+        config=public_dump(cfg),
         code_version=code_version(),
     )
     paths = {

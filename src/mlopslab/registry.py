@@ -149,6 +149,13 @@ class Registry:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(name, alias, version)
 
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove an alias; nothing happens if it is not set."""
+        try:
+            self.client.delete_registered_model_alias(name, alias)
+        except MlflowException:
+            return
+
     def latest_version(self, name: str) -> int:
         """The highest version number of a model, 0 when it has none."""
         if not self._model_exists(name):

@@ -39,17 +39,23 @@ def course_root(cfg: Config, flag: Path | None) -> Path:
     """--course, else course.root, else ./course, else the course mlopslab ships."""
     import mlopslab
 
+    chosen = flag or cfg.course.root
+    if chosen is not None:  # asked for: that folder or a clear error, no fallback
+        if not (chosen / "course.yaml").is_file():
+            raise CourseError(
+                f"no course.yaml in {chosen}",
+                "point --course (or course.root) at a course folder",
+            )
+        return chosen
     package = Path(mlopslab.__file__).resolve().parent
-    candidates = [flag, cfg.course.root, Path("course"), package / "_course"]
-    candidates.append(package.parents[1] / "course")  # a source checkout
-    for candidate in candidates:
-        if candidate is not None and (candidate / "course.yaml").is_file():
+    # ./course, then the copy in the package, then a source checkout's.
+    for candidate in (
+        Path("course"),
+        package / "_course",
+        package.parents[1] / "course",
+    ):
+        if (candidate / "course.yaml").is_file():
             return candidate
-    if flag or cfg.course.root:
-        raise CourseError(
-            f"no course.yaml in {flag or cfg.course.root}",
-            "point --course (or course.root) at a course folder",
-        )
     raise CourseError("no course found", "pass --course DIR")
 
 
@@ -171,7 +177,8 @@ def quiz(
     if demo is not None and demo not in {d.id for d in lesson.meta.demos}:
         known = ", ".join(d.id for d in lesson.meta.demos) or "none"
         raise CourseError(f"no demo '{demo}' in {module}", f"demos: {known}")
-    variant = make_variant(lesson.quiz, who, module, demo)
+    attempt = _attempts_so_far(cfg, who, module)
+    variant = make_variant(lesson.quiz, who, module, demo, attempt)
     console = Console(highlight=False)
     if show_only:
         console.print_json(json.dumps([q.public() for q in variant.questions]))
@@ -179,13 +186,21 @@ def quiz(
     started = time.time()
     if answers is not None:
         marked = _mark_file(variant, answers)
-    else:
-        marked = [
-            _ask(console, shown, index)
-            for index, shown in enumerate(variant.questions, 1)
-        ]
-    _report(console, marked, answers is not None)
-    _record(cfg, variant, marked, started)
+        _report(console, marked, from_file=True)
+        _record(cfg, variant, marked, started, demo)
+        return
+    marked = []
+    try:
+        for index, shown in enumerate(variant.questions, 1):
+            marked.append(_ask(console, shown, index))
+    finally:
+        # Keys shown so far must count: an interrupted attempt is recorded with
+        # the unanswered questions at zero, so quitting cannot harvest them.
+        answered = len(marked)
+        marked += [_unanswered(q) for q in variant.questions[answered:]]
+        if answered:
+            _record(cfg, variant, marked, started, demo)
+    _report(console, marked, from_file=False)
 
 
 def _ask(console: Console, shown: Shown, number: int) -> Marked:
@@ -272,8 +287,20 @@ def _report(console: Console, marked: list[Marked], from_file: bool) -> None:
     )
 
 
+def _attempts_so_far(cfg: Config, student: str, module: str) -> int:
+    book = _gradebook(cfg)
+    try:
+        return len(book.attempts(student, module, "quiz"))
+    finally:
+        book.close()
+
+
 def _record(
-    cfg: Config, variant: Variant, marked: list[Marked], started: float
+    cfg: Config,
+    variant: Variant,
+    marked: list[Marked],
+    started: float,
+    demo: str | None = None,
 ) -> None:
     from mlopslab.course.gradebook import Attempt
 
@@ -289,6 +316,7 @@ def _record(
                 answers={m.question.id: m.given for m in marked},
                 details={m.question.id: m.points for m in marked},
                 variant_seed=variant.seed,
+                demo=demo,
                 started_at=started,
             )
         )
@@ -406,7 +434,8 @@ def validate(
         ),
     ] = False,
     modules: Annotated[
-        list[str] | None, typer.Argument(help="Only these modules' lessons.")
+        list[str] | None,
+        typer.Argument(help="With --run-lessons: only these modules' lessons."),
     ] = None,
     course: CourseOpt = None,
     home: HomeOpt = None,
@@ -415,6 +444,11 @@ def validate(
     """Check the course content against its schema (and optionally run the lessons)."""
     from mlopslab.course.content import read_course
 
+    if modules and not run_lessons:
+        raise CourseError(
+            "module names only choose which lessons to run",
+            "add --run-lessons, or drop the module names to validate everything",
+        )
     cfg = resolve_config(config, home)
     root = course_root(cfg, course)
     loaded, problems = read_course(root)

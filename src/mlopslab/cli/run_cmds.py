@@ -141,9 +141,11 @@ def render_summary(console: Console, summary: RunSummary) -> None:
 
 
 def config_show(home: HomeOpt = None, config: ConfigOpt = None) -> None:
-    """Print the resolved configuration as JSON."""
+    """Print the resolved configuration as JSON (passwords and tokens masked)."""
+    from mlopslab.config import public_dump
+
     cfg = resolve_config(config, home)
-    typer.echo(json.dumps(cfg.model_dump(mode="json"), indent=2))
+    typer.echo(json.dumps(public_dump(cfg), indent=2))
 
 
 def ui(

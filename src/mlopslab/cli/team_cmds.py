@@ -46,7 +46,7 @@ def up(
     """Run `mlflow server` with a PostgreSQL backend store and an artifact root."""
     if not postgres.startswith(("postgresql://", "postgres://")):
         raise ConfigError(
-            f"--postgres must be a postgresql:// URL, not '{postgres}'",
+            "--postgres is not a postgresql:// URL",
             "e.g. --postgres postgresql://user:password@127.0.0.1:5432/mlflow",
         )
     _check_database(postgres)
@@ -54,7 +54,8 @@ def up(
     root = (artifacts or open_workspace(cfg).home / "team-artifacts").resolve()
     root.mkdir(parents=True, exist_ok=True)
     check_port(host, port)
-    shown = "127.0.0.1" if host == "0.0.0.0" else host
+    # 0.0.0.0 listens everywhere; others reach it by this machine's address.
+    shown = "THIS-MACHINE" if host == "0.0.0.0" else host
     typer.echo(
         f"MLflow tracking server on PostgreSQL at http://{shown}:{port}\n"
         f"  artifacts in {root}\n"
@@ -63,14 +64,18 @@ def up(
     sys.stdout.flush()
     command = [
         sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", backend_uri(postgres),
         "--artifacts-destination", str(root),
         "--serve-artifacts",
         "--host", host,
         "--port", str(port),
         "--workers", str(workers),
     ]  # fmt: skip
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {
+        **os.environ,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        # In the environment, not on the command line, where `ps` shows it.
+        "MLFLOW_BACKEND_STORE_URI": backend_uri(postgres),
+    }
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # Become the server, so Ctrl-C and SIGTERM reach it directly.
     os.execve(sys.executable, command, env)

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     module TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('quiz', 'assignment')),
     variant_seed INTEGER,
+    demo TEXT,                    -- a quiz on one demo only: not the module's score
     answers TEXT NOT NULL,        -- JSON: question id -> given answer
     details TEXT NOT NULL,        -- JSON: question id -> points
     score REAL NOT NULL,
@@ -56,6 +57,7 @@ class Attempt:
     answers: dict[str, Any] = field(default_factory=dict)
     details: dict[str, float] = field(default_factory=dict)
     variant_seed: int | None = None
+    demo: str | None = None
     started_at: float = field(default_factory=time.time)
     finished_at: float = field(default_factory=time.time)
     id: int | None = None
@@ -96,14 +98,15 @@ class Gradebook:
     def record_attempt(self, attempt: Attempt) -> int:
         with self._transaction():
             cursor = self._db.execute(
-                "INSERT INTO attempts (student, module, kind, variant_seed, answers,"
-                " details, score, max_score, started_at, finished_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO attempts (student, module, kind, variant_seed, demo,"
+                " answers, details, score, max_score, started_at, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     attempt.student,
                     attempt.module,
                     attempt.kind,
                     attempt.variant_seed,
+                    attempt.demo,
                     json.dumps(attempt.answers),
                     json.dumps(attempt.details),
                     attempt.score,
@@ -137,8 +140,9 @@ class Gradebook:
                 args.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._db.execute(
-            "SELECT id, student, module, kind, variant_seed, answers, details, score,"
-            f" max_score, started_at, finished_at FROM attempts{where} ORDER BY id",
+            "SELECT id, student, module, kind, variant_seed, demo, answers, details,"
+            f" score, max_score, started_at, finished_at FROM attempts{where}"
+            " ORDER BY id",
             args,
         ).fetchall()
         return [_attempt(row) for row in rows]
@@ -156,7 +160,11 @@ class Gradebook:
         attempts = self.attempts(student)
         result = []
         for module in modules:
-            quizzes = [a for a in attempts if a.module == module and a.kind == "quiz"]
+            quizzes = [
+                a
+                for a in attempts
+                if a.module == module and a.kind == "quiz" and a.demo is None
+            ]
             tasks = [
                 a for a in attempts if a.module == module and a.kind == "assignment"
             ]
@@ -208,6 +216,7 @@ def _attempt(row: tuple[Any, ...]) -> Attempt:
         module,
         kind,
         seed,
+        demo,
         answers,
         details,
         score,
@@ -224,6 +233,7 @@ def _attempt(row: tuple[Any, ...]) -> Attempt:
         answers=json.loads(answers),
         details=json.loads(details),
         variant_seed=seed,
+        demo=demo,
         started_at=started,
         finished_at=finished,
         id=id_,

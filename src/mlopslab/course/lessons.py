@@ -55,8 +55,9 @@ def run_blocks(body: str) -> list[Block]:
             continue
         expect_fail = "expect-fail" in words[2:]
         expected = ""
-        if expect_fail and index + 1 < len(tokens) and tokens[index + 1].info == "text":
-            expected = tokens[index + 1].content.strip().splitlines()[0]
+        after = tokens[index + 1] if index + 1 < len(tokens) else None
+        if expect_fail and after is not None and after.info == "text":
+            expected = next(iter(after.content.strip().splitlines()), "")
         line = (token.map[0] + 1) if token.map else 0
         blocks.append(Block(token.content, line, expect_fail, expected))
     return blocks

@@ -99,16 +99,24 @@ class Marked:
     correct: str
 
 
-def variant_seed(student: str, module: str) -> int:
-    digest = hashlib.sha256(f"{student}\0{module}".encode()).hexdigest()
+def variant_seed(student: str, module: str, attempt: int = 0) -> int:
+    digest = hashlib.sha256(f"{student}\0{module}\0{attempt}".encode()).hexdigest()
     return int(digest[:12], 16)
 
 
 def make_variant(
-    quiz: QuizFile, student: str, module: str, demo: str | None = None
+    quiz: QuizFile,
+    student: str,
+    module: str,
+    demo: str | None = None,
+    attempt: int = 0,
 ) -> Variant:
-    """Draw this student's questions; `demo` keeps only those tagged with it."""
-    seed = variant_seed(student, module)
+    """Draw this student's questions for one attempt; `demo` keeps those tagged.
+
+    A retake (the next `attempt`) draws again: other pool questions, other
+    numbers and other shuffles, so keys seen after one attempt do not carry over.
+    """
+    seed = variant_seed(student, module, attempt)
     rng = random.Random(seed)
     shown: list[Shown] = []
     for item in quiz.questions:
@@ -127,12 +135,12 @@ def present(question: AnyQuestion, rng: random.Random) -> Shown:
     choices: tuple[str, ...] = ()
     key: Any
     if isinstance(question, Single | Multiple):
-        order = rng.sample(range(len(question.options)), len(question.options))
+        order = _shuffled(len(question.options), rng)
         wanted = [question.answer] if isinstance(question, Single) else question.answer
         key = sorted(LETTERS[order.index(index)] for index in wanted)
         choices = tuple(question.options[i] for i in order)
     elif isinstance(question, Order):
-        order = rng.sample(range(len(question.items)), len(question.items))
+        order = _shuffled(len(question.items), rng)
         key = [LETTERS[order.index(k)] for k in range(len(question.items))]
         choices = tuple(question.items[i] for i in order)
     elif isinstance(question, Numeric):
@@ -154,6 +162,15 @@ def present(question: AnyQuestion, rng: random.Random) -> Shown:
         _key=key,
         _tolerance=tolerance,
     )
+
+
+def _shuffled(count: int, rng: random.Random) -> list[int]:
+    """A shuffle that never leaves everything in place (it would give an ordering
+    question away, and the written order of options often starts with the key)."""
+    while True:
+        order = rng.sample(range(count), count)
+        if order != list(range(count)):
+            return order
 
 
 def _draw(

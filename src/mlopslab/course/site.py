@@ -21,9 +21,19 @@ from mlopslab.course.content import Course, Module, Pool
 from mlopslab.course.lessons import glossary_link, link_terms, strip_markers
 from mlopslab.errors import CourseError
 
+MARKER = ".mlopslab-course-site"
+
 
 def build_site(course: Course, out: Path) -> Path:
     """Write the MkDocs project into `out` and build it; return the index page."""
+    marker = out / MARKER
+    if out.exists() and any(out.iterdir()) and not marker.exists():
+        raise CourseError(
+            f"{out} is not empty and is not a course site mlopslab built",
+            "choose an empty or new folder for --out",
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text("built by `mlopslab course site`; rebuilt in place\n")
     docs = out / "docs"
     if docs.exists():
         shutil.rmtree(docs)  # pages of removed modules must not linger
@@ -130,7 +140,7 @@ def lesson_page(course: Course, module: Module) -> str:
 
 
 def quiz_page(module: Module) -> str:
-    """The questions as written, with no answers and no explanations."""
+    """The questions with no answers, no explanations and no telling order."""
     lines = [
         f"# Quiz: {module.meta.title}",
         "",
@@ -152,7 +162,10 @@ def quiz_page(module: Module) -> str:
                 question, "items", None
             )
             if choices:
-                lines += [f"- {choice}" for choice in choices] + [""]
+                # Alphabetical: the written order often starts with the key, and
+                # an ordering question's items are written in the right order.
+                neutral = sorted(choices, key=str.lower)
+                lines += [f"- {choice}" for choice in neutral] + [""]
     return "\n".join(lines)
 
 
