@@ -49,10 +49,14 @@ def test_two_runs_at_once_on_a_shared_server(postgres_url: str, tmp_path: Path) 
         versions = registry.versions("penguins")
         assert sorted(v.version for v in versions) == ["1", "2"]
         accuracy = {v.version: _test_accuracy(registry, v.run_id) for v in versions}
-        best = min(accuracy, key=lambda v: (-accuracy[v], int(v)))
         champion = registry.champion("penguins")
-        assert champion is not None and champion.version == best, accuracy
-        assert all(v.status == "approved" for v in versions)
+        # The better model holds the alias (on a tie, either one is the better).
+        assert champion is not None, accuracy
+        assert accuracy[champion.version] == max(accuracy.values()), accuracy
+        # Whether the later run saw the other's model at its gate depends on
+        # timing: it may be approved, or rejected as worse. Never pending/broken.
+        assert {v.status for v in versions} <= {"approved", "rejected"}
+        assert champion.status == "approved"
 
 
 def _test_accuracy(registry: Registry, run_id: str) -> float:
