@@ -4,6 +4,7 @@ import asyncio
 import json
 import signal
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -240,3 +241,25 @@ def test_sigkill_in_async_mode_loses_at_most_the_queue(
     assert stored <= acked  # nothing captured that was not answered
     # What SIGKILL loses in async mode is bounded: the queue plus one batch.
     assert len(acked - stored) <= ServeConfig().capture_queue + 1_000
+
+
+def test_two_workers_serve_from_the_files_fetched_once(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    home = copy_workspace(trained_home, tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    before = set(Path(tempfile.gettempdir()).glob("mlopslab-model-*"))
+    with running(
+        serve_command(home, port, "--workers", "2", "--capture-rate", "1.0"),
+        f"{url}/ready",
+        tmp_path / "serve.log",
+    ) as server:
+        responses = asyncio.run(load(url, total=400, concurrency=8))
+        assert {r.status_code for r in responses} == {200}
+        assert {r.json()["model_version"] for r in responses} == {"1"}
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert captured(home) == acknowledged(responses)
+    # The model files fetched for the workers are removed when serve stops.
+    assert set(Path(tempfile.gettempdir()).glob("mlopslab-model-*")) <= before

@@ -6,6 +6,7 @@ a helper process (`registry_agent.py`) and sends back these plain values.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,31 @@ class ModelFiles:
     serialization_format: str  # "cloudpickle" or "pickle" (skops needs MLflow)
     inputs: list[dict[str, Any]]  # signature.inputs.to_dict()
     card: dict[str, Any] = field(default_factory=dict)
+
+
+def files_to_json(files: ModelFiles) -> dict[str, Any]:
+    """ModelFiles as JSON, to hand to worker processes."""
+    return {
+        "info": dataclasses.asdict(files.info),
+        "directory": str(files.directory),
+        "pickled_model": files.pickled_model,
+        "serialization_format": files.serialization_format,
+        "inputs": files.inputs,
+        "card": files.card,
+    }
+
+
+def files_from_json(data: dict[str, Any]) -> ModelFiles:
+    info = dict(data["info"])
+    info["aliases"] = tuple(info["aliases"])
+    return ModelFiles(
+        info=VersionInfo(**info),
+        directory=Path(data["directory"]),
+        pickled_model=data["pickled_model"],
+        serialization_format=data["serialization_format"],
+        inputs=data["inputs"],
+        card=data["card"],
+    )
 
 
 def load_pipeline(files: ModelFiles) -> Any:

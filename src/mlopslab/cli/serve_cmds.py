@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,7 +24,7 @@ from mlopslab.cli.context import (
 )
 from mlopslab.config import Config
 from mlopslab.errors import DataError, RegistryError
-from mlopslab.versions import VersionInfo
+from mlopslab.versions import ModelFiles, VersionInfo
 
 if TYPE_CHECKING:
     from mlopslab.registry import Registry
@@ -89,16 +90,17 @@ def serve(
     )
     workspace = open_workspace(cfg)
     agent = registry_agent(workspace)
-    # The agent resolves the model while this process imports the server.
-    target = agent.submit(serving_target, cfg)
+    # The agent resolves and fetches the model while this process imports the
+    # server; the first load then needs no round trip to the agent.
+    target = agent.submit(serving_files, cfg)
     import uvicorn
 
     from mlopslab.serving.entry import RUNTIME_ENV, build_app, runtime_spec
     from mlopslab.serving.model import preload
 
     preload()
-    info = agent.wait(target)  # fail now, in one line, not in a worker
-    name = info.name
+    files = agent.wait(target)  # fail now, in one line, not in a worker
+    info, name = files.info, files.info.name
     check_port(cfg.serve.host, cfg.serve.port)
     typer.echo(
         f"serving {name}@{cfg.serve.model} (now v{info.version}) at "
@@ -112,22 +114,29 @@ def serve(
     }
     if cfg.serve.workers == 1:
         # One process: keep the agent, whose MLflow is imported by now.
-        uvicorn.run(
-            build_app(cfg.serve, agent, name, capture_location(cfg, workspace)),
-            **options,
-        )
+        capture = capture_location(cfg, workspace)
+        app = build_app(cfg.serve, agent, name, capture, files, owns_prefetched=True)
+        uvicorn.run(app, **options)
         return 0
-    # Several worker processes each build the same app from one spec.
+    # Several worker processes each build the same app from one spec, and load
+    # the files fetched above first.
     agent.close()
     os.environ[RUNTIME_ENV] = runtime_spec(
-        cfg.serve, name, *registry_location(workspace), capture_location(cfg, workspace)
+        cfg.serve,
+        name,
+        *registry_location(workspace),
+        capture_location(cfg, workspace),
+        files,
     )
-    uvicorn.run(
-        "mlopslab.serving.entry:build",
-        factory=True,
-        workers=cfg.serve.workers,
-        **options,
-    )
+    try:
+        uvicorn.run(
+            "mlopslab.serving.entry:build",
+            factory=True,
+            workers=cfg.serve.workers,
+            **options,
+        )
+    finally:
+        shutil.rmtree(files.directory, ignore_errors=True)
     return 0
 
 
@@ -211,6 +220,13 @@ def labels_add(
     finally:
         store.close()
     typer.echo(f"{len(frame)} labels stored; {matched} match captured rows")
+
+
+def serving_files(registry: Registry, cfg: Config) -> ModelFiles:
+    """Agent task: the model to serve, fetched into a temporary folder."""
+    from mlopslab.registry_agent import fetch_model
+
+    return fetch_model(registry, serving_target(registry, cfg))
 
 
 def serving_target(registry: Registry, cfg: Config) -> VersionInfo:

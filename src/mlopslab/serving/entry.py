@@ -17,6 +17,7 @@ from mlopslab.config import ServeConfig
 from mlopslab.registry_agent import RegistryAgent
 from mlopslab.serving.app import create_app
 from mlopslab.serving.model import AgentSource
+from mlopslab.versions import ModelFiles, files_from_json, files_to_json
 
 RUNTIME_ENV = "MLOPSLAB_SERVE_RUNTIME"
 
@@ -27,6 +28,7 @@ def runtime_spec(
     tracking_uri: str,
     artifact_location: str | None,
     capture: str,
+    prefetched: ModelFiles | None = None,
 ) -> str:
     return json.dumps(
         {
@@ -35,6 +37,7 @@ def runtime_spec(
             "tracking_uri": tracking_uri,
             "artifact_location": artifact_location,
             "capture": capture,
+            "prefetched": files_to_json(prefetched) if prefetched else None,
         }
     )
 
@@ -44,13 +47,21 @@ def build() -> FastAPI:
     spec: dict[str, Any] = json.loads(os.environ[RUNTIME_ENV])
     cfg = ServeConfig.model_validate(spec["serve"])
     agent = RegistryAgent(spec["tracking_uri"], spec["artifact_location"])
-    return build_app(cfg, agent, spec["model_name"], spec["capture"])
+    fetched = spec.get("prefetched")
+    prefetched = files_from_json(fetched) if fetched else None
+    # The files belong to `mlopslab serve`, which removes them when it stops.
+    return build_app(cfg, agent, spec["model_name"], spec["capture"], prefetched)
 
 
 def build_app(
-    cfg: ServeConfig, agent: RegistryAgent, model_name: str, capture: str
+    cfg: ServeConfig,
+    agent: RegistryAgent,
+    model_name: str,
+    capture: str,
+    prefetched: ModelFiles | None = None,
+    owns_prefetched: bool = False,
 ) -> FastAPI:
     """The app for one model of a registry, capturing into `capture` (path or URL)."""
-    source = AgentSource(agent, model_name, cfg.model)
+    source = AgentSource(agent, model_name, cfg.model, prefetched, owns_prefetched)
     store = open_capture_store(capture) if cfg.capture_rate > 0 else None
     return create_app(cfg, source, store)

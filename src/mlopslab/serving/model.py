@@ -120,16 +120,30 @@ class AgentSource:
     agent: RegistryAgent
     name: str
     ref: str
+    # Files `mlopslab serve` fetched before starting the server: the first load
+    # uses them, so no worker waits for its own agent to start. Whoever fetched
+    # them removes them (`owns_prefetched`).
+    prefetched: ModelFiles | None = None
+    owns_prefetched: bool = False
 
     def resolve(self) -> VersionInfo:
+        if self.prefetched is not None:
+            return self.prefetched.info
         return self.agent.call(resolve_version, self.name, self.ref)
 
     def load(self, info: VersionInfo) -> ServedModel:
-        files = self.agent.call(fetch_model, info)
+        prefetched, self.prefetched = self.prefetched, None
+        if prefetched is not None and prefetched.info.version == info.version:
+            files, own = prefetched, self.owns_prefetched
+        else:
+            if prefetched is not None and self.owns_prefetched:
+                shutil.rmtree(prefetched.directory, ignore_errors=True)
+            files, own = self.agent.call(fetch_model, info), True
         try:
             return served_model(files)
         finally:
-            shutil.rmtree(files.directory, ignore_errors=True)
+            if own:
+                shutil.rmtree(files.directory, ignore_errors=True)
 
     def close(self) -> None:
         self.agent.close()
