@@ -263,3 +263,32 @@ def test_two_workers_serve_from_the_files_fetched_once(
     assert captured(home) == acknowledged(responses)
     # The model files fetched for the workers are removed when serve stops.
     assert set(Path(tempfile.gettempdir()).glob("mlopslab-model-*")) <= before
+
+
+def test_a_restart_serves_the_cached_model_then_follows_the_alias(
+    trained_home: Path,
+    tmp_path: Path,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    home = copy_workspace(trained_home, tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = serve_command(home, port, "--poll-seconds", "0")  # no polling at all
+    with running(command, f"{url}/ready", tmp_path / "first.log"):
+        assert httpx.get(f"{url}/ready").json()["model_version"] == "1"
+    assert list((home / "cache" / "serving").glob("*/files/model.pkl"))
+    # While the server is down, a new champion is registered.
+    assert cli("run", "--home", str(home), "--trials", "4").code == 0
+    log = tmp_path / "second.log"
+    with running(command, f"{url}/ready", log):
+        assert "as last time; checking the registry" in log.read_text()
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{url}/ready").json()["model_version"] != "2":
+            assert time.monotonic() < deadline, "the cached model was never replaced"
+            time.sleep(0.2)
+    # A damaged cache is only a normal start.
+    for meta in (home / "cache" / "serving").glob("*/model.json"):
+        meta.write_text("{not json")
+    with running(command, f"{url}/ready", tmp_path / "third.log"):
+        assert httpx.get(f"{url}/ready").json()["model_version"] == "2"
+        assert "as last time" not in (tmp_path / "third.log").read_text()

@@ -21,9 +21,11 @@ from mlopslab.cli.context import (
     registry_agent,
     registry_location,
     resolve_config,
+    tracking_uri,
 )
 from mlopslab.config import Config
 from mlopslab.errors import DataError, RegistryError
+from mlopslab.serving.snapshot import read_snapshot, save_snapshot, snapshot_dir
 from mlopslab.versions import ModelFiles, VersionInfo
 
 if TYPE_CHECKING:
@@ -90,21 +92,41 @@ def serve(
     )
     workspace = open_workspace(cfg)
     agent = registry_agent(workspace)
-    # The agent resolves and fetches the model while this process imports the
-    # server; the first load then needs no round trip to the agent.
-    target = agent.submit(serving_files, cfg)
+    cache = snapshot_dir(
+        workspace.cache,
+        tracking_uri(workspace),
+        cfg.registry.model_name,
+        cfg.serve.model,
+    )
+    cached = read_snapshot(cache)
+    # The agent resolves (on a first start, also fetches) the model while this
+    # process imports the server. A restart serves the copy cached by the last
+    # one at once and lets the server confirm the alias (serving/snapshot.py).
+    fetching = agent.submit(serving_files, cfg) if cached is None else None
+    if cached is not None:
+        agent.submit(serving_target, cfg)  # start the agent now, for the check
     import uvicorn
 
     from mlopslab.serving.entry import RUNTIME_ENV, build_app, runtime_spec
     from mlopslab.serving.model import preload
 
     preload()
-    files = agent.wait(target)  # fail now, in one line, not in a worker
+    if fetching is not None:
+        fetched = agent.wait(fetching)  # fail now, in one line, not in a worker
+        save_snapshot(cache, fetched)
+        cached_now = read_snapshot(cache)
+        if cached_now is not None:
+            shutil.rmtree(fetched.directory, ignore_errors=True)
+        files, unconfirmed = cached_now or fetched, False
+    else:
+        assert cached is not None
+        files, unconfirmed = cached, True
     info, name = files.info, files.info.name
     check_port(cfg.serve.host, cfg.serve.port)
     typer.echo(
-        f"serving {name}@{cfg.serve.model} (now v{info.version}) at "
-        f"http://{cfg.serve.host}:{cfg.serve.port}  docs: /docs  Ctrl-C stops"
+        f"serving {name}@{cfg.serve.model} (now v{info.version}"
+        + (", as last time; checking the registry" if unconfirmed else "")
+        + f") at http://{cfg.serve.host}:{cfg.serve.port}  docs: /docs  Ctrl-C stops"
     )
     options: dict[str, Any] = {
         "host": cfg.serve.host,
@@ -115,7 +137,17 @@ def serve(
     if cfg.serve.workers == 1:
         # One process: keep the agent, whose MLflow is imported by now.
         capture = capture_location(cfg, workspace)
-        app = build_app(cfg.serve, agent, name, capture, files, owns_prefetched=True)
+        owned = files.directory != cache / "files"  # the snapshot could not be saved
+        app = build_app(
+            cfg.serve,
+            agent,
+            name,
+            capture,
+            files,
+            owns_prefetched=owned,
+            unconfirmed=unconfirmed,
+            snapshot=cache,
+        )
         uvicorn.run(app, **options)
         return 0
     # Several worker processes each build the same app from one spec, and load
@@ -127,6 +159,7 @@ def serve(
         *registry_location(workspace),
         capture_location(cfg, workspace),
         files,
+        unconfirmed,
     )
     try:
         uvicorn.run(
@@ -136,7 +169,8 @@ def serve(
             **options,
         )
     finally:
-        shutil.rmtree(files.directory, ignore_errors=True)
+        if files.directory != cache / "files":
+            shutil.rmtree(files.directory, ignore_errors=True)
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,6 +30,7 @@ def runtime_spec(
     artifact_location: str | None,
     capture: str,
     prefetched: ModelFiles | None = None,
+    unconfirmed: bool = False,
 ) -> str:
     return json.dumps(
         {
@@ -38,6 +40,7 @@ def runtime_spec(
             "artifact_location": artifact_location,
             "capture": capture,
             "prefetched": files_to_json(prefetched) if prefetched else None,
+            "unconfirmed": unconfirmed,
         }
     )
 
@@ -50,7 +53,14 @@ def build() -> FastAPI:
     fetched = spec.get("prefetched")
     prefetched = files_from_json(fetched) if fetched else None
     # The files belong to `mlopslab serve`, which removes them when it stops.
-    return build_app(cfg, agent, spec["model_name"], spec["capture"], prefetched)
+    return build_app(
+        cfg,
+        agent,
+        spec["model_name"],
+        spec["capture"],
+        prefetched,
+        unconfirmed=bool(spec.get("unconfirmed")),
+    )
 
 
 def build_app(
@@ -60,8 +70,12 @@ def build_app(
     capture: str,
     prefetched: ModelFiles | None = None,
     owns_prefetched: bool = False,
+    unconfirmed: bool = False,
+    snapshot: Path | None = None,
 ) -> FastAPI:
     """The app for one model of a registry, capturing into `capture` (path or URL)."""
-    source = AgentSource(agent, model_name, cfg.model, prefetched, owns_prefetched)
+    source = AgentSource(
+        agent, model_name, cfg.model, prefetched, owns_prefetched, unconfirmed, snapshot
+    )
     store = open_capture_store(capture) if cfg.capture_rate > 0 else None
     return create_app(cfg, source, store)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ import pandas as pd
 
 from mlopslab.registry_agent import RegistryAgent, fetch_model, resolve_version
 from mlopslab.serving.schema import RowSchema
+from mlopslab.serving.snapshot import save_snapshot
 from mlopslab.versions import ModelFiles, VersionInfo, load_pipeline
 
 
@@ -125,6 +127,10 @@ class AgentSource:
     # them removes them (`owns_prefetched`).
     prefetched: ModelFiles | None = None
     owns_prefetched: bool = False
+    # Prefetched files from an earlier start (serving/snapshot.py): serve them,
+    # then ask the registry at once. `snapshot` is where fetched models are kept.
+    unconfirmed: bool = False
+    snapshot: Path | None = None
 
     def resolve(self) -> VersionInfo:
         if self.prefetched is not None:
@@ -140,7 +146,10 @@ class AgentSource:
                 shutil.rmtree(prefetched.directory, ignore_errors=True)
             files, own = self.agent.call(fetch_model, info), True
         try:
-            return served_model(files)
+            served = served_model(files)
+            if own and self.snapshot is not None:
+                save_snapshot(self.snapshot, files)
+            return served
         finally:
             if own:
                 shutil.rmtree(files.directory, ignore_errors=True)

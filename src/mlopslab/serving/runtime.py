@@ -38,6 +38,11 @@ class ModelSource(Protocol):
 
     def close(self) -> None: ...
 
+    @property
+    def unconfirmed(self) -> bool:
+        """True when the first model came from a cache the registry must confirm."""
+        ...
+
 
 class CaptureFull(Exception):
     """The capture queue is full in sync mode: the request cannot be acknowledged."""
@@ -78,6 +83,9 @@ class Runtime:
         # A failed load still starts the server, answering 503 until it works.
         await self._first_load()
         loop = asyncio.get_running_loop()
+        if self.source.unconfirmed:
+            # Started from the cached copy: ask the registry now, not in a poll.
+            self._tasks.append(loop.create_task(self._check_alias()))
         if self.cfg.poll_seconds > 0:
             self._tasks.append(loop.create_task(self._follow_alias()))
 
@@ -168,6 +176,12 @@ class Runtime:
         except (MlopsLabError, OSError) as exc:
             self.load_error = str(exc)
             log.error("could not load the model: %s", exc)
+
+    async def _check_alias(self) -> None:
+        try:
+            await self.reload()
+        except (MlopsLabError, OSError) as exc:
+            log.warning("could not confirm the alias, still serving: %s", exc)
 
     async def _follow_alias(self) -> None:
         while True:
