@@ -133,10 +133,7 @@ def show(
     console = Console()
     console.print(Markdown(body))
     console.print(
-        Markdown(
-            "## Resources\n"
-            + "\n".join(f"- [{r.title}]({r.url}): {r.why}" for r in meta.resources)
-        )
+        Markdown("## Resources\n" + "\n".join(r.markdown() for r in meta.resources))
     )
     console.print(
         f"\nAbout {meta.estimated_minutes} min. Quiz: "

@@ -52,6 +52,10 @@ class Resource(Strict):
     url: str = Field(pattern=r"^https?://\S+$")
     why: str = Field(min_length=1)
 
+    def markdown(self) -> str:
+        """One list item: the link, then why it is worth the time."""
+        return f"- [{self.title}]({self.url}): {self.why}"
+
 
 class Demo(Strict):
     id: str = Field(pattern=SLUG)

@@ -120,7 +120,7 @@ def lesson_page(course: Course, module: Module) -> str:
         f"    About {meta.estimated_minutes} minutes"
         + (f". Tools: {', '.join(meta.tools)}." if meta.tools else "."),
     ]
-    resources = [f"- [{r.title}]({r.url}): {r.why}" for r in meta.resources]
+    resources = [r.markdown() for r in meta.resources]
     return "\n".join(
         [
             heading,
@@ -191,7 +191,7 @@ def resources_page(course: Course) -> str:
     lines = ["# Resources", "", "Free talks, papers and posts, by module.", ""]
     for module in course.modules:
         lines += [f"## {module.meta.title}", ""]
-        lines += [f"- [{r.title}]({r.url}): {r.why}" for r in module.meta.resources]
+        lines += [r.markdown() for r in module.meta.resources]
         lines.append("")
     return "\n".join(lines)
 
