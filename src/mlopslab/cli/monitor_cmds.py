@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -17,11 +17,14 @@ from mlopslab.cli.context import (
     open_workspace,
     registry_agent,
     resolve_config,
+    tracking_uri,
 )
 from mlopslab.config import Config
 from mlopslab.versions import CHAMPION, Baseline, VersionInfo
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from mlopslab.registry import Registry
 
 simulate_app = typer.Typer(
@@ -70,10 +73,12 @@ def monitor(
         },
     )
     workspace = open_workspace(cfg)
+    local = local_champion_baseline(tracking_uri(workspace), cfg)
     with registry_agent(workspace) as agent:
-        # The agent reads the champion's baseline while this process reads the
+        # Unless the embedded store answered directly (registry_local.py), the
+        # agent reads the champion's baseline while this process reads the
         # captured window and imports the checks.
-        target = agent.submit(champion_baseline, cfg)
+        target = agent.submit(champion_baseline, cfg) if local is None else None
         from mlopslab.monitor.reference import references
         from mlopslab.monitoring import (
             read_window,
@@ -87,7 +92,7 @@ def monitor(
             window = read_window(store, cfg.monitor.last)
         finally:
             store.close()
-        champion, baseline = agent.wait(target)
+        champion, baseline = local or agent.wait(cast("Future[Any]", target))
     name = champion.name
     result = run_checks(
         window, baseline, cfg.monitor, {"name": name, "version": champion.version}
@@ -106,6 +111,17 @@ def monitor(
         if retrain:
             _retrain(console, cfg, workspace, baseline, window, name)
     return 1 if violated else 0
+
+
+def local_champion_baseline(
+    uri: str, cfg: Config
+) -> tuple[VersionInfo, Baseline] | None:
+    """The champion and its baseline, read from the embedded store, or None."""
+    from mlopslab.registry_local import local_baseline, local_version
+
+    champion = local_version(uri, cfg.registry.model_name, CHAMPION)
+    baseline = local_baseline(champion) if champion else None
+    return (champion.info, baseline) if champion and baseline else None
 
 
 def champion_baseline(registry: Registry, cfg: Config) -> tuple[VersionInfo, Baseline]:

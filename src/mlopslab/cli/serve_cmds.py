@@ -30,6 +30,7 @@ from mlopslab.versions import ModelFiles, VersionInfo
 
 if TYPE_CHECKING:
     from mlopslab.registry import Registry
+    from mlopslab.workspace import Workspace
 
 labels_app = typer.Typer(
     no_args_is_help=True, help="Attach ground truth to captured rows."
@@ -99,12 +100,15 @@ def serve(
         cfg.serve.model,
     )
     cached = read_snapshot(cache)
-    # The agent resolves (on a first start, also fetches) the model while this
-    # process imports the server. A restart serves the copy cached by the last
-    # one at once and lets the server confirm the alias (serving/snapshot.py).
+    # A restart serves the copy cached by the last one at once and lets the
+    # server confirm the alias (serving/snapshot.py). A first start reads the
+    # embedded store directly (registry_local.py), or else the agent resolves
+    # and fetches the model while this process imports the server. Otherwise
+    # the agent starts only after the server is ready: importing MLflow on the
+    # other core slows this process's own imports by about a third.
+    unconfirmed = cached is not None
+    cached = cached or snapshot_from_store(cache, workspace, cfg)
     fetching = agent.submit(serving_files, cfg) if cached is None else None
-    if cached is not None:
-        agent.submit(serving_target, cfg)  # start the agent now, for the check
     import uvicorn
 
     from mlopslab.serving.entry import RUNTIME_ENV, build_app, runtime_spec
@@ -117,10 +121,10 @@ def serve(
         cached_now = read_snapshot(cache)
         if cached_now is not None:
             shutil.rmtree(fetched.directory, ignore_errors=True)
-        files, unconfirmed = cached_now or fetched, False
+        files = cached_now or fetched
     else:
         assert cached is not None
-        files, unconfirmed = cached, True
+        files = cached
     info, name = files.info, files.info.name
     check_port(cfg.serve.host, cfg.serve.port)
     typer.echo(
@@ -135,7 +139,7 @@ def serve(
         "timeout_graceful_shutdown": 30,
     }
     if cfg.serve.workers == 1:
-        # One process: keep the agent, whose MLflow is imported by now.
+        # One process: the app keeps this agent for its alias checks.
         capture = capture_location(cfg, workspace)
         owned = files.directory != cache / "files"  # the snapshot could not be saved
         app = build_app(
@@ -254,6 +258,22 @@ def labels_add(
     finally:
         store.close()
     typer.echo(f"{len(frame)} labels stored; {matched} match captured rows")
+
+
+def snapshot_from_store(
+    cache: Path, workspace: Workspace, cfg: Config
+) -> ModelFiles | None:
+    """The version to serve, read from the embedded store and cached, or None."""
+    from mlopslab.registry_local import local_model_files, local_version
+
+    version = local_version(
+        tracking_uri(workspace), cfg.registry.model_name, cfg.serve.model
+    )
+    files = local_model_files(version) if version else None
+    if files is None:
+        return None
+    save_snapshot(cache, files)
+    return read_snapshot(cache)  # the copy: never serve from the store's folder
 
 
 def serving_files(registry: Registry, cfg: Config) -> ModelFiles:

@@ -1,0 +1,108 @@
+"""The MLflow-free read of the embedded store: MLflow's answers, or None."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mlopslab.registry import Registry
+from mlopslab.registry_agent import fetch_model, load_baseline
+from mlopslab.registry_local import (
+    LocalVersion,
+    local_baseline,
+    local_model_files,
+    local_version,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def store(trained_home: Path, tmp_path: Path) -> Path:
+    """A copy of the trained store's database (its artifacts stay where they are)."""
+    db = tmp_path / "mlflow.db"
+    shutil.copy(trained_home / "mlflow.db", db)
+    return db
+
+
+def uri(db: Path) -> str:
+    return f"sqlite:///{db}"
+
+
+def found(db: Path, ref: str = "champion", name: str | None = None) -> LocalVersion:
+    version = local_version(uri(db), name, ref)
+    assert version is not None
+    return version
+
+
+def test_reads_what_mlflow_reads(store: Path) -> None:
+    registry = Registry.connect(uri(store))
+    registry.set_alias("penguins", "previous", "1")
+    registry.set_tag("penguins", "1", "reviewer", "ana")
+    for ref in ("champion", "@previous", "1"):
+        assert found(store, ref).info == registry.version("penguins", ref)
+    version = found(store)
+    fetched = fetch_model(registry, version.info)
+    try:
+        files = local_model_files(version)
+        assert files is not None
+        assert replace(files, directory=Path()) == replace(fetched, directory=Path())
+        assert (files.directory / files.pickled_model).read_bytes() == (
+            fetched.directory / fetched.pickled_model
+        ).read_bytes()
+    finally:
+        shutil.rmtree(fetched.directory)
+    assert local_baseline(version) == load_baseline(registry, version.info)
+
+
+def test_never_writes_to_the_store(store: Path) -> None:
+    before = store.read_bytes()
+    version = found(store, name="penguins")
+    local_model_files(version)
+    local_baseline(version)
+    assert store.read_bytes() == before
+    assert not Path(f"{store}-wal").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "ref"), [("penguins", "staging"), ("penguins", "9"), ("iris", "1")]
+)
+def test_unknown_versions_are_left_to_mlflow(store: Path, name: str, ref: str) -> None:
+    assert local_version(uri(store), name, ref) is None
+
+
+def test_other_stores_are_left_to_mlflow(store: Path, tmp_path: Path) -> None:
+    assert local_version("http://127.0.0.1:5000", None, "champion") is None
+    assert local_version(uri(tmp_path / "none.db"), None, "champion") is None
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database" * 100)
+    assert local_version(uri(garbage), None, "champion") is None
+
+
+def test_a_different_schema_is_left_to_mlflow(store: Path) -> None:
+    with sqlite3.connect(store) as db:
+        db.execute(
+            "ALTER TABLE model_versions RENAME COLUMN storage_location TO location"
+        )
+    assert local_version(uri(store), None, "champion") is None
+
+
+def test_several_models_need_a_name_unless_one_is_penguins(store: Path) -> None:
+    registry = Registry.connect(uri(store))
+    registry.client.rename_registered_model("penguins", "birds")
+    registry.client.create_registered_model("fish")
+    assert local_version(uri(store), None, "champion") is None
+    assert found(store, name="birds").info.name == "birds"
+
+
+def test_missing_files_are_left_to_mlflow(store: Path, tmp_path: Path) -> None:
+    version = found(store)
+    copy = tmp_path / "model"
+    shutil.copytree(version.model_dir, copy)
+    (copy / "MLmodel").unlink()
+    assert local_model_files(replace(version, model_dir=copy)) is None
+    assert local_baseline(replace(version, run_dir=tmp_path)) is None
