@@ -1,4 +1,7 @@
-"""`mlopslab course list|show|quiz|glossary|progress|site|validate`."""
+"""`mlopslab course list|show|quiz|glossary|progress|site|validate`.
+
+The autograder's commands (check, grade, gradebook, export) are in grading_cmds.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ if TYPE_CHECKING:
     from mlopslab.course.gradebook import Gradebook
     from mlopslab.course.quiz import Marked, Shown, Variant
 
-app = typer.Typer(no_args_is_help=True, help="The course: lessons, quizzes, progress.")
+app = typer.Typer(
+    no_args_is_help=True, help="The course: lessons, quizzes, assignments, progress."
+)
 StudentOpt = Annotated[
     str | None, typer.Option("--student", help="Your student id (records progress).")
 ]
@@ -494,4 +499,7 @@ def register(main_app: typer.Typer) -> None:
     app.command()(progress)
     app.command()(site)
     app.command()(validate)
+    from mlopslab.cli import grading_cmds  # it builds on this module's helpers
+
+    grading_cmds.register(app)
     main_app.add_typer(app, name="course")

@@ -1,0 +1,248 @@
+"""`mlopslab course check|grade|gradebook|export`: the autograder's commands."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, cast
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from mlopslab.cli.context import ConfigOpt, HomeOpt, resolve_config
+from mlopslab.cli.course_cmds import CourseOpt, ModuleArg, _gradebook, course_root
+from mlopslab.config import Config
+from mlopslab.errors import CourseError
+
+if TYPE_CHECKING:
+    from mlopslab.course.autograder import Graded
+    from mlopslab.course.grading import CheckResult
+
+
+def module_folder(root: Path, module: str) -> Path:
+    """A module's folder from course.yaml alone (a student bundle has no keys)."""
+    try:
+        listed = yaml.safe_load((root / "course.yaml").read_text(encoding="utf-8"))
+        ids = [entry["id"] for entry in listed["modules"]]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise CourseError(f"cannot read {root / 'course.yaml'}", "fix it") from exc
+    if module not in ids:
+        raise CourseError(
+            f"no module {module!r} in the course", f"choose one of {', '.join(ids)}"
+        )
+    return root / module
+
+
+def check(
+    module: ModuleArg,
+    path: Annotated[
+        Path, typer.Option(help="Your copy of the project (default: here).")
+    ] = Path("."),
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Run an assignment's public checks on your copy, in the grader's sandbox."""
+    from mlopslab.course.autograder import Policy, grade
+    from mlopslab.course.grading import load_checks
+
+    cfg = resolve_config(config, home)
+    folder = module_folder(course_root(cfg, course), module)
+    checks = load_checks(folder, hidden=False)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(
+        f"running {len(checks)} public checks of {module} on {path.resolve()}"
+    )
+    graded = grade("you", path, folder, checks, Policy(title=module))
+    _print_checks(console, graded.results)
+    if graded.problem:
+        console.print(f"[red]{graded.problem}[/]")
+    passed = sum(r.passed for r in graded.results)
+    console.print(
+        f"public checks passed: {passed}/{len(checks)}; hidden checks run at grading"
+    )
+    return 0 if passed == len(checks) else 1
+
+
+def grade(
+    module: ModuleArg,
+    submissions: Annotated[
+        Path, typer.Argument(help="Folder of NAME/, NAME.zip or NAME.bundle entries.")
+    ],
+    out: Annotated[Path, typer.Option(help="Where results go, one folder each.")],
+    jobs: Annotated[
+        int, typer.Option(help="Submissions graded at once (default: cores).")
+    ] = 0,
+    due: Annotated[
+        str | None, typer.Option(help="Override the due date (ISO 8601).")
+    ] = None,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Grade a class: public and hidden checks, results.json each, the gradebook."""
+    from mlopslab.course.autograder import find_submissions, grade_class
+
+    cfg = resolve_config(config, home)
+    folder = module_folder(course_root(cfg, course), module)
+    found = find_submissions(submissions)
+    workers = jobs or os.cpu_count() or 1
+    typer.echo(f"grading {len(found)} submissions of {module}, {workers} at a time")
+    graded = grade_class(found, folder, workers, _due(due))
+    _write_results(out, graded)
+    _record(cfg, graded)
+    _print_summary(graded, out)
+
+
+def gradebook(
+    export: Annotated[
+        str, typer.Option(help="canvas, moodle, gradescope or csv.")
+    ] = "csv",
+    file: Annotated[
+        Path | None, typer.Argument(help="Write here (default: print).")
+    ] = None,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Export the gradebook's counted scores in an LMS's import format."""
+    from mlopslab.course.exports import FORMATS, Format, write_export
+    from mlopslab.course.exports import export as render
+
+    if export not in FORMATS:
+        raise CourseError(
+            f"unknown export format {export!r}", f"choose one of {', '.join(FORMATS)}"
+        )
+    cfg = resolve_config(config, home)
+    root = course_root(cfg, course)
+    listed = yaml.safe_load((root / "course.yaml").read_text(encoding="utf-8"))
+    modules = [entry["id"] for entry in listed["modules"]]
+    book = _gradebook(cfg)
+    try:
+        text = render(book, cfg.course.attempt_policy, cast(Format, export), modules)
+    finally:
+        book.close()
+    if file is None:
+        typer.echo(text, nl=False)
+        return
+    write_export(text, file)
+    typer.echo(f"{max(0, text.count(chr(10)) - 1)} rows written to {file} ({export})")
+
+
+def export_bundle(
+    student: Annotated[
+        Path, typer.Option("--student", help="Write the learners' course here.")
+    ],
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the course for learners: no hidden checks, answer keys or solutions."""
+    from mlopslab.course.bundle import export_student
+    from mlopslab.course.content import load_course
+
+    cfg = resolve_config(config, home)
+    root = course_root(cfg, course)
+    count = export_student(load_course(root), root, student)
+    typer.echo(f"student bundle: {count} files in {student}")
+
+
+def _due(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CourseError(
+            f"--due {text!r} is not an ISO 8601 time", "write e.g. 2026-12-14T23:59Z"
+        ) from exc
+    if when.tzinfo is None:
+        raise CourseError(f"--due {text!r} has no time zone", "add Z or +HH:MM")
+    return when
+
+
+def _write_results(out: Path, graded: list[Graded]) -> None:
+    from mlopslab.course.autograder import gradescope_results
+
+    out.mkdir(parents=True, exist_ok=True)
+    for item in graded:
+        folder = out / item.student
+        folder.mkdir(exist_ok=True)
+        partial = folder / ".results.json.partial"
+        partial.write_text(json.dumps(gradescope_results(item), indent=2))
+        partial.replace(folder / "results.json")
+    with (out / "summary.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["student", "score", "max_score", "days_late", "public", "status"]
+        )
+        for item in graded:
+            writer.writerow(
+                [
+                    item.student,
+                    f"{item.score:g}",
+                    f"{item.max_score:g}",
+                    item.days_late,
+                    item.public_line(),
+                    item.problem or "graded",
+                ]
+            )
+
+
+def _record(cfg: Config, graded: list[Graded]) -> None:
+    from mlopslab.course.gradebook import Attempt
+
+    book = _gradebook(cfg)
+    try:
+        for item in graded:
+            book.record_attempt(
+                Attempt(
+                    student=item.student,
+                    module=item.module,
+                    kind="assignment",
+                    score=item.score,
+                    max_score=item.max_score,
+                    answers={"days_late": item.days_late, "problem": item.problem},
+                    details={r.check.id: r.score for r in item.results},
+                )
+            )
+    finally:
+        book.close()
+
+
+def _print_checks(console: Console, results: list[CheckResult]) -> None:
+    for result in results:
+        mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
+        console.print(
+            f"{mark} {result.check.name} ({result.score:g}/{result.check.points:g}, "
+            f"{result.seconds:.1f} s)\n    {result.output}"
+        )
+
+
+def _print_summary(graded: list[Graded], out: Path) -> None:
+    table = Table(title="class summary", title_justify="left")
+    for column in ("student", "score", "public checks", "late", "seconds", "status"):
+        table.add_column(column)
+    for item in graded:
+        table.add_row(
+            item.student,
+            f"{item.score:g}/{item.max_score:g}",
+            item.public_line().split(";")[0].removeprefix("public checks passed: "),
+            f"{item.days_late} d" if item.days_late else "-",
+            f"{item.seconds:.0f}",
+            item.problem or "graded",
+        )
+    Console(highlight=False, soft_wrap=True).print(table)
+    typer.echo(f"results: {out}/<student>/results.json, {out}/summary.csv")
+
+
+def register(course_app: typer.Typer) -> None:
+    course_app.command()(check)
+    course_app.command()(grade)
+    course_app.command()(gradebook)
+    course_app.command("export")(export_bundle)

@@ -1,0 +1,334 @@
+"""Grading a class: submissions in, Gradescope results and gradebook rows out.
+
+A submission is a folder, a .zip or a git bundle holding a copy of the
+project. Each is unpacked into a private folder, graded in the sandbox against
+the module's public and hidden checks, and given a `results.json` in
+Gradescope's autograder schema. A malformed submission is "ungradable" with its
+reason, never a crash; one submission's failure never stops the class.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlopslab.course.grading import Check, CheckResult, load_checks, run_checks
+from mlopslab.course.sandbox import Sandbox
+from mlopslab.errors import CourseError
+
+SUBMISSION_LIMIT = 200 * 2**20  # bytes, unpacked
+SKIPPED = {".git", ".venv", ".mlopslab", "__pycache__", "node_modules", ".mypy_cache"}
+
+
+class Policy(BaseModel):
+    """An assignment's due date and late policy (`assignment/assignment.yaml`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    title: str
+    due: datetime | None = None
+    late_penalty_per_day: float = Field(0.1, ge=0, le=1)
+    late_days_allowed: int = Field(3, ge=0)
+
+    def multiplier(self, submitted: datetime | None) -> tuple[int, float]:
+        """(days late, share of the score kept) for a submission time."""
+        if self.due is None or submitted is None or submitted <= self.due:
+            return 0, 1.0
+        days = math.ceil((submitted - self.due).total_seconds() / 86400)
+        if days > self.late_days_allowed:
+            return days, 0.0
+        return days, max(0.0, 1.0 - self.late_penalty_per_day * days)
+
+
+class Ungradable(Exception):
+    """The submission cannot be graded; the message says why, for the learner."""
+
+
+@dataclass(frozen=True)
+class Graded:
+    student: str
+    module: str
+    results: list[CheckResult]
+    seconds: float
+    isolation: list[str]
+    days_late: int = 0
+    kept: float = 1.0
+    problem: str | None = None  # set when ungradable
+
+    @property
+    def max_score(self) -> float:
+        return sum(r.check.points for r in self.results)
+
+    @property
+    def raw_score(self) -> float:
+        return sum(r.score for r in self.results)
+
+    @property
+    def score(self) -> float:
+        return round(self.raw_score * self.kept, 4)
+
+    def public_line(self) -> str:
+        shown = [r for r in self.results if r.check.public]
+        passed = sum(r.passed for r in shown)
+        hidden = len(self.results) - len(shown)
+        line = f"public checks passed: {passed}/{len(shown)}"
+        return line + (f"; {hidden} hidden checks graded" if hidden else "")
+
+
+def policy_of(module_dir: Path) -> Policy:
+    path = module_dir / "assignment" / "assignment.yaml"
+    try:
+        return Policy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CourseError(f"cannot read {path}: {first}", "fix that file") from exc
+
+
+def grade(
+    student: str,
+    submission: Path,
+    module_dir: Path,
+    checks: list[Check],
+    policy: Policy,
+    submitted: datetime | None = None,
+) -> Graded:
+    """One submission against `checks`, in a private copy that is removed after."""
+    started = time.monotonic()
+    with _unpacked(submission) as (copy, problem):
+        if problem is not None:
+            return _ungradable(student, module_dir, checks, str(problem), started)
+        sandbox = Sandbox(copy)
+        results = run_checks(sandbox, checks)
+    days, kept = policy.multiplier(submitted)
+    return Graded(
+        student,
+        module_dir.name,
+        results,
+        time.monotonic() - started,
+        sandbox.isolation,
+        days,
+        kept,
+    )
+
+
+def grade_class(
+    submissions: list[tuple[str, Path, datetime | None]],
+    module_dir: Path,
+    jobs: int,
+    due: datetime | None = None,
+) -> list[Graded]:
+    """Every submission, `jobs` at a time (each one mostly waits on its sandbox)."""
+    checks = load_checks(module_dir, hidden=True)
+    policy = policy_of(module_dir)
+    if due is not None:
+        policy = policy.model_copy(update={"due": due})
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [
+            pool.submit(grade, student, path, module_dir, checks, policy, when)
+            for student, path, when in submissions
+        ]
+        return [future.result() for future in futures]
+
+
+def find_submissions(folder: Path) -> list[tuple[str, Path, datetime | None]]:
+    """Each entry of `folder` is one student's: NAME/, NAME.zip or NAME.bundle.
+
+    The submission time is the entry's modification time (as the LMS download
+    left it), unless `submitted.csv` (student,ISO time) says otherwise.
+    """
+    if not folder.is_dir():
+        raise CourseError(
+            f"no submissions folder {folder}",
+            "give a folder of NAME/, NAME.zip or NAME.bundle entries",
+        )
+    times = _submitted_times(folder / "submitted.csv")
+    found: list[tuple[str, Path, datetime | None]] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or entry.name == "submitted.csv":
+            continue
+        student = entry.name.removesuffix(".zip").removesuffix(".bundle")
+        mtime = datetime.fromtimestamp(entry.stat().st_mtime, UTC)
+        found.append((student, entry, times.get(student, mtime)))
+    if not found:
+        raise CourseError(f"{folder} holds no submissions", "add one entry per student")
+    return found
+
+
+def _submitted_times(path: Path) -> dict[str, datetime]:
+    if not path.is_file():
+        return {}
+    times = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.startswith("student,"):
+            continue
+        try:
+            student, stamp = (part.strip() for part in line.split(",", 1))
+            when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise CourseError(
+                f"{path} line {number} is not student,ISO-time: {line}",
+                "write e.g. ana,2026-12-01T10:00:00Z",
+            ) from exc
+        times[student] = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return times
+
+
+def gradescope_results(graded: Graded) -> dict[str, Any]:
+    """Gradescope's autograder `results.json` for one submission."""
+    tests = [
+        {
+            "name": r.check.name,
+            "number": str(number),
+            "score": r.score,
+            "max_score": r.check.points,
+            "status": "passed" if r.passed else "failed",
+            "visibility": r.check.visibility,
+            "output": r.output,
+            "execution_time": round(r.seconds, 2),
+        }
+        for number, r in enumerate(graded.results, start=1)
+    ]
+    output = graded.problem or graded.public_line()
+    if graded.days_late:
+        output += (
+            f"; {graded.days_late} day(s) late: {graded.kept:.0%} of "
+            f"{graded.raw_score:g} kept"
+        )
+    return {
+        "score": graded.score,
+        "execution_time": round(graded.seconds, 2),
+        "output": output + "\nsandbox: " + "; ".join(graded.isolation),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def _ungradable(
+    student: str, module_dir: Path, checks: list[Check], reason: str, started: float
+) -> Graded:
+    results = [
+        CheckResult(c, 0.0, f"not run: the submission is ungradable ({reason})", 0.0)
+        for c in checks
+    ]
+    return Graded(
+        student,
+        module_dir.name,
+        results,
+        time.monotonic() - started,
+        [],
+        problem=f"ungradable: {reason}",
+    )
+
+
+@contextmanager
+def _unpacked(submission: Path) -> Iterator[tuple[Path, Ungradable | None]]:
+    """A private copy of the submission's project, and why it is ungradable."""
+    scratch = Path(tempfile.mkdtemp(prefix="mlopslab-grade-"))
+    copy = scratch / "submission"
+    problem = None
+    try:
+        try:
+            _unpack(submission, copy)
+            _check_layout(copy)
+        except Ungradable as reason:
+            problem = reason
+        yield copy, problem
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _unpack(submission: Path, copy: Path) -> None:
+    if submission.is_dir():
+        _copy_tree(submission, copy)
+    elif submission.suffix == ".zip":
+        _unzip(submission, copy)
+    elif submission.suffix == ".bundle":
+        _clone_bundle(submission, copy)
+    else:
+        raise Ungradable(f"{submission.name} is not a folder, a .zip or a git .bundle")
+
+
+def _copy_tree(source: Path, copy: Path) -> None:
+    total = 0
+
+    def skip(folder: str, names: list[str]) -> list[str]:
+        nonlocal total
+        for name in names:
+            path = Path(folder) / name
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        if total > SUBMISSION_LIMIT:
+            raise Ungradable(f"the submission is larger than {SUBMISSION_LIMIT} bytes")
+        return [n for n in names if n in SKIPPED]
+
+    # symlinks=True copies links as links: nothing outside the submission is read.
+    shutil.copytree(source, copy, symlinks=True, ignore=skip)
+
+
+def _unzip(archive: Path, copy: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = zipped.infolist()
+            if sum(m.file_size for m in members) > SUBMISSION_LIMIT:
+                raise Ungradable(
+                    f"the archive unpacks to over {SUBMISSION_LIMIT} bytes"
+                )
+            for member in members:
+                target = (copy / member.filename).resolve()
+                if not target.is_relative_to(copy.resolve()):
+                    raise Ungradable(
+                        f"the archive writes outside itself: {member.filename}"
+                    )
+            zipped.extractall(copy)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise Ungradable(f"{archive.name} is not a readable zip ({exc})") from exc
+    _lift_single_folder(copy)
+
+
+def _clone_bundle(bundle: Path, copy: Path) -> None:
+    result = subprocess.run(
+        [
+            "git",
+            "-c",
+            "core.hooksPath=/dev/null",
+            "clone",
+            "--quiet",
+            str(bundle),
+            str(copy),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["git clone failed"])[-1]
+        raise Ungradable(f"{bundle.name} is not a usable git bundle ({reason})")
+
+
+def _lift_single_folder(copy: Path) -> None:
+    """A zip of `project/...` is graded as if it held the project's files."""
+    entries = list(copy.iterdir())
+    if len(entries) == 1 and entries[0].is_dir() and not (copy / "src").exists():
+        inner = entries[0]
+        for child in inner.iterdir():
+            child.rename(copy / child.name)
+        inner.rmdir()
+
+
+def _check_layout(copy: Path) -> None:
+    if not (copy / "src" / "mlopslab" / "__init__.py").is_file():
+        raise Ungradable("no src/mlopslab/__init__.py: submit the whole project folder")

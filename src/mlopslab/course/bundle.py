@@ -1,0 +1,56 @@
+"""The learners' copy of the course: everything but what grades them.
+
+Left out: each module's `instructor/` folder (hidden checks, reference
+solutions, sample submissions) and its `quiz.yaml` (answer keys and
+explanations). In place of the quiz file each module gets `quiz.md`, the
+questions as the course site shows them: no keys, options in alphabetical
+order. Public checks stay, so `mlopslab course check` works from the bundle.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from mlopslab.course.content import Course
+from mlopslab.course.site import quiz_page
+from mlopslab.errors import CourseError
+
+MARKER = ".mlopslab-student-bundle"
+WITHHELD = {"instructor", "quiz.yaml", "__pycache__"}
+
+
+def export_student(course: Course, root: Path, out: Path) -> int:
+    """Write the bundle to `out` (whole or not at all); return the files written."""
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise CourseError(
+            f"{out} exists and is not a student bundle",
+            "choose an empty or new folder",
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=out.parent))
+    try:
+        _copy_course(course, root, staging)
+        (staging / MARKER).write_text("written by mlopslab course export --student\n")
+        count = sum(1 for p in staging.rglob("*") if p.is_file())
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return count
+
+
+def _copy_course(course: Course, root: Path, staging: Path) -> None:
+    for name in ("course.yaml", "glossary.yaml", "capstone.md", "README.md"):
+        if (root / name).is_file():
+            shutil.copy2(root / name, staging / name)
+    for module in course.modules:
+        target = staging / module.folder.name
+        shutil.copytree(
+            module.folder,
+            target,
+            ignore=lambda _folder, names: [n for n in names if n in WITHHELD],
+        )
+        (target / "quiz.md").write_text(quiz_page(module) + "\n", encoding="utf-8")

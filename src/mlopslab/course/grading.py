@@ -1,0 +1,269 @@
+"""Assignment checks: black-box tests of a learner's copy, scored per check.
+
+An assignment's checks are Python functions in the course, written with the
+`check` decorator: public ones in `<module>/assignment/checks.py`, hidden ones
+in `<module>/instructor/checks.py` (never in the student bundle). They run in
+the grader's (trusted) process and drive the learner's code only through
+`Context`: its CLI in the sandbox, on its own copy, then inspect what it left
+behind (files, the MLflow store) from outside.
+
+Each check scores its points or nothing, within its own time limit; one that
+fails, hangs or crashes never costs another check its points. Steps shared by
+several checks (`Context.step`) run once per submission.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sqlite3
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal, TypeVar, cast
+
+from mlopslab.course.sandbox import Outcome, Sandbox
+from mlopslab.errors import CourseError
+
+T = TypeVar("T")
+Visibility = Literal["visible", "hidden", "after_due_date"]
+READ_LIMIT = 5 * 2**20  # bytes: the grader reads no bigger learner file
+
+
+class CheckFailed(Exception):
+    """A check's expectation did not hold; the message says what was seen."""
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    name: str
+    points: float
+    visibility: Visibility
+    timeout: float
+    success: str
+    failure: str
+    run: Callable[[Context], None]
+
+    @property
+    def public(self) -> bool:
+        return self.visibility == "visible"
+
+
+def check(
+    name: str,
+    *,
+    points: float,
+    visibility: Visibility = "visible",
+    timeout: float = 60,
+    success: str = "passed",
+    failure: str = "failed",
+) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    """Declare a check; the course's checks files call this on each function."""
+
+    def declare(function: Callable[[Context], None]) -> Callable[[Context], None]:
+        function.__mlopslab_check__ = Check(  # type: ignore[attr-defined]
+            function.__name__,
+            name,
+            points,
+            visibility,
+            timeout,
+            success,
+            failure,
+            function,
+        )
+        return function
+
+    return declare
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    score: float
+    output: str
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.check.points
+
+
+@dataclass
+class Context:
+    """What a check may do: run the learner's code, then look at what it left."""
+
+    sandbox: Sandbox
+    deadline: float = 0.0
+    _steps: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.sandbox.root
+
+    def mlopslab(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> Outcome:
+        """`mlopslab ARGS` from the learner's copy, within the check's time left."""
+        left = max(1.0, min(timeout, self.deadline - time.monotonic()))
+        return self.sandbox.run(["mlopslab", *args], left, env)
+
+    def step(self, name: str, action: Callable[[], T]) -> T:
+        """`action()` once per submission, shared by the checks that need it."""
+        if name not in self._steps:
+            try:
+                self._steps[name] = ("ok", action())
+            except Exception as exc:  # noqa: BLE001 - replayed to every check
+                self._steps[name] = ("error", exc)
+        status, value = self._steps[name]
+        if status == "error":
+            raise value
+        return cast(T, value)
+
+    def expect(self, condition: bool, message: str) -> None:
+        if not condition:
+            raise CheckFailed(message)
+
+    def expect_exit(self, outcome: Outcome, code: int, what: str) -> None:
+        if outcome.code != code:
+            tail = outcome.output.strip().splitlines()[-3:]
+            raise CheckFailed(
+                f"`{what}` {outcome.describe()}, expected exit {code}"
+                + (f"; it printed: {' | '.join(tail)}" if tail else "")
+            )
+
+    def file(self, relative: str) -> Path:
+        """A regular file inside the copy: never a link out of it, never too big."""
+        path = self.root / relative
+        if path.is_symlink() or not path.is_file():
+            raise CheckFailed(f"{relative} is missing (or not a plain file)")
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise CheckFailed(f"{relative} points outside the submission")
+        if resolved.stat().st_size > READ_LIMIT:
+            raise CheckFailed(f"{relative} is larger than {READ_LIMIT} bytes")
+        return resolved
+
+    def json(self, relative: str) -> Any:
+        try:
+            return json.loads(self.file(relative).read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CheckFailed(f"{relative} is not valid JSON: {exc}") from exc
+
+    def newest_run(self, home: str) -> str:
+        """The workspace-relative folder of the newest run in `home`."""
+        runs = self.root / home / "runs"
+        folders = [p for p in runs.glob("*") if p.is_dir() and not p.is_symlink()]
+        if not folders:
+            raise CheckFailed(f"no run was recorded in {home}/runs")
+        newest = max(folders, key=lambda p: p.stat().st_mtime)
+        return str(newest.relative_to(self.root))
+
+    def versions(self, home: str, model: str = "penguins") -> dict[str, dict[str, Any]]:
+        """The registered versions (status tag, aliases), read from the store."""
+        db = self.file(f"{home}/mlflow.db")
+        try:
+            with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
+                rows = conn.execute(
+                    "SELECT version FROM model_versions WHERE name = ?", (model,)
+                ).fetchall()
+                tags = conn.execute(
+                    "SELECT version, key, value FROM model_version_tags WHERE name = ?",
+                    (model,),
+                ).fetchall()
+                aliases = conn.execute(
+                    "SELECT version, alias FROM registered_model_aliases"
+                    " WHERE name = ?",
+                    (model,),
+                ).fetchall()
+        except sqlite3.Error as exc:
+            raise CheckFailed(f"cannot read the MLflow store in {home}: {exc}") from exc
+        found: dict[str, dict[str, Any]] = {
+            str(v): {"tags": {}, "aliases": set()} for (v,) in rows
+        }
+        for version, key, value in tags:
+            found.setdefault(str(version), {"tags": {}, "aliases": set()})
+            found[str(version)]["tags"][key] = value
+        for version, alias in aliases:
+            if str(version) in found:
+                found[str(version)]["aliases"].add(alias)
+        return found
+
+
+def load_checks(module_dir: Path, hidden: bool) -> list[Check]:
+    """A module's public checks, and with `hidden` its instructor checks too.
+
+    The hidden file may `from assignment_checks import ...` the public file's
+    helpers, so both share the same steps (one run serves checks of both).
+    """
+    public = _load(module_dir / "assignment" / "checks.py", "assignment_checks")
+    modules = [public] if public else []
+    if hidden:
+        sys.modules["assignment_checks"] = public or ModuleType("assignment_checks")
+        try:
+            private = _load(module_dir / "instructor" / "checks.py", "hidden_checks")
+        finally:
+            del sys.modules["assignment_checks"]
+        modules += [private] if private else []
+    checks = [
+        value.__mlopslab_check__
+        for module in modules
+        for value in vars(module).values()
+        if hasattr(value, "__mlopslab_check__")
+    ]
+    if not checks:
+        raise CourseError(
+            f"{module_dir.name} has no assignment checks",
+            "add assignment/checks.py to the module",
+        )
+    ids = [c.id for c in checks]
+    if len(set(ids)) != len(ids):
+        raise CourseError(f"{module_dir.name}: two checks share a name", "rename one")
+    return checks
+
+
+def _load(path: Path, name: str) -> ModuleType | None:
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CourseError(f"cannot load {path}", "check the file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise CourseError(
+            f"{path} does not load: {exc}", "fix the checks file"
+        ) from exc
+    return module
+
+
+def run_checks(sandbox: Sandbox, checks: list[Check]) -> list[CheckResult]:
+    """Every check, in order, each scored on its own."""
+    context = Context(sandbox)
+    return [_run_one(context, item) for item in checks]
+
+
+def _run_one(context: Context, item: Check) -> CheckResult:
+    started = time.monotonic()
+    context.deadline = started + item.timeout
+    try:
+        item.run(context)
+        score, output = item.points, item.success
+    except CheckFailed as failed:
+        score, output = 0.0, f"{item.failure}: {failed}"
+    except Exception as exc:  # noqa: BLE001 - a broken check scores 0, others go on
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        output = (
+            f"{item.failure}: the grader could not finish this check "
+            f"({exc!r} at line {where.lineno})"
+        )
+        score = 0.0
+    seconds = time.monotonic() - started
+    if seconds > item.timeout + 1 and score:
+        score, output = 0.0, f"{item.failure}: took {seconds:.0f} s, over its limit"
+    return CheckResult(item, score, output, seconds)
