@@ -20,8 +20,8 @@ run: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks course
+	$(BIN)/ruff format --check src tests benchmarks course
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

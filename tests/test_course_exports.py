@@ -1,0 +1,133 @@
+"""Gradebook exports in each LMS layout, and a student bundle that leaks nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlopslab.course.bundle import export_student
+from mlopslab.course.content import load_course
+from mlopslab.course.exports import export
+from mlopslab.course.gradebook import Attempt, Gradebook
+from mlopslab.errors import CourseError
+from tests.conftest import CliResult
+
+COURSE = Path(__file__).resolve().parents[1] / "course"
+MODULES = ["1-data", "3-evaluation"]
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Gradebook:
+    book = Gradebook(tmp_path / "gradebook.db")
+    for student, module, kind, score, top in [
+        ("ana", "3-evaluation", "assignment", 6, 11),
+        ("ana", "3-evaluation", "assignment", 11, 11),  # best counts
+        ("ana", "1-data", "quiz", 10, 12),
+        ("bo", "3-evaluation", "assignment", 3, 11),
+        ("bo", "9-elsewhere", "quiz", 1, 1),  # not in the course: left out
+    ]:
+        book.record_attempt(
+            Attempt(student, module, kind, score, top, finished_at=1_765_000_000)  # type: ignore[arg-type]
+        )
+    return book
+
+
+def test_canvas_has_its_points_possible_row(book: Gradebook) -> None:
+    assert export(book, "best", "canvas", MODULES).splitlines() == [
+        "Student,ID,SIS User ID,SIS Login ID,Section,"
+        "1-data quiz,3-evaluation assignment",
+        "Points Possible,,,,,12,11",
+        "ana,,ana,ana,,10,11",
+        "bo,,bo,bo,,,3",
+    ]
+
+
+def test_moodle_maps_users_by_id_number(book: Gradebook) -> None:
+    assert export(book, "last", "moodle", MODULES).splitlines() == [
+        "ID number,1-data quiz,3-evaluation assignment",
+        "ana,10,11",
+        "bo,,3",
+    ]
+
+
+def test_gradescope_lists_assignments_only(book: Gradebook) -> None:
+    assert export(book, "best", "gradescope", MODULES).splitlines() == [
+        "Name,SID,Email,Assignment,Total Score,Max Points,Status",
+        "ana,ana,,3-evaluation,11,11,Graded",
+        "bo,bo,,3-evaluation,3,11,Graded",
+    ]
+
+
+def test_plain_csv_has_percent_and_time(book: Gradebook) -> None:
+    lines = export(book, "best", "csv", MODULES).splitlines()
+    assert lines[0] == "student,module,kind,score,max_score,percent,finished_at"
+    assert "ana,3-evaluation,assignment,11,11,100.0,2025-12-06T05:46:40+00:00" in lines
+    assert len(lines) == 4
+
+
+def test_an_unknown_format_is_one_line(cli: Callable[..., CliResult]) -> None:
+    result = cli("course", "gradebook", "--export", "blackboard")
+    assert result.code == 8
+    assert result.err.strip() == (
+        "error: unknown export format 'blackboard'; choose one of "
+        "canvas, moodle, gradescope, csv"
+    )
+
+
+def secrets() -> list[str]:
+    """Every hidden check's and solution's own lines, and every quiz key's text.
+
+    Lines the public files share (imports, a helper call) are not secrets.
+    """
+    public: set[str] = set()
+    found = []
+    for path in COURSE.rglob("*"):
+        if not path.is_file() or path.name == "quiz.yaml":
+            continue
+        lines = [line.strip() for line in path.read_text().splitlines()]
+        if "instructor" in path.parts:
+            found += lines
+        else:
+            public.update(lines)
+    for module in load_course(COURSE).modules:
+        for question in module.quiz.all_questions():
+            found.append(question.explanation)
+            found += getattr(question, "accept", [])
+    return [
+        text
+        for text in found
+        if len(text) >= 30 and not text.startswith("#") and text not in public
+    ]
+
+
+def test_the_student_bundle_holds_no_keys_checks_or_solutions(
+    tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    out = tmp_path / "dist"
+
+    result = cli("course", "export", "--student", out, "--course", COURSE)
+
+    assert result.code == 0, result.err
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert not [p for p in files if "instructor" in p.parts or p.name == "quiz.yaml"]
+    assert (out / "3-evaluation" / "assignment" / "checks.py").is_file()
+    assert (out / "3-evaluation" / "quiz.md").is_file()
+    text = "\n".join(p.read_text(encoding="utf-8") for p in files)
+    leaked = [secret for secret in secrets() if secret in text]
+    assert leaked == []
+    assert len(secrets()) > 200  # the search had something to look for
+
+
+def test_the_bundle_replaces_only_its_own_folder(tmp_path: Path) -> None:
+    course = load_course(COURSE)
+    out = tmp_path / "dist"
+    first = export_student(course, COURSE, out)
+    assert export_student(course, COURSE, out) == first  # a bundle: replaced
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "mine.txt").write_text("keep")
+    with pytest.raises(CourseError, match="is not a student bundle"):
+        export_student(course, COURSE, other)
+    assert (other / "mine.txt").read_text() == "keep"

@@ -1,0 +1,148 @@
+"""The sandbox fences learner code in; a check's failure stays its own."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mlopslab.course.grading import Check, CheckFailed, Context, run_checks
+from mlopslab.course.sandbox import Limits, Sandbox, bwrap_works, unshare_works
+
+needs_bwrap = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not usable")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    root = tmp_path / "submission"
+    (root / "src").mkdir(parents=True)
+    return Sandbox(root, Limits(cpu_seconds=20, memory_bytes=2 * 2**30))
+
+
+def test_runs_in_its_copy_and_reports_the_exit_code(sandbox: Sandbox) -> None:
+    outcome = sandbox.run(
+        ["python", "-c", "import os, sys; print(os.getcwd()); sys.exit(4)"], 20
+    )
+    assert outcome.code == 4
+    assert outcome.stdout.strip() == str(sandbox.root)
+
+
+def test_an_infinite_loop_is_stopped_at_the_time_limit(sandbox: Sandbox) -> None:
+    started = time.monotonic()
+    outcome = sandbox.run(["python", "-c", "while True: pass"], 2)
+    assert outcome.timed_out and outcome.code is None
+    assert "did not finish within 2 s" in outcome.describe()
+    assert time.monotonic() - started < 10
+
+
+def test_children_left_running_are_killed(sandbox: Sandbox, tmp_path: Path) -> None:
+    marker = sandbox.root / "alive"
+    child = f"import time; time.sleep(3); open({str(marker)!r}, 'w')"
+    code = (
+        f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {child!r}])"
+    )
+    assert sandbox.run(["python", "-c", code], 20).code == 0
+    time.sleep(4)
+    assert not marker.exists()
+
+
+def test_a_huge_allocation_fails_inside(sandbox: Sandbox) -> None:
+    outcome = sandbox.run(["python", "-c", "bytearray(10 * 2**30)"], 20)
+    assert outcome.code == 1 and "MemoryError" in outcome.stderr
+
+
+@pytest.mark.skipif(not (bwrap_works() or unshare_works()), reason="no namespaces")
+def test_no_network_not_even_the_graders_loopback(sandbox: Sandbox) -> None:
+    received: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(5)
+        port = server.getsockname()[1]
+
+        def accept() -> None:
+            try:
+                conn, _ = server.accept()
+                received.append(conn.recv(100))
+            except OSError:
+                pass
+
+        listener = threading.Thread(target=accept)
+        listener.start()
+        outcome = sandbox.run(
+            [
+                "python",
+                "-c",
+                "import socket; socket.create_connection(('127.0.0.1', "
+                f"{port}), timeout=2).sendall(b'leak')",
+            ],
+            20,
+        )
+        listener.join()
+    assert outcome.code == 1 and not received
+
+
+@needs_bwrap
+def test_nothing_outside_the_copy_is_visible(sandbox: Sandbox, tmp_path: Path) -> None:
+    secret = tmp_path / "hidden_checks.py"
+    secret.write_text("KEY = 42")
+    outcome = sandbox.run(
+        ["python", "-c", f"import os; print(os.getuid()); open({str(secret)!r})"], 20
+    )
+    assert outcome.stdout.strip() == "65534"
+    assert "FileNotFoundError" in outcome.stderr
+
+
+def check(name: str, run: object, points: float = 1, timeout: float = 30) -> Check:
+    return Check(name, name, points, "visible", timeout, "ok", "no", run)  # type: ignore[arg-type]
+
+
+def test_each_check_scores_on_its_own(sandbox: Sandbox) -> None:
+    calls = []
+
+    def shared(ctx: Context) -> int:
+        return ctx.step("once", lambda: calls.append(1) or len(calls))
+
+    def passes(ctx: Context) -> None:
+        ctx.expect(shared(ctx) == 1, "the step ran twice")
+
+    def fails(ctx: Context) -> None:
+        shared(ctx)
+        raise CheckFailed("not this one")
+
+    def crashes(ctx: Context) -> None:
+        raise ZeroDivisionError
+
+    def deletes_its_copy(ctx: Context) -> None:
+        # Everything in it goes (the folder itself is the sandbox's mount point).
+        ctx.sandbox.run(
+            ["python", "-c", "import shutil; shutil.rmtree('.', ignore_errors=True)"],
+            20,
+        )
+        ctx.json("ws/evaluation.json")
+
+    results = run_checks(
+        sandbox,
+        [
+            check("a", passes, 2),
+            check("b", fails),
+            check("c", crashes),
+            check("d", deletes_its_copy),
+            check("e", passes, 3),
+        ],
+    )
+    assert [r.score for r in results] == [2, 0, 0, 0, 3]
+    assert calls == [1]
+    assert results[1].output == "no: not this one"
+    assert "could not finish this check (ZeroDivisionError()" in results[2].output
+    assert "ws/evaluation.json is missing" in results[3].output
+
+
+def test_the_grader_never_follows_a_link_out(sandbox: Sandbox, tmp_path: Path) -> None:
+    outside = tmp_path / "instructor.json"
+    outside.write_text('{"key": 1}')
+    (sandbox.root / "evaluation.json").symlink_to(outside)
+    context = Context(sandbox)
+    with pytest.raises(CheckFailed, match="missing \\(or not a plain file\\)"):
+        context.json("evaluation.json")
