@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.scale
+	$(BIN)/python -m benchmarks.grading
 
 ui: $(STAMP)
 	$(BIN)/mlopslab ui
