@@ -112,6 +112,17 @@ class Context:
         left = max(1.0, min(timeout, self.deadline - time.monotonic()))
         return self.sandbox.run(["mlopslab", *args], left, env)
 
+    def shell(
+        self, script: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> Outcome:
+        """A bash script in the sandbox: for servers and their clients together.
+
+        Everything it starts shares the sandbox's own loopback, and is killed
+        with it. Leave what the checks need in files; read them with `json`.
+        """
+        left = max(1.0, min(timeout, self.deadline - time.monotonic()))
+        return self.sandbox.run(["bash", "-c", script], left, env)
+
     def step(self, name: str, action: Callable[[], T]) -> T:
         """`action()` once per submission, shared by the checks that need it."""
         if name not in self._steps:

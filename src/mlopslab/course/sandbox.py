@@ -130,7 +130,9 @@ class Sandbox:
             )
 
     def _command(self, argv: list[str]) -> list[str]:
-        program = [str(self.python_bin / argv[0]), *argv[1:]]
+        """The program (a project command, or bash) inside its fences."""
+        tool = self.python_bin / argv[0]
+        program = [str(tool) if tool.exists() else argv[0], *argv[1:]]
         if bwrap_works():
             return [*self._bwrap(), "--", *program]
         if unshare_works():

@@ -1,0 +1,126 @@
+"""Assignment 6, public checks: `mlopslab course check 6-monitoring` runs these.
+
+One sandboxed session trains, serves on the sandbox's own loopback, sends the
+traffic the task README lists and runs `mlopslab monitor` after each batch. The
+checks then read each monitor's outputs from outside the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlopslab.course.grading import CheckFailed, Context, check
+
+SESSION = r"""
+mlopslab run --trials 4 --home ws > run.log 2>&1 || { echo "run failed"; exit 0; }
+mlopslab serve --home ws --port 8000 --capture-rate 1.0 > serve.log 2>&1 &
+server=$!
+for _ in $(seq 150); do
+  curl -sf http://127.0.0.1:8000/ready > /dev/null && break
+  sleep 0.1
+done
+mkdir -p grader
+traffic() { mlopslab simulate traffic --home ws "$@" > /dev/null 2>&1 || true; }
+monitor() {  # monitor NAME ARGS...: exit code, output and result files
+  name=$1; shift
+  code=0
+  mlopslab monitor --home ws --fail-on constraints "$@" > "grader/$name.out" 2>&1 \
+    || code=$?
+  echo "$code" > "grader/$name.code"
+  newest=$(ls -d ws/monitoring/*/ 2>/dev/null | sort | tail -n 1)
+  [ -n "$newest" ] && cp -r "$newest" "grader/$name" || true
+}
+for seed in 1 2 3 4 5; do
+  traffic --n 300 --seed "$seed"
+  monitor "clean-$seed" --last 300
+done
+traffic --n 300 --seed 11 --drift flipper_length_mm:+1sd
+monitor flipper --last 300
+traffic --n 300 --seed 12 --drift body_mass_g:+0.2sd
+monitor mass --last 300
+MLOPSLAB_MONITOR__MEAN_SHIFT_SD=0.1 monitor mass-strict --last 300
+traffic --n 20 --seed 13 --drift flipper_length_mm:+1sd
+monitor few --last 20
+kill -TERM "$server"; wait "$server" || true
+"""
+
+
+def session(ctx: Context) -> None:
+    def run() -> None:
+        outcome = ctx.shell(SESSION, timeout=240)
+        ctx.expect(not outcome.timed_out, "the session " + outcome.describe())
+        ctx.expect("run failed" not in outcome.stdout, "`mlopslab run` failed")
+
+    ctx.step("session", run)
+
+
+def monitored(ctx: Context, name: str) -> tuple[int, list[dict[str, Any]]]:
+    """A monitor's exit code and its constraint violations."""
+    try:
+        code = int(ctx.file(f"grader/{name}.code").read_text().strip())
+    except ValueError:
+        raise CheckFailed(f"the `{name}` monitor left no exit code") from None
+    found = ctx.json(f"grader/{name}/constraint_violations.json")
+    violations = found.get("violations") if isinstance(found, dict) else None
+    if not isinstance(violations, list):
+        raise CheckFailed(
+            f"`{name}`: constraint_violations.json has no violations list"
+        )
+    return code, violations
+
+
+def mean_shifts(violations: list[dict[str, Any]]) -> list[str]:
+    return sorted(
+        str(v.get("feature_name"))
+        for v in violations
+        if v.get("constraint_check_type") == "mean_shift_check"
+    )
+
+
+@check(
+    "monitor.mean_shift_sd is a setting with a default of 0.5",
+    points=1,
+    timeout=30,
+    success="config show lists mean_shift_sd 0.5 under monitor",
+    failure="the new setting is not there",
+)
+def setting(ctx: Context) -> None:
+    shown = ctx.mlopslab("config", "show", timeout=15)
+    ctx.expect_exit(shown, 0, "mlopslab config show")
+    try:
+        value = json.loads(shown.stdout)["monitor"].get("mean_shift_sd")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise CheckFailed("`mlopslab config show` did not print JSON") from None
+    ctx.expect(value == 0.5, f"monitor.mean_shift_sd is {value!r}, not 0.5")
+
+
+@check(
+    "clean traffic raises nothing, five seeds in a row",
+    points=2,
+    timeout=240,
+    success="five clean windows: exit 0 and no mean_shift_check",
+    failure="clean traffic was flagged",
+)
+def quiet_on_clean(ctx: Context) -> None:
+    session(ctx)
+    for seed in range(1, 6):
+        code, violations = monitored(ctx, f"clean-{seed}")
+        ctx.expect(code == 0, f"seed {seed}: monitor exited {code}, not 0")
+        flagged = mean_shifts(violations)
+        ctx.expect(not flagged, f"seed {seed}: mean_shift_check on {flagged}")
+
+
+@check(
+    "a +1 sd shift of flipper_length_mm is flagged, and nothing else",
+    points=3,
+    timeout=240,
+    success="exit 1 and one mean_shift_check, for flipper_length_mm",
+    failure="the shift was not flagged as asked",
+)
+def flags_a_shift(ctx: Context) -> None:
+    session(ctx)
+    code, violations = monitored(ctx, "flipper")
+    ctx.expect(code == 1, f"monitor exited {code}, not 1")
+    flagged = mean_shifts(violations)
+    ctx.expect(flagged == ["flipper_length_mm"], f"mean_shift_check on {flagged}")

@@ -1,0 +1,69 @@
+"""Assignment 6, hidden checks: run only by `mlopslab course grade`."""
+
+from __future__ import annotations
+
+import re
+
+from assignment_checks import mean_shifts, monitored, session
+
+from mlopslab.course.grading import Context, check
+
+
+@check(
+    "the threshold is the setting: +0.2 sd passes at 0.5 and is flagged at 0.1",
+    points=2,
+    visibility="hidden",
+    timeout=240,
+    success="body_mass_g +0.2 sd: quiet by default, flagged at mean_shift_sd 0.1",
+    failure="the threshold does not follow monitor.mean_shift_sd",
+)
+def follows_the_setting(ctx: Context) -> None:
+    session(ctx)
+    _, default = monitored(ctx, "mass")
+    ctx.expect(not mean_shifts(default), f"flagged at 0.5: {mean_shifts(default)}")
+    _, strict = monitored(ctx, "mass-strict")
+    ctx.expect("body_mass_g" in mean_shifts(strict), "not flagged at 0.1")
+
+
+@check(
+    "too few rows give no verdict",
+    points=1,
+    visibility="hidden",
+    timeout=240,
+    success="20 drifted rows: no mean_shift_check",
+    failure="the check judged a window below monitor.min_rows",
+)
+def no_verdict_on_few_rows(ctx: Context) -> None:
+    session(ctx)
+    _, violations = monitored(ctx, "few")
+    ctx.expect(not mean_shifts(violations), f"flagged {mean_shifts(violations)}")
+
+
+@check(
+    "the violation reaches metrics.prom and the description gives the numbers",
+    points=2,
+    visibility="hidden",
+    timeout=240,
+    success="the gauge counts it and the description has both means and the sds",
+    failure="the violation does not reach every output",
+)
+def everywhere(ctx: Context) -> None:
+    session(ctx)
+    _, violations = monitored(ctx, "flipper")
+    metrics = ctx.file("grader/flipper/metrics.prom").read_text()
+    match = re.search(
+        r"^mlopslab_monitor_constraint_violations(?:\{[^}]*\})? (\S+)$",
+        metrics,
+        re.MULTILINE,
+    )
+    ctx.expect(match is not None, "no mlopslab_monitor_constraint_violations gauge")
+    assert match is not None
+    ctx.expect(
+        float(match.group(1)) == len(violations),
+        f"the gauge says {match.group(1)}, the file has {len(violations)}",
+    )
+    shift = [
+        v for v in violations if v.get("constraint_check_type") == "mean_shift_check"
+    ]
+    numbers = re.findall(r"\d+(?:\.\d+)?", str(shift[0].get("description", "")))
+    ctx.expect(len(numbers) >= 3, "the description lacks the means and the shift")
