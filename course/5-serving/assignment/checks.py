@@ -1,0 +1,144 @@
+"""Assignment 5, public checks: `mlopslab course check 5-serving` runs these.
+
+One sandboxed session trains, then serves twice on the sandbox's own loopback:
+with your repository's configuration (probes, then 400 single-row requests)
+and with `--capture-rate 1.0` (400 requests). The checks read the responses
+and the capture stores from outside the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from mlopslab.course.grading import CheckFailed, Context, check
+
+ROW = (
+    '{"island": "Biscoe", "bill_length_mm": 45.1, "bill_depth_mm": 14.5,'
+    ' "flipper_length_mm": 215, "body_mass_g": 5000, "sex": "female", "year": 2008}'
+)
+OTHER = ROW.replace("Biscoe", "Dream").replace("45.1", "39.5")
+BAD = OTHER.replace("39.5", '"long"')
+SPLIT = (
+    '{"dataframe_split": {"columns": ["island", "bill_length_mm", "bill_depth_mm",'
+    ' "flipper_length_mm", "body_mass_g", "sex", "year"],'
+    ' "data": [["Biscoe", 45.1, 14.5, 215, 5000, "female", 2008]]}}'
+)
+SESSION = rf"""
+mkdir -p grader
+mlopslab config show > grader/config.json 2> grader/config.err || true
+mlopslab run --trials 4 --home ws > run.log 2>&1 || {{ echo "run failed"; exit 0; }}
+post() {{  # post NAME PATH BODY: the status code and the body, in grader/
+  curl -s -o "grader/$1.json" -w '%{{http_code}}' -X POST \
+    -H 'content-type: application/json' -d "$3" "http://127.0.0.1:8000$2" \
+    > "grader/$1.status" || true
+}}
+serve() {{  # serve NAME ARGS...: start, probe when NAME is default, 400 rows, stop
+  rm -f ws/capture.db ws/capture.db-wal ws/capture.db-shm
+  mlopslab serve --home ws --port 8000 "${{@:2}}" > "grader/serve-$1.log" 2>&1 &
+  server=$!
+  for _ in $(seq 150); do
+    curl -sf http://127.0.0.1:8000/ready > /dev/null && break
+    sleep 0.1
+  done
+  if [ "$1" = default ]; then
+    post two /predict '{{"rows": [{ROW}, {OTHER}]}}'
+    post bad /predict '{{"rows": [{ROW}, {BAD}]}}'
+    post invocations /invocations '{SPLIT}'
+    curl -s -o grader/openapi.json http://127.0.0.1:8000/openapi.json || true
+  fi
+  for _ in $(seq 400); do
+    curl -s -o /dev/null -X POST -H 'content-type: application/json' \
+      -d '{{"rows": [{ROW}]}}' http://127.0.0.1:8000/predict || true
+  done
+  kill -TERM "$server"; wait "$server" || true
+  cp ws/capture.db "grader/$1.db" 2>/dev/null || true
+}}
+serve default
+serve full --capture-rate 1.0
+"""
+
+
+def session(ctx: Context) -> None:
+    def run() -> None:
+        outcome = ctx.shell(SESSION, timeout=240)
+        ctx.expect(not outcome.timed_out, "the session " + outcome.describe())
+        ctx.expect("run failed" not in outcome.stdout, "`mlopslab run` failed")
+
+    ctx.step("session", run)
+
+
+def response(ctx: Context, name: str) -> tuple[int, Any]:
+    """A probe's status code and JSON body."""
+    try:
+        status = int(ctx.file(f"grader/{name}.status").read_text().strip() or 0)
+    except ValueError:
+        raise CheckFailed(f"no status for the `{name}` request") from None
+    return status, ctx.json(f"grader/{name}.json")
+
+
+def captured(ctx: Context, name: str) -> int:
+    db = ctx.file(f"grader/{name}.db")
+    try:
+        with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise CheckFailed(f"cannot count the rows captured ({name}): {exc}") from None
+
+
+@check(
+    "the repository's mlopslab.toml sets serve.capture_rate to 0.25",
+    points=1,
+    timeout=240,
+    success="config show reports capture_rate 0.25 under serve",
+    failure="the capture rate is not configured",
+)
+def configured_rate(ctx: Context) -> None:
+    session(ctx)
+    try:
+        shown = json.loads(ctx.file("grader/config.json").read_text())
+        rate = shown["serve"]["capture_rate"]
+    except (ValueError, KeyError, TypeError):
+        raise CheckFailed("`mlopslab config show` did not print the config") from None
+    ctx.expect(rate == 0.25, f"serve.capture_rate is {rate!r}")
+
+
+@check(
+    "every predicted row has a confidence: the predicted class's probability",
+    points=3,
+    timeout=240,
+    success="a two-row /predict: confidence is the highest probability of each row",
+    failure="the confidence field is missing or wrong",
+)
+def confidence(ctx: Context) -> None:
+    session(ctx)
+    status, body = response(ctx, "two")
+    ctx.expect(status == 200, f"/predict answered {status}")
+    rows = body.get("predictions") if isinstance(body, dict) else None
+    ctx.expect(isinstance(rows, list) and len(rows) == 2, "not two predicted rows")
+    assert isinstance(rows, list)
+    for index, row in enumerate(rows):
+        value, probabilities = row.get("confidence"), row.get("probabilities", {})
+        ctx.expect(
+            isinstance(value, float | int), f"row {index}: no numeric confidence"
+        )
+        top = max(probabilities.values())
+        ctx.expect(abs(value - top) <= 1e-9, f"row {index}: {value} is not {top}")
+        chosen = probabilities.get(row.get("prediction"))
+        ctx.expect(chosen is not None and abs(value - chosen) <= 1e-9, f"row {index}")
+
+
+@check(
+    "a quarter of requests is captured by default; all with --capture-rate 1.0",
+    points=2,
+    timeout=240,
+    success="between 60 and 140 of 400 by default, 400 of 400 at rate 1.0",
+    failure="capture does not follow the configured rate",
+)
+def sampled_capture(ctx: Context) -> None:
+    session(ctx)
+    default = captured(ctx, "default")
+    ctx.expect(60 <= default <= 140, f"{default} rows captured by default")
+    full = captured(ctx, "full")
+    ctx.expect(full == 400, f"{full} of 400 rows captured at --capture-rate 1.0")
