@@ -285,3 +285,20 @@ def test_the_site_never_overwrites_a_folder_it_did_not_build(
     fresh = tmp_path / "site"
     for _ in range(2):  # a folder it built is rebuilt in place
         assert cli("course", "site", "--out", fresh, "--course", course).code == 0
+
+
+def test_validate_loads_every_assignments_checks(cli: Cli, course: Path) -> None:
+    assignment = course / "1-drift" / "assignment"
+    (assignment / "checks.py").write_text(
+        "from mlopslab.course.grading import check\n\n"
+        "@check('runs', points=1)\n"
+        "def runs(ctx):\n    pass\n"
+    )
+    (assignment / "assignment.yaml").write_text("title: Drift\n")
+    assert cli("course", "validate", "--course", course).code == 0
+    (assignment / "checks.py").write_text("import nowhere\n")
+    (assignment / "assignment.yaml").write_text("title: Drift\nlate_days: 2\n")
+    result = cli("course", "validate", "--course", course)
+    assert result.code == 8 and "Traceback" not in result.err
+    assert "checks.py does not load: No module named 'nowhere'" in result.err
+    assert "assignment.yaml: 1 validation error" in result.err

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -454,6 +455,7 @@ def validate(
     cfg = resolve_config(config, home)
     root = course_root(cfg, course)
     loaded, problems = read_course(root)
+    problems += _assignment_problems(root)
     for problem in problems:
         typer.echo(problem, err=True)
     if problems or loaded is None:
@@ -468,6 +470,22 @@ def validate(
     if run_lessons:
         chosen = [loaded.module(m) for m in modules] if modules else loaded.modules
         _run_lessons(list(chosen))
+
+
+def _assignment_problems(root: Path) -> list[str]:
+    """Graded modules: their checks load and their assignment.yaml is valid."""
+    from mlopslab.course.autograder import policy_of
+    from mlopslab.course.grading import load_checks
+
+    problems = []
+    for checks in sorted(root.glob("*/assignment/checks.py")):
+        module = checks.parent.parent
+        for validate in (partial(load_checks, hidden=True), policy_of):
+            try:
+                validate(module)
+            except CourseError as exc:
+                problems.append(f"{module.name}: {exc.one_line()}")
+    return problems
 
 
 def _run_lessons(modules: list[Any]) -> None:
