@@ -73,11 +73,7 @@ echo $code > grader/digits.code
 
 
 def session(ctx: Context) -> None:
-    def run() -> None:
-        outcome = ctx.shell(SESSION, timeout=240)
-        ctx.expect(not outcome.timed_out, "the session " + outcome.describe())
-
-    ctx.step("session", run)
+    ctx.session(SESSION)
 
 
 def exit_code(ctx: Context, name: str) -> int:

@@ -7,7 +7,6 @@ checks then read each monitor's outputs from outside the sandbox.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mlopslab.course.grading import CheckFailed, Context, check
@@ -47,12 +46,8 @@ kill -TERM "$server"; wait "$server" || true
 
 
 def session(ctx: Context) -> None:
-    def run() -> None:
-        outcome = ctx.shell(SESSION, timeout=240)
-        ctx.expect(not outcome.timed_out, "the session " + outcome.describe())
-        ctx.expect("run failed" not in outcome.stdout, "`mlopslab run` failed")
-
-    ctx.step("session", run)
+    outcome = ctx.session(SESSION)
+    ctx.expect("run failed" not in outcome.stdout, "`mlopslab run` failed")
 
 
 def monitored(ctx: Context, name: str) -> tuple[int, list[dict[str, Any]]]:
@@ -86,12 +81,7 @@ def mean_shifts(violations: list[dict[str, Any]]) -> list[str]:
     failure="the new setting is not there",
 )
 def setting(ctx: Context) -> None:
-    shown = ctx.mlopslab("config", "show", timeout=15)
-    ctx.expect_exit(shown, 0, "mlopslab config show")
-    try:
-        value = json.loads(shown.stdout)["monitor"].get("mean_shift_sd")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise CheckFailed("`mlopslab config show` did not print JSON") from None
+    value = ctx.config().get("monitor", {}).get("mean_shift_sd")
     ctx.expect(value == 0.5, f"monitor.mean_shift_sd is {value!r}, not 0.5")
 
 

@@ -123,6 +123,28 @@ class Context:
         left = max(1.0, min(timeout, self.deadline - time.monotonic()))
         return self.sandbox.run(["bash", "-c", script], left, env)
 
+    def session(self, script: str, timeout: float = 240) -> Outcome:
+        """`script` run once per submission (the step "session"), to completion."""
+
+        def run() -> Outcome:
+            outcome = self.shell(script, timeout=timeout)
+            self.expect(not outcome.timed_out, "the session " + outcome.describe())
+            return outcome
+
+        return self.step("session", run)
+
+    def config(self, env: dict[str, str] | None = None) -> dict[str, Any]:
+        """`mlopslab config show` as a dict; an error or other output fails."""
+        shown = self.mlopslab("config", "show", env=env, timeout=15)
+        self.expect_exit(shown, 0, "mlopslab config show")
+        try:
+            value = json.loads(shown.stdout)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise CheckFailed("`mlopslab config show` did not print the config as JSON")
+        return value
+
     def step(self, name: str, action: Callable[[], T]) -> T:
         """`action()` once per submission, shared by the checks that need it."""
         if name not in self._steps:
