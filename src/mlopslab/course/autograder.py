@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlopslab.course.grading import Check, CheckResult, load_checks, run_checks
 from mlopslab.course.sandbox import Sandbox
@@ -42,6 +42,11 @@ class Policy(BaseModel):
     due: datetime | None = None
     late_penalty_per_day: float = Field(0.1, ge=0, le=1)
     late_days_allowed: int = Field(3, ge=0)
+
+    @field_validator("due")
+    @classmethod
+    def _utc_unless_said(cls, due: datetime | None) -> datetime | None:
+        return due.replace(tzinfo=UTC) if due and due.tzinfo is None else due
 
     def multiplier(self, submitted: datetime | None) -> tuple[int, float]:
         """(days late, share of the score kept) for a submission time."""
@@ -210,7 +215,8 @@ def gradescope_results(graded: Graded) -> dict[str, Any]:
     return {
         "score": graded.score,
         "execution_time": round(graded.seconds, 2),
-        "output": output + "\nsandbox: " + "; ".join(graded.isolation),
+        "output": output
+        + ("\nsandbox: " + "; ".join(graded.isolation) if graded.isolation else ""),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,

@@ -10,7 +10,8 @@ the grader's process, under these fences, each used where the machine has it:
   course (hidden checks, keys, solutions) and the results folder do not exist
   inside. Without bubblewrap, `unshare --net --map-root-user` still takes the
   network away, and the results say that files were not fenced.
-- rlimits: CPU seconds, address space, file size and open files.
+- rlimits (util-linux `prlimit`): CPU seconds, address space, file size and
+  open files.
 - a process limit: a `pids` cgroup where this user can make one (root), else
   RLIMIT_NPROC (which the kernel does not apply to root).
 - a wall-clock timeout that kills the whole process tree.
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -107,14 +107,13 @@ class Sandbox:
             out_path, err_path = scratch / "stdout", scratch / "stderr"
             with out_path.open("wb") as out, err_path.open("wb") as err:
                 process = subprocess.Popen(
-                    self._command(argv),
+                    _fenced(self._command(argv), self.limits, cgroup),
                     cwd=self.root,
                     env=self._environment(env or {}),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
                     start_new_session=True,
-                    preexec_fn=_fence(self.limits, cgroup),
                 )
                 timed_out = _wait(process, timeout, cgroup)
             code = process.returncode
@@ -204,26 +203,28 @@ def _works(command: list[str]) -> bool:
         return False
 
 
-def _fence(limits: Limits, cgroup: Path | None):  # type: ignore[no-untyped-def]
-    """The child's last steps before exec: join the cgroup, set the rlimits."""
+def _fenced(command: list[str], limits: Limits, cgroup: Path | None) -> list[str]:
+    """The command behind its rlimits (util-linux `prlimit`), in its cgroup.
 
-    def apply() -> None:
-        if cgroup is not None:
-            (cgroup / "cgroup.procs").write_text(str(os.getpid()))
-        for kind, value in (
-            (resource.RLIMIT_CPU, limits.cpu_seconds),
-            (resource.RLIMIT_AS, limits.memory_bytes),
-            (resource.RLIMIT_FSIZE, limits.file_bytes),
-            (resource.RLIMIT_NOFILE, limits.open_files),
-            (resource.RLIMIT_CORE, 0),
-        ):
-            resource.setrlimit(kind, (value, value))
-        if cgroup is None and os.geteuid() != 0:
-            resource.setrlimit(
-                resource.RLIMIT_NPROC, (limits.processes, limits.processes)
-            )
-
-    return apply
+    A shell joins the cgroup and then execs, so nothing the command starts is
+    outside it. (No `preexec_fn`: Python code between fork and exec can
+    deadlock when the grader runs submissions on several threads.)
+    """
+    limited = [
+        "prlimit",
+        f"--cpu={limits.cpu_seconds}",
+        f"--as={limits.memory_bytes}",
+        f"--fsize={limits.file_bytes}",
+        f"--nofile={limits.open_files}",
+        "--core=0",
+    ]
+    if cgroup is None and os.geteuid() != 0:
+        limited.append(f"--nproc={limits.processes}")
+    limited += ["--", *command]
+    if cgroup is None:
+        return limited
+    join = 'echo $$ > "$0" && exec "$@"'
+    return ["sh", "-c", join, str(cgroup / "cgroup.procs"), *limited]
 
 
 def _wait(
