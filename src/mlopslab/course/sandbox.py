@@ -258,8 +258,16 @@ def _cgroup_parent() -> Path | None:
             usable = (probe / "pids.max").exists()
             probe.rmdir()
             if usable:
+                _sweep(root)
                 return root
     return None
+
+
+def _sweep(root: Path) -> None:
+    """Remove groups a killed grader left behind; a group still in use stays."""
+    for stale in root.glob("mlopslab-sandbox-*"):
+        with contextlib.suppress(OSError):
+            stale.rmdir()  # only succeeds when no process is left in it
 
 
 @contextlib.contextmanager
