@@ -131,3 +131,28 @@ def test_the_bundle_replaces_only_its_own_folder(tmp_path: Path) -> None:
     with pytest.raises(CourseError, match="is not a student bundle"):
         export_student(course, COURSE, other)
     assert (other / "mine.txt").read_text() == "keep"
+
+
+def test_bad_destinations_are_one_line(
+    tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    result = cli("course", "gradebook", "--export", "csv", tmp_path / "no" / "g.csv")
+    assert result.code == 8 and result.err.startswith("error: cannot write")
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    result = cli("course", "export", "--student", afile, "--course", COURSE)
+    assert result.code == 8 and "is a file" in result.err
+    result = cli("course", "grade", "3-evaluation", tmp_path, "--out", afile)
+    assert result.code == 8 and "--out" in result.err and "is a file" in result.err
+
+
+def test_grading_refuses_without_bubblewrap(
+    tmp_path: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlopslab.course.sandbox
+
+    monkeypatch.setattr(mlopslab.course.sandbox, "bwrap_works", lambda: False)
+    result = cli("course", "grade", "3-evaluation", tmp_path, "--out", tmp_path / "g")
+    assert result.code == 8 and "Traceback" not in result.err
+    assert "bubblewrap is not usable here" in result.err
+    assert "--allow-unfenced" in result.err

@@ -146,3 +146,20 @@ def test_the_grader_never_follows_a_link_out(sandbox: Sandbox, tmp_path: Path) -
     context = Context(sandbox)
     with pytest.raises(CheckFailed, match="missing \\(or not a plain file\\)"):
         context.json("evaluation.json")
+
+
+def test_a_view_in_place_of_a_table_is_refused(sandbox: Sandbox) -> None:
+    import sqlite3
+
+    db = sandbox.root / "capture.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE VIEW captures AS WITH RECURSIVE n(i) AS "
+            "(SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n"
+        )
+    context = Context(sandbox, deadline=time.monotonic() + 5)
+    with (
+        pytest.raises(CheckFailed, match="has no real table captures"),
+        context.sqlite("capture.db", ("captures",)),
+    ):
+        pass

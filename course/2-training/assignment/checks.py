@@ -6,7 +6,6 @@ workspace) and reads `tuning.json` and the MLflow store from outside.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from mlopslab.course.grading import CheckFailed, Context, check
@@ -39,27 +38,23 @@ def trials(ctx: Context, home: str) -> list[dict[str, Any]]:
 def nested_params(ctx: Context, home: str) -> list[dict[str, str]]:
     """Each nested trial run's parameters, from the MLflow store."""
     parent = ctx.newest_run(home).rsplit("/", 1)[-1]
-    db = ctx.file(f"{home}/mlflow.db")
-    try:
-        with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
-            children = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT run_uuid FROM tags WHERE key = 'mlflow.parentRunId'"
-                    " AND value = ?",
-                    (parent,),
-                )
-            ]
-            return [
-                dict(
-                    conn.execute(
-                        "SELECT key, value FROM params WHERE run_uuid = ?", (child,)
-                    ).fetchall()
-                )
-                for child in children
-            ]
-    except sqlite3.Error as exc:
-        raise CheckFailed(f"cannot read the MLflow store in {home}: {exc}") from None
+    with ctx.sqlite(f"{home}/mlflow.db", ("tags", "params")) as conn:
+        children = [
+            row[0]
+            for row in conn.execute(
+                "SELECT run_uuid FROM tags WHERE key = 'mlflow.parentRunId'"
+                " AND value = ?",
+                (parent,),
+            )
+        ]
+        return [
+            dict(
+                conn.execute(
+                    "SELECT key, value FROM params WHERE run_uuid = ?", (child,)
+                ).fetchall()
+            )
+            for child in children
+        ]
 
 
 @check(

@@ -8,7 +8,6 @@ and the capture stores from outside the sandbox.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from mlopslab.course.grading import CheckFailed, Context, check
@@ -73,12 +72,8 @@ def response(ctx: Context, name: str) -> tuple[int, Any]:
 
 
 def captured(ctx: Context, name: str) -> int:
-    db = ctx.file(f"grader/{name}.db")
-    try:
-        with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0])
-    except sqlite3.Error as exc:
-        raise CheckFailed(f"cannot count the rows captured ({name}): {exc}") from None
+    with ctx.sqlite(f"grader/{name}.db", ("captures",)) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0])
 
 
 @check(

@@ -24,13 +24,20 @@ if TYPE_CHECKING:
     from mlopslab.course.grading import CheckResult
 
 
-def module_folder(root: Path, module: str) -> Path:
-    """A module's folder from course.yaml alone (a student bundle has no keys)."""
+def module_ids(root: Path) -> list[str]:
+    """The modules course.yaml lists (a student bundle has no quiz keys to load)."""
     try:
         listed = yaml.safe_load((root / "course.yaml").read_text(encoding="utf-8"))
-        ids = [entry["id"] for entry in listed["modules"]]
+        return [str(entry["id"]) for entry in listed["modules"]]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise CourseError(f"cannot read {root / 'course.yaml'}", "fix it") from exc
+        raise CourseError(
+            f"cannot read {root / 'course.yaml'}", "run `mlopslab course validate`"
+        ) from exc
+
+
+def module_folder(root: Path, module: str) -> Path:
+    """A module's folder, by its id in course.yaml."""
+    ids = module_ids(root)
     if module not in ids:
         raise CourseError(
             f"no module {module!r} in the course", f"choose one of {', '.join(ids)}"
@@ -81,13 +88,31 @@ def grade(
     due: Annotated[
         str | None, typer.Option(help="Override the due date (ISO 8601).")
     ] = None,
+    allow_unfenced: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unfenced",
+            help="Grade without bubblewrap (only code you trust: it could read "
+            "the hidden checks).",
+        ),
+    ] = False,
     course: CourseOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Grade a class: public and hidden checks, results.json each, the gradebook."""
     from mlopslab.course.autograder import find_submissions, grade_class
+    from mlopslab.course.sandbox import bwrap_works
 
+    if not bwrap_works() and not allow_unfenced:
+        raise CourseError(
+            "bubblewrap is not usable here, so learner code could read the hidden "
+            "checks and this machine's files",
+            "install Debian's bubblewrap (apt-get install bubblewrap), or pass "
+            "--allow-unfenced for code you trust",
+        )
+    if out.exists() and not out.is_dir():
+        raise CourseError(f"--out {out} is a file", "give a folder for the results")
     cfg = resolve_config(config, home)
     folder = module_folder(course_root(cfg, course), module)
     found = find_submissions(submissions)
@@ -119,9 +144,7 @@ def gradebook(
             f"unknown export format {export!r}", f"choose one of {', '.join(FORMATS)}"
         )
     cfg = resolve_config(config, home)
-    root = course_root(cfg, course)
-    listed = yaml.safe_load((root / "course.yaml").read_text(encoding="utf-8"))
-    modules = [entry["id"] for entry in listed["modules"]]
+    modules = module_ids(course_root(cfg, course))
     book = _gradebook(cfg)
     try:
         text = render(book, cfg.course.attempt_policy, cast(Format, export), modules)

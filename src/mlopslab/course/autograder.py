@@ -9,14 +9,19 @@ reason, never a crash; one submission's failure never stops the class.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -115,7 +120,7 @@ def grade(
     with _unpacked(submission) as (copy, problem):
         if problem is not None:
             return _ungradable(student, module_dir, checks, str(problem), started)
-        sandbox = Sandbox(copy)
+        sandbox = Sandbox(copy, hidden=(module_dir.parent,))
         results = run_checks(sandbox, checks)
     days, kept = policy.multiplier(submitted)
     return Graded(
@@ -140,19 +145,36 @@ def grade_class(
     policy = policy_of(module_dir)
     if due is not None:
         policy = policy.model_copy(update={"due": due})
+    if not Sandbox(module_dir).own_process_limit:
+        jobs = 1  # a shared RLIMIT_NPROC: one fork bomb would starve the others
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
             pool.submit(grade, student, path, module_dir, checks, policy, when)
             for student, path, when in submissions
         ]
-        return [future.result() for future in futures]
+        return [
+            _finished(future, student, module_dir, checks)
+            for future, (student, _, _) in zip(futures, submissions, strict=True)
+        ]
+
+
+def _finished(
+    future: Future[Graded], student: str, module_dir: Path, checks: list[Check]
+) -> Graded:
+    """A submission's grade; a grader fault scores it ungradable, not the class."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - one submission never stops the class
+        reason = f"the grader failed on it ({exc!r}); grade it again"
+        return _ungradable(student, module_dir, checks, reason, time.monotonic())
 
 
 def find_submissions(folder: Path) -> list[tuple[str, Path, datetime | None]]:
     """Each entry of `folder` is one student's: NAME/, NAME.zip or NAME.bundle.
 
-    The submission time is the entry's modification time (as the LMS download
-    left it), unless `submitted.csv` (student,ISO time) says otherwise.
+    Submission times come from `submitted.csv` (student,ISO time), as the LMS
+    recorded them; without one, no late policy applies (file times change
+    with every copy and download, so they are never used).
     """
     if not folder.is_dir():
         raise CourseError(
@@ -165,10 +187,16 @@ def find_submissions(folder: Path) -> list[tuple[str, Path, datetime | None]]:
         if entry.name.startswith(".") or entry.name == "submitted.csv":
             continue
         student = entry.name.removesuffix(".zip").removesuffix(".bundle")
-        mtime = datetime.fromtimestamp(entry.stat().st_mtime, UTC)
-        found.append((student, entry, times.get(student, mtime)))
+        found.append((student, entry, times.get(student)))
     if not found:
         raise CourseError(f"{folder} holds no submissions", "add one entry per student")
+    names = [student for student, _, _ in found]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise CourseError(
+            f"two submissions for {', '.join(twice)} in {folder}",
+            "keep one entry (folder, .zip or .bundle) per student",
+        )
     return found
 
 
@@ -176,7 +204,11 @@ def _submitted_times(path: Path) -> dict[str, datetime]:
     if not path.is_file():
         return {}
     times = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CourseError(f"cannot read {path}: {exc}", "save it as UTF-8 CSV") from exc
+    for number, line in enumerate(lines, start=1):
         if not line.strip() or line.startswith("student,"):
             continue
         try:
@@ -252,9 +284,31 @@ def _unpacked(submission: Path) -> Iterator[tuple[Path, Ungradable | None]]:
             _check_layout(copy)
         except Ungradable as reason:
             problem = reason
+        except (
+            OSError,
+            ValueError,
+            RuntimeError,
+            NotImplementedError,
+            zlib.error,
+            shutil.Error,
+            subprocess.SubprocessError,
+        ) as exc:
+            problem = Ungradable(f"{submission.name} cannot be unpacked ({exc})")
         yield copy, problem
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        _remove(scratch)
+
+
+def _remove(folder: Path) -> None:
+    """Remove a copy, even folders the learner's code made unreadable."""
+
+    def writable(function: Any, path: str, _error: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(path), 0o700)
+            os.chmod(path, 0o700)
+            function(path)
+
+    shutil.rmtree(folder, onerror=writable)
 
 
 def _unpack(submission: Path, copy: Path) -> None:
@@ -286,6 +340,7 @@ def _copy_tree(source: Path, copy: Path) -> None:
 
 
 def _unzip(archive: Path, copy: Path) -> None:
+    copy.mkdir(parents=True)
     try:
         with zipfile.ZipFile(archive) as zipped:
             members = zipped.infolist()
@@ -306,30 +361,36 @@ def _unzip(archive: Path, copy: Path) -> None:
 
 
 def _clone_bundle(bundle: Path, copy: Path) -> None:
-    result = subprocess.run(
-        [
-            "git",
-            "-c",
-            "core.hooksPath=/dev/null",
-            "clone",
-            "--quiet",
-            str(bundle),
-            str(copy),
-        ],
+    """The bundle's HEAD tree, by `git archive`: no checkout, so no filters run."""
+    bare = copy.with_name("bundle.git")
+    quiet = {"GIT_CONFIG_NOSYSTEM": "1", "HOME": str(copy.parent), "PATH": os.defpath}
+    env = {**quiet, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
+    clone = _git(["clone", "--bare", "--quiet", str(bundle), str(bare)], env)
+    if clone.returncode != 0:
+        reason = clone.stderr.decode(errors="replace").strip().splitlines() or ["?"]
+        raise Ungradable(f"{bundle.name} is not a usable git bundle ({reason[-1]})")
+    tree = _git(["--git-dir", str(bare), "archive", "--format=tar", "HEAD"], env)
+    if tree.returncode != 0 or len(tree.stdout) > SUBMISSION_LIMIT:
+        raise Ungradable(f"{bundle.name} has no readable HEAD under the size limit")
+    copy.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(tree.stdout)) as archive:
+        archive.extractall(copy, filter="data")
+
+
+def _git(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["git", "-c", "core.hooksPath=/dev/null", *args],
         capture_output=True,
-        text=True,
+        env=env,
         timeout=120,
     )
-    if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["git clone failed"])[-1]
-        raise Ungradable(f"{bundle.name} is not a usable git bundle ({reason})")
 
 
 def _lift_single_folder(copy: Path) -> None:
     """A zip of `project/...` is graded as if it held the project's files."""
     entries = list(copy.iterdir())
     if len(entries) == 1 and entries[0].is_dir() and not (copy / "src").exists():
-        inner = entries[0]
+        inner = entries[0].rename(copy.with_name("lifted"))
         for child in inner.iterdir():
             child.rename(copy / child.name)
         inner.rmdir()

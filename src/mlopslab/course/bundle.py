@@ -23,6 +23,8 @@ WITHHELD = {"instructor", "quiz.yaml", "__pycache__"}
 
 def export_student(course: Course, root: Path, out: Path) -> int:
     """Write the bundle to `out` (whole or not at all); return the files written."""
+    if out.exists() and not out.is_dir():
+        raise CourseError(f"{out} is a file", "choose an empty or new folder")
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise CourseError(
             f"{out} exists and is not a student bundle",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlopslab.course.gradebook import Attempt, Gradebook, Policy, counted
+from mlopslab.errors import CourseError
 
 Format = Literal["canvas", "moodle", "gradescope", "csv"]
 FORMATS: tuple[Format, ...] = ("canvas", "moodle", "gradescope", "csv")
@@ -48,8 +49,15 @@ def export(book: Gradebook, policy: Policy, kind: Format, modules: list[str]) ->
 def write_export(text: str, path: Path) -> None:
     """All or nothing: a partial export is never left behind."""
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise CourseError(
+            f"cannot write {path}: {exc.strerror}",
+            "give a file in a folder that exists",
+        ) from exc
 
 
 Item = tuple[str, str]  # (module, kind)

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sqlite3
 import sys
+import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +35,7 @@ from mlopslab.errors import CourseError
 T = TypeVar("T")
 Visibility = Literal["visible", "hidden", "after_due_date"]
 READ_LIMIT = 5 * 2**20  # bytes: the grader reads no bigger learner file
+DATABASE_LIMIT = 64 * 2**20  # bytes: nor a bigger SQLite file
 
 
 class CheckFailed(Exception):
@@ -169,7 +173,7 @@ class Context:
                 + (f"; it printed: {' | '.join(tail)}" if tail else "")
             )
 
-    def file(self, relative: str) -> Path:
+    def file(self, relative: str, limit: int = READ_LIMIT) -> Path:
         """A regular file inside the copy: never a link out of it, never too big."""
         path = self.root / relative
         if path.is_symlink() or not path.is_file():
@@ -177,8 +181,8 @@ class Context:
         resolved = path.resolve()
         if not resolved.is_relative_to(self.root.resolve()):
             raise CheckFailed(f"{relative} points outside the submission")
-        if resolved.stat().st_size > READ_LIMIT:
-            raise CheckFailed(f"{relative} is larger than {READ_LIMIT} bytes")
+        if resolved.stat().st_size > limit:
+            raise CheckFailed(f"{relative} is larger than {limit} bytes")
         return resolved
 
     def json(self, relative: str) -> Any:
@@ -198,23 +202,19 @@ class Context:
 
     def versions(self, home: str, model: str = "penguins") -> dict[str, dict[str, Any]]:
         """The registered versions (status tag, aliases), read from the store."""
-        db = self.file(f"{home}/mlflow.db")
-        try:
-            with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
-                rows = conn.execute(
-                    "SELECT version FROM model_versions WHERE name = ?", (model,)
-                ).fetchall()
-                tags = conn.execute(
-                    "SELECT version, key, value FROM model_version_tags WHERE name = ?",
-                    (model,),
-                ).fetchall()
-                aliases = conn.execute(
-                    "SELECT version, alias FROM registered_model_aliases"
-                    " WHERE name = ?",
-                    (model,),
-                ).fetchall()
-        except sqlite3.Error as exc:
-            raise CheckFailed(f"cannot read the MLflow store in {home}: {exc}") from exc
+        tables = ("model_versions", "model_version_tags", "registered_model_aliases")
+        with self.sqlite(f"{home}/mlflow.db", tables) as conn:
+            rows = conn.execute(
+                "SELECT version FROM model_versions WHERE name = ?", (model,)
+            ).fetchall()
+            tags = conn.execute(
+                "SELECT version, key, value FROM model_version_tags WHERE name = ?",
+                (model,),
+            ).fetchall()
+            aliases = conn.execute(
+                "SELECT version, alias FROM registered_model_aliases WHERE name = ?",
+                (model,),
+            ).fetchall()
         found: dict[str, dict[str, Any]] = {
             str(v): {"tags": {}, "aliases": set()} for (v,) in rows
         }
@@ -225,6 +225,35 @@ class Context:
             if str(version) in found:
                 found[str(version)]["aliases"].add(alias)
         return found
+
+    @contextmanager
+    def sqlite(
+        self, relative: str, tables: tuple[str, ...]
+    ) -> Iterator[sqlite3.Connection]:
+        """A private copy of a learner's SQLite file, its `tables` proven real.
+
+        The learner wrote this file: a "table" could be a view over an endless
+        query, or its journal could change under us. So the grader reads a copy,
+        refuses views in place of tables, and stops any query at the deadline.
+        """
+        source = self.file(relative, limit=DATABASE_LIMIT)
+        with tempfile.TemporaryDirectory(prefix="mlopslab-grader-db-") as scratch:
+            copy = Path(scratch) / "copy.db"
+            shutil.copyfile(source, copy)
+            conn = sqlite3.connect(copy)
+            try:
+                conn.set_progress_handler(
+                    lambda: int(time.monotonic() > self.deadline), 10_000
+                )
+                kinds = dict(conn.execute("SELECT name, type FROM sqlite_master"))
+                fake = [t for t in tables if kinds.get(t) != "table"]
+                if fake:
+                    raise CheckFailed(f"{relative} has no real table {fake[0]}")
+                yield conn
+            except sqlite3.Error as exc:
+                raise CheckFailed(f"cannot read {relative}: {exc}") from exc
+            finally:
+                conn.close()
 
 
 def load_checks(module_dir: Path, hidden: bool) -> list[Check]:

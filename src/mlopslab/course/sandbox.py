@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import uuid
@@ -37,6 +38,7 @@ from functools import cache
 from pathlib import Path
 
 NOBODY = 65534
+TMP_BYTES = 256 * 2**20  # the sandbox's /tmp lives in memory
 OUTPUT_LIMIT = 64_000  # characters of stdout/stderr kept per run
 _CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
@@ -80,6 +82,12 @@ class Sandbox:
     root: Path
     limits: Limits = field(default_factory=Limits)
     python_bin: Path = field(default_factory=lambda: Path(sys.executable).parent)
+    hidden: tuple[Path, ...] = ()  # never visible inside, e.g. the course
+
+    @property
+    def own_process_limit(self) -> bool:
+        """True when the process limit is this sandbox's alone (a cgroup)."""
+        return _cgroup_parent() is not None
 
     @property
     def isolation(self) -> list[str]:
@@ -155,6 +163,8 @@ class Sandbox:
             "/dev",
             "--proc",
             "/proc",
+            "--size",
+            str(TMP_BYTES),
             "--tmpfs",
             "/tmp",
         ]
@@ -162,9 +172,14 @@ class Sandbox:
             args += ["--ro-bind-try", system, system]
         for prefix in {sys.base_prefix, str(venv)}:
             args += ["--ro-bind", prefix, prefix]
-        # The project's own installed copy (with its course) is not the learner's.
-        installed = venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-        args += ["--tmpfs", str(installed / "site-packages" / "mlopslab")]
+        # The grader's own mlopslab (with the course it ships) and the course
+        # being graded are not the learner's to see, wherever they are installed.
+        import mlopslab
+
+        installed = Path(sysconfig.get_paths()["purelib"]) / "mlopslab"
+        for secret in (Path(mlopslab.__file__).parent, installed, *self.hidden):
+            if secret.is_dir():
+                args += ["--tmpfs", str(secret.resolve())]
         args += ["--bind", str(self.root), str(self.root), "--chdir", str(self.root)]
         return args
 
