@@ -79,7 +79,7 @@ def _course(cfg: Config, flag: Path | None) -> Course:
     return load_course(course_root(cfg, flag))
 
 
-def _gradebook(cfg: Config) -> Gradebook:
+def open_gradebook(cfg: Config) -> Gradebook:
     from mlopslab.course.gradebook import Gradebook
 
     return Gradebook(open_workspace(cfg).home / "gradebook.db")
@@ -147,7 +147,7 @@ def show(
         highlight=False,
     )
     if student:
-        book = _gradebook(cfg)
+        book = open_gradebook(cfg)
         try:
             book.record_view(_student(student), module)
         finally:
@@ -291,7 +291,7 @@ def _report(console: Console, marked: list[Marked], from_file: bool) -> None:
 
 
 def _attempts_so_far(cfg: Config, student: str, module: str) -> int:
-    book = _gradebook(cfg)
+    book = open_gradebook(cfg)
     try:
         return len(book.attempts(student, module, "quiz"))
     finally:
@@ -307,7 +307,7 @@ def _record(
 ) -> None:
     from mlopslab.course.gradebook import Attempt
 
-    book = _gradebook(cfg)
+    book = open_gradebook(cfg)
     try:
         book.record_attempt(
             Attempt(
@@ -391,7 +391,7 @@ def progress(
 
 
 def _standing(cfg: Config, loaded: Course, student: str) -> dict[str, Any]:
-    book = _gradebook(cfg)
+    book = open_gradebook(cfg)
     try:
         rows = book.standing(
             student, [m.id for m in loaded.modules], cfg.course.attempt_policy

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlopslab.cli.context import ConfigOpt, HomeOpt, resolve_config
-from mlopslab.cli.course_cmds import CourseOpt, ModuleArg, _gradebook, course_root
+from mlopslab.cli.course_cmds import CourseOpt, ModuleArg, course_root, open_gradebook
 from mlopslab.config import Config
 from mlopslab.errors import CourseError
 
@@ -145,7 +145,7 @@ def gradebook(
         )
     cfg = resolve_config(config, home)
     modules = module_ids(course_root(cfg, course))
-    book = _gradebook(cfg)
+    book = open_gradebook(cfg)
     try:
         text = render(book, cfg.course.attempt_policy, cast(Format, export), modules)
     finally:
@@ -220,7 +220,7 @@ def _write_results(out: Path, graded: list[Graded]) -> None:
 def _record(cfg: Config, graded: list[Graded]) -> None:
     from mlopslab.course.gradebook import Attempt
 
-    book = _gradebook(cfg)
+    book = open_gradebook(cfg)
     try:
         for item in graded:
             book.record_attempt(
