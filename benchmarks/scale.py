@@ -23,7 +23,7 @@ from mlopslab.config import DataConfig, TuneConfig, load_config
 from mlopslab.data import load_dataset
 from mlopslab.preprocess import split_dataset
 from mlopslab.ray_executor import RayExecutor
-from mlopslab.train import TrialExecutor, tune
+from mlopslab.tune import TrialExecutor, tune
 
 
 def timed(trials: int, executor: TrialExecutor | None) -> float:

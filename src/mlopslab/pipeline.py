@@ -22,7 +22,8 @@ from mlopslab.errors import RegistryError
 from mlopslab.evaluate import GateDecision, Metrics, evaluate, gate
 from mlopslab.preprocess import Split, split_dataset
 from mlopslab.registry import Registry
-from mlopslab.train import TuneResult, fit_final, tune
+from mlopslab.train import fit_final
+from mlopslab.tune import TuneResult, tune
 from mlopslab.workspace import Workspace
 
 
@@ -167,11 +168,18 @@ def train_and_gate(
         )
     with stages.stage("train") as timing:
         on_train = fit_final(
-            split.X_train, split.y_train, data.schema, tuning.best, cfg.seed
+            split.X_train,
+            split.y_train,
+            data.schema,
+            tuning.best.family,
+            tuning.best.params,
+            cfg.seed,
         )
         validation = evaluate(on_train, split.X_valid, split.y_valid)
         X_fit, y_fit = split.train_and_valid()
-        model = fit_final(X_fit, y_fit, data.schema, tuning.best, cfg.seed)
+        model = fit_final(
+            X_fit, y_fit, data.schema, tuning.best.family, tuning.best.params, cfg.seed
+        )
         timing.result = (
             f"{tuning.best.family}, validation accuracy {validation.accuracy:.4f}"
         )

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from mlopslab.errors import ConfigError, StageError
-from mlopslab.train import Fold, TrialJob, TrialRecord, evaluate_trial
+from mlopslab.tune import Fold, TrialJob, TrialRecord, evaluate_trial
 
 T = TypeVar("T")
 Item = TypeVar("Item")

@@ -1,12 +1,13 @@
 import pandas as pd
 import pytest
 
-from mlopslab import train
+from mlopslab import tune as tuning
 from mlopslab.config import DataConfig, SplitConfig, TuneConfig
 from mlopslab.data import build_dataset, load_dataset
 from mlopslab.errors import StageError
 from mlopslab.preprocess import split_dataset
-from mlopslab.train import fit_final, tune
+from mlopslab.train import fit_final
+from mlopslab.tune import tune
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_tune_covers_families_and_is_reproducible(split) -> None:  # type: ignor
 def test_outcome_does_not_depend_on_jobs(split, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     dataset, parts = split
     # Force real worker processes even on this small data set.
-    monkeypatch.setattr(train, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(tuning, "PARALLEL_MIN_ROWS", 0)
     serial = tune(
         parts.X_train,
         parts.y_train,
@@ -64,7 +65,14 @@ def test_final_model_is_one_pipeline_on_raw_rows(split) -> None:  # type: ignore
         TuneConfig(trials=3, cv_folds=3, jobs=1, families=("logreg",)),
         seed=0,
     )
-    model = fit_final(parts.X_train, parts.y_train, dataset.schema, result.best, seed=0)
+    model = fit_final(
+        parts.X_train,
+        parts.y_train,
+        dataset.schema,
+        result.best.family,
+        result.best.params,
+        seed=0,
+    )
     assert list(model.named_steps) == ["preprocess", "model"]
     predicted = model.predict(parts.X_test)
     assert (predicted == parts.y_test.to_numpy()).mean() > 0.9
@@ -105,7 +113,7 @@ def test_all_trials_failing_is_a_clear_error(split, monkeypatch) -> None:  # typ
     def explode(*args: object) -> None:
         raise ValueError("solver diverged")
 
-    monkeypatch.setattr(train, "build_estimator", explode)
+    monkeypatch.setattr(tuning, "build_estimator", explode)
     with pytest.raises(StageError, match="all 2 tuning trials failed: solver diverged"):
         tune(
             parts.X_train,
