@@ -9,7 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlopslab.capture import CaptureRecord, SQLiteCaptureStore
+from mlopslab.stores.capture.record import CaptureRecord
+from mlopslab.stores.capture.sqlite import SQLiteCaptureStore
 
 BIN = Path(sys.executable).parent
 _HOME: Path | None = None

@@ -21,8 +21,8 @@ from tests.servers import free_port
 
 from mlopslab.config import DataConfig, TuneConfig, load_config
 from mlopslab.data import load_dataset
+from mlopslab.flows.ray_executor import RayExecutor
 from mlopslab.preprocess import split_dataset
-from mlopslab.ray_executor import RayExecutor
 from mlopslab.tune import TrialExecutor, tune
 
 

@@ -50,8 +50,8 @@ FAST = ("--trials", "4")
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty, fully migrated MLflow database, built once per session."""
-    from mlopslab.registry import Registry
-    from mlopslab.workspace import Workspace
+    from mlopslab.stores.registry.client import Registry
+    from mlopslab.stores.workspace import Workspace
 
     workspace = Workspace(tmp_path_factory.mktemp("template") / "ws").ensure()
     Registry.connect(workspace.local_tracking_uri(), workspace.artifact_location())

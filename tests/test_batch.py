@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from palmerpenguins import load_penguins
 
-from mlopslab.capture import CaptureRecord, SQLiteCaptureStore
+from mlopslab.stores.capture.record import CaptureRecord
+from mlopslab.stores.capture.sqlite import SQLiteCaptureStore
 from tests.test_cli import one_line_error
 
 pytestmark = pytest.mark.slow

@@ -110,7 +110,8 @@ def test_clean_then_drift_alert_and_retrain(
 
 
 def test_fail_on_and_alert_command(cli, trained_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from mlopslab.capture import CaptureRecord, SQLiteCaptureStore
+    from mlopslab.stores.capture.record import CaptureRecord
+    from mlopslab.stores.capture.sqlite import SQLiteCaptureStore
     from tests.conftest import PENGUIN
 
     home = copy_workspace(trained_home, tmp_path)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from mlopslab.capture import SQLiteCaptureStore
 from mlopslab.config import ServeConfig
-from mlopslab.registry_agent import RegistryAgent
 from mlopslab.serving.app import create_app
 from mlopslab.serving.model import AgentSource
+from mlopslab.stores.capture.sqlite import SQLiteCaptureStore
+from mlopslab.stores.registry.agent import RegistryAgent
 from tests.conftest import PENGUIN
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlopslab.capture_pg import PostgresCaptureStore
-from mlopslab.registry import Registry
+from mlopslab.stores.capture.postgres import PostgresCaptureStore
+from mlopslab.stores.registry.client import Registry
 from tests.conftest import PENGUIN
 from tests.postgres import needs_postgres, postgres_url  # noqa: F401
 from tests.servers import copy_workspace, free_port, running, serve_command

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from mlopslab.course.grading import CheckFailed, Context, check
-from mlopslab.registry_local import LocalVersion, local_version
+from mlopslab.stores.registry.embedded import LocalVersion, local_version
 
 RAW = [
     "island",

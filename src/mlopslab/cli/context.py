@@ -11,11 +11,11 @@ import typer
 
 from mlopslab.config import Config, load_config
 from mlopslab.errors import ConfigError
-from mlopslab.registry_agent import RegistryAgent
-from mlopslab.workspace import Workspace
+from mlopslab.stores.registry.agent import RegistryAgent
+from mlopslab.stores.workspace import Workspace
 
 if TYPE_CHECKING:
-    from mlopslab.registry import Registry
+    from mlopslab.stores.registry.client import Registry
 
 HomeOpt = Annotated[
     Path | None,
@@ -62,7 +62,9 @@ def tracking_uri(workspace: Workspace) -> str:
 
 
 def open_registry(workspace: Workspace) -> Registry:
-    from mlopslab.registry import Registry  # MLflow: about 1.5 s to import
+    from mlopslab.stores.registry.client import (
+        Registry,  # MLflow: about 1.5 s to import
+    )
 
     return Registry.connect(*registry_location(workspace))
 

@@ -20,12 +20,12 @@ from mlopslab.cli.context import (
     tracking_uri,
 )
 from mlopslab.config import Config
-from mlopslab.versions import CHAMPION, Baseline, VersionInfo
+from mlopslab.stores.registry.versions import CHAMPION, Baseline, VersionInfo
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from mlopslab.registry import Registry
+    from mlopslab.stores.registry.client import Registry
 
 simulate_app = typer.Typer(
     no_args_is_help=True, help="Seeded traffic and ground truth."
@@ -60,7 +60,7 @@ def monitor(
     config: ConfigOpt = None,
 ) -> int:
     """Check captured traffic against the champion's baseline; exit 1 when violated."""
-    from mlopslab.capture import open_capture_store
+    from mlopslab.stores.capture import open_capture_store
 
     cfg = resolve_config(
         config,
@@ -79,13 +79,13 @@ def monitor(
         # agent reads the champion's baseline while this process reads the
         # captured window and imports the checks.
         target = agent.submit(champion_baseline, cfg) if local is None else None
-        from mlopslab.monitor.reference import references
-        from mlopslab.monitoring import (
+        from mlopslab.flows.monitoring import (
             read_window,
             run_checks,
             send_alerts,
             write_outputs,
         )
+        from mlopslab.monitor.reference import references
 
         store = open_capture_store(capture_location(cfg, workspace))
         try:
@@ -117,7 +117,7 @@ def local_champion_baseline(
     uri: str, cfg: Config
 ) -> tuple[VersionInfo, Baseline] | None:
     """The champion and its baseline, read from the embedded store, or None."""
-    from mlopslab.registry_local import local_baseline, local_version
+    from mlopslab.stores.registry.embedded import local_baseline, local_version
 
     champion = local_version(uri, cfg.registry.model_name, CHAMPION)
     baseline = local_baseline(champion) if champion else None
@@ -127,7 +127,7 @@ def local_champion_baseline(
 def champion_baseline(registry: Registry, cfg: Config) -> tuple[VersionInfo, Baseline]:
     """Agent task: the champion of the model to monitor, and its baseline."""
     from mlopslab.cli.serve_cmds import pick_model_name
-    from mlopslab.registry_agent import load_baseline
+    from mlopslab.stores.registry.agent import load_baseline
 
     champion = registry.version(pick_model_name(cfg, registry), CHAMPION)
     return champion, load_baseline(registry, champion)
@@ -183,8 +183,8 @@ def _print_result(
 
 def _retrain(console, cfg, workspace, baseline, window, name) -> None:  # type: ignore[no-untyped-def]
     from mlopslab.cli.run_cmds import RichReporter, render_summary
-    from mlopslab.monitoring import retraining_dataset
-    from mlopslab.pipeline import run_pipeline
+    from mlopslab.flows.monitoring import retraining_dataset
+    from mlopslab.flows.training import run_pipeline
 
     registry = open_registry(workspace)
     dataset = retraining_dataset(baseline, window, name)
@@ -227,7 +227,7 @@ def simulate_traffic(
     from mlopslab.config import DataConfig
     from mlopslab.data import load_dataset
     from mlopslab.errors import DataError
-    from mlopslab.simulate import apply_drift, parse_drift, send_traffic
+    from mlopslab.flows.simulate import apply_drift, parse_drift, send_traffic
 
     specs = [parse_drift(spec) for spec in drift or []]
     cfg = resolve_config(config, home)
@@ -274,9 +274,9 @@ def simulate_labels(
     """Attach ground truth to simulated, captured rows (a chosen share of it wrong)."""
     import numpy as np
 
-    from mlopslab.capture import open_capture_store
     from mlopslab.errors import ConfigError
-    from mlopslab.simulate import simulated_labels
+    from mlopslab.flows.simulate import simulated_labels
+    from mlopslab.stores.capture import open_capture_store
 
     if not 0.0 <= quality <= 1.0:
         raise ConfigError(

@@ -18,10 +18,10 @@ from mlopslab.cli.context import (
     resolve_config,
 )
 from mlopslab.errors import RegistryError
-from mlopslab.versions import CHAMPION
+from mlopslab.stores.registry.versions import CHAMPION
 
 if TYPE_CHECKING:
-    from mlopslab.registry import Registry
+    from mlopslab.stores.registry.client import Registry
 
 app = typer.Typer(
     no_args_is_help=True, help="Inspect and manage registered model versions."

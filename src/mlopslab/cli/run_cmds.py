@@ -26,7 +26,7 @@ from mlopslab.cli.context import (
 from mlopslab.errors import GATE_REJECTED_EXIT_CODE, ConfigError
 
 if TYPE_CHECKING:
-    from mlopslab.pipeline import RunSummary
+    from mlopslab.flows.run import RunSummary
 
 config_app = typer.Typer(
     no_args_is_help=True, help="Inspect the resolved configuration."
@@ -86,7 +86,7 @@ def run(
     config: ConfigOpt = None,
 ) -> int:
     """Run the pipeline: data, preprocess, tune, train, evaluate+gate, register."""
-    from mlopslab.pipeline import run_pipeline
+    from mlopslab.flows.training import run_pipeline
 
     cfg = resolve_config(
         config,

@@ -26,11 +26,11 @@ from mlopslab.cli.context import (
 from mlopslab.config import Config
 from mlopslab.errors import DataError, RegistryError
 from mlopslab.serving.snapshot import read_snapshot, save_snapshot, snapshot_dir
-from mlopslab.versions import ModelFiles, VersionInfo
+from mlopslab.stores.registry.versions import ModelFiles, VersionInfo
 
 if TYPE_CHECKING:
-    from mlopslab.registry import Registry
-    from mlopslab.workspace import Workspace
+    from mlopslab.stores.registry.client import Registry
+    from mlopslab.stores.workspace import Workspace
 
 labels_app = typer.Typer(
     no_args_is_help=True, help="Attach ground truth to captured rows."
@@ -194,7 +194,7 @@ def predict(
     config: ConfigOpt = None,
 ) -> None:
     """Score a file with the same model loading and validation as the endpoint."""
-    from mlopslab.pipeline import trial_executor
+    from mlopslab.flows.training import trial_executor
     from mlopslab.serving.batch import score_file
     from mlopslab.serving.model import AgentSource
 
@@ -227,7 +227,7 @@ def labels_add(
     """Attach ground-truth labels to captured rows by inference_id."""
     import pandas as pd
 
-    from mlopslab.capture import open_capture_store
+    from mlopslab.stores.capture import open_capture_store
 
     cfg = resolve_config(config, home, **{"serve.capture_url": capture_url})
     workspace = open_workspace(cfg)
@@ -264,7 +264,7 @@ def snapshot_from_store(
     cache: Path, workspace: Workspace, cfg: Config
 ) -> ModelFiles | None:
     """The version to serve, read from the embedded store and cached, or None."""
-    from mlopslab.registry_local import local_model_files, local_version
+    from mlopslab.stores.registry.embedded import local_model_files, local_version
 
     version = local_version(
         tracking_uri(workspace), cfg.registry.model_name, cfg.serve.model
@@ -278,7 +278,7 @@ def snapshot_from_store(
 
 def serving_files(registry: Registry, cfg: Config) -> ModelFiles:
     """Agent task: the model to serve, fetched into a temporary folder."""
-    from mlopslab.registry_agent import fetch_model
+    from mlopslab.stores.registry.agent import fetch_model
 
     return fetch_model(registry, serving_target(registry, cfg))
 

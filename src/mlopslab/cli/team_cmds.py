@@ -93,7 +93,7 @@ def _check_database(url: str) -> None:
     """Fail in one line now rather than in the server's log later."""
     import psycopg
 
-    from mlopslab.capture_pg import safe_url
+    from mlopslab.stores.capture.postgres import safe_url
 
     try:
         psycopg.connect(url, connect_timeout=5).close()

@@ -12,7 +12,6 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mlopslab import __version__
-from mlopslab.capture import CaptureStore
 from mlopslab.config import ServeConfig
 from mlopslab.serving.http import (
     ERRORS,
@@ -35,6 +34,7 @@ from mlopslab.serving.protocol import (
     validate,
 )
 from mlopslab.serving.runtime import CaptureFull, ModelSource, Runtime
+from mlopslab.stores.capture.record import CaptureStore
 
 
 def create_app(

@@ -13,12 +13,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from mlopslab.capture import open_capture_store
 from mlopslab.config import ServeConfig
-from mlopslab.registry_agent import RegistryAgent
 from mlopslab.serving.app import create_app
 from mlopslab.serving.model import AgentSource
-from mlopslab.versions import ModelFiles, files_from_json, files_to_json
+from mlopslab.stores.capture import open_capture_store
+from mlopslab.stores.registry.agent import RegistryAgent
+from mlopslab.stores.registry.versions import ModelFiles, files_from_json, files_to_json
 
 RUNTIME_ENV = "MLOPSLAB_SERVE_RUNTIME"
 

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlopslab.registry_agent import RegistryAgent, fetch_model, resolve_version
 from mlopslab.serving.schema import RowSchema
 from mlopslab.serving.snapshot import save_snapshot
-from mlopslab.versions import ModelFiles, VersionInfo, load_pipeline
+from mlopslab.stores.registry.agent import RegistryAgent, fetch_model, resolve_version
+from mlopslab.stores.registry.versions import ModelFiles, VersionInfo, load_pipeline
 
 
 @dataclass(frozen=True)

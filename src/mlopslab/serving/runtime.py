@@ -16,13 +16,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mlopslab.capture import CaptureRecord, CaptureStore, CaptureWriter
 from mlopslab.config import ServeConfig
 from mlopslab.errors import MlopsLabError
 from mlopslab.serving.batcher import MicroBatcher
 from mlopslab.serving.metrics import ServingMetrics
 from mlopslab.serving.model import Prediction, ServedModel
-from mlopslab.versions import VersionInfo
+from mlopslab.stores.capture.record import CaptureRecord, CaptureStore
+from mlopslab.stores.capture.writer import CaptureWriter
+from mlopslab.stores.registry.versions import VersionInfo
 
 log = logging.getLogger("mlopslab.serving")
 

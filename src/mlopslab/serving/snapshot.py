@@ -16,7 +16,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from mlopslab.versions import ModelFiles, files_from_json, files_to_json
+from mlopslab.stores.registry.versions import ModelFiles, files_from_json, files_to_json
 
 
 def snapshot_dir(cache: Path, tracking_uri: str, name: str | None, ref: str) -> Path:

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from mlopslab.errors import RegistryError, StoreError
-from mlopslab.registry_agent import (
+from mlopslab.stores.registry.agent import (
     RegistryAgent,
     fetch_model,
     load_baseline,
     resolve_version,
 )
-from mlopslab.versions import load_pipeline
+from mlopslab.stores.registry.versions import load_pipeline
 from tests.conftest import PENGUIN
 
 pytestmark = pytest.mark.slow
@@ -88,7 +88,7 @@ def test_the_agent_does_not_outlive_a_killed_parent(
     script = textwrap.dedent(
         f"""
         import os, time
-        from mlopslab.registry_agent import RegistryAgent
+        from mlopslab.stores.registry.agent import RegistryAgent
         def agent_pid(registry):
             return os.getpid()
         agent = RegistryAgent({uri(trained_home)!r})

@@ -6,7 +6,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from mlopslab.evaluate import GateDecision, Metrics
-from mlopslab.svg import bar_chart, heatmap_table
+from mlopslab.reports.svg import bar_chart, heatmap_table
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

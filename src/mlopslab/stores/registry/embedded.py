@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from mlopslab.versions import (
+from mlopslab.stores.registry.versions import (
     BASELINE_FILES,
     Baseline,
     ModelFiles,

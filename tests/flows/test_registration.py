@@ -11,10 +11,11 @@ from sklearn.base import clone
 from mlopslab.config import load_config
 from mlopslab.errors import RegistryError
 from mlopslab.evaluate import evaluate, gate
-from mlopslab.pipeline import Stages, train_and_gate
-from mlopslab.recording import record_run
-from mlopslab.registry import Registry
-from mlopslab.workspace import Workspace
+from mlopslab.flows.registration import record_run
+from mlopslab.flows.run import Stages
+from mlopslab.flows.training import train_and_gate
+from mlopslab.stores.registry.client import Registry
+from mlopslab.stores.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 

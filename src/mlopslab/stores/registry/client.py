@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import SQLAlchemyError
 
 from mlopslab.errors import RegistryError, StoreError
-from mlopslab.versions import (
+from mlopslab.stores.registry.versions import (
     CHAMPION,
     PREVIOUS,
     STATUSES,

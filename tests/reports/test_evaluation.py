@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from mlopslab.card import build_card, card_markdown
 from mlopslab.config import GateConfig
 from mlopslab.evaluate import Metrics, gate
-from mlopslab.report import render_report
+from mlopslab.reports.card import build_card, card_markdown
+from mlopslab.reports.evaluation import render_report
 from tests.browser import needs_browser, rendered_dom, run_browser
 
 METRICS = Metrics(

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from mlopslab.errors import RegistryError, StoreError
-from mlopslab.registry import Registry
-from mlopslab.workspace import Workspace
+from mlopslab.stores.registry.client import Registry
+from mlopslab.stores.workspace import Workspace
 
 
 @pytest.fixture

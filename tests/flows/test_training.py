@@ -11,7 +11,7 @@ from mlflow.exceptions import MlflowException
 from palmerpenguins import load_penguins
 
 from mlopslab.errors import GATE_REJECTED_EXIT_CODE
-from mlopslab.registry import Registry
+from mlopslab.stores.registry.client import Registry
 from tests.conftest import FAST
 from tests.servers import free_port, running
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mlopslab.registry import Registry
-from mlopslab.registry_agent import fetch_model, load_baseline
-from mlopslab.registry_local import (
+from mlopslab.stores.registry.agent import fetch_model, load_baseline
+from mlopslab.stores.registry.client import Registry
+from mlopslab.stores.registry.embedded import (
     LocalVersion,
     local_baseline,
     local_model_files,

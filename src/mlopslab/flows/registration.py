@@ -10,7 +10,7 @@ import json
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mlflow
 from mlflow.entities import Metric, Param, RunTag
@@ -18,15 +18,13 @@ from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import SQLAlchemyError
 
 import mlopslab
-from mlopslab.card import build_card, card_markdown
 from mlopslab.config import Config, public_dump
 from mlopslab.errors import RegistryError, StageError
-from mlopslab.registry import CHAMPION, PREVIOUS, Registry, VersionInfo
-from mlopslab.report import render_report
-from mlopslab.workspace import Workspace
-
-if TYPE_CHECKING:
-    from mlopslab.pipeline import RunSummary, StageTiming, Trained
+from mlopslab.flows.run import RunSummary, StageTiming, Trained
+from mlopslab.reports.card import build_card, card_markdown
+from mlopslab.reports.evaluation import render_report
+from mlopslab.stores.registry.client import CHAMPION, PREVIOUS, Registry, VersionInfo
+from mlopslab.stores.workspace import Workspace
 
 # Pinned explicitly: inferring requirements spawns a subprocess and costs seconds.
 MODEL_REQUIREMENTS = (
@@ -81,8 +79,6 @@ def record_run(
             "the registry and champion are unchanged; check the workspace or tracking "
             "server and run again",
         ) from exc
-    from mlopslab.pipeline import RunSummary
-
     champion_after = registry.champion(trained.model_name)
     return RunSummary(
         run_id=run.info.run_id,

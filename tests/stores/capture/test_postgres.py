@@ -8,11 +8,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from mlopslab.capture import CaptureWriter, open_capture_store
-from mlopslab.capture_pg import PostgresCaptureStore, migrate
 from mlopslab.errors import StoreError
+from mlopslab.stores.capture import open_capture_store
+from mlopslab.stores.capture.postgres import PostgresCaptureStore, migrate
+from mlopslab.stores.capture.writer import CaptureWriter
 from tests.postgres import needs_postgres, postgres_url  # noqa: F401
-from tests.test_capture import record
+from tests.stores.capture.test_sqlite import record
 
 pytestmark = [pytest.mark.integration, needs_postgres]
 

@@ -29,10 +29,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from mlopslab.errors import RegistryError, StoreError
-from mlopslab.versions import BASELINE_FILES, Baseline, ModelFiles, VersionInfo
+from mlopslab.stores.registry.versions import (
+    BASELINE_FILES,
+    Baseline,
+    ModelFiles,
+    VersionInfo,
+)
 
 if TYPE_CHECKING:
-    from mlopslab.registry import Registry
+    from mlopslab.stores.registry.client import Registry
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -139,7 +144,7 @@ def _run(task: Callable[..., T], *args: Any) -> T:
 def _connected() -> Registry:
     global _registry
     if _registry is None:
-        from mlopslab.registry import Registry
+        from mlopslab.stores.registry.client import Registry
 
         assert _settings is not None, "tasks run only in an agent process"
         _registry = Registry.connect(*_settings)

@@ -3,7 +3,9 @@ import threading
 import time
 from pathlib import Path
 
-from mlopslab.capture import CaptureRecord, CaptureWriter, SQLiteCaptureStore
+from mlopslab.stores.capture.record import CaptureRecord
+from mlopslab.stores.capture.sqlite import SQLiteCaptureStore
+from mlopslab.stores.capture.writer import CaptureWriter
 
 
 def record(n: int) -> CaptureRecord:

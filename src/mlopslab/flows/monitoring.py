@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 
-from mlopslab.capture import CaptureStore
 from mlopslab.config import MonitorConfig
 from mlopslab.data import Dataset
 from mlopslab.errors import DataError
@@ -20,8 +19,9 @@ from mlopslab.monitor.constraints import check_constraints
 from mlopslab.monitor.drift import detect_drift
 from mlopslab.monitor.quality import QualityResult, check_quality
 from mlopslab.monitor.reference import Reference, references
-from mlopslab.versions import Baseline
-from mlopslab.workspace import Workspace
+from mlopslab.stores.capture.record import CaptureStore
+from mlopslab.stores.registry.versions import Baseline
+from mlopslab.stores.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def write_outputs(
     report: Path | None,
 ) -> dict[str, Path]:
     """result.json, constraint_violations.json, report.html and metrics.prom."""
-    from mlopslab.monitor.report import render_monitor_report
+    from mlopslab.reports.monitoring import render_monitor_report
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = workspace.home / "monitoring" / stamp

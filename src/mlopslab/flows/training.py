@@ -8,99 +8,23 @@ registry, the aliases and the champion exactly as they were.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from mlopslab.baseline import compute_constraints, compute_statistics
 from mlopslab.config import Config
 from mlopslab.data import Dataset, load_dataset
 from mlopslab.errors import RegistryError
 from mlopslab.evaluate import GateDecision, Metrics, evaluate, gate
+from mlopslab.flows.registration import record_run
+from mlopslab.flows.run import Reporter, RunSummary, Stages, Trained
 from mlopslab.preprocess import Split, split_dataset
-from mlopslab.registry import Registry
+from mlopslab.stores.registry.client import Registry
+from mlopslab.stores.workspace import Workspace
 from mlopslab.train import fit_final
 from mlopslab.tune import TuneResult, tune
-from mlopslab.workspace import Workspace
-
-
-class Reporter(Protocol):
-    def start(self, stage: str) -> None: ...
-
-    def finish(self, stage: str, seconds: float, result: str) -> None: ...
-
-    def fail(self, stage: str) -> None: ...
-
-
-@dataclass
-class StageTiming:
-    name: str
-    seconds: float = 0.0
-    result: str = ""
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    model_name: str
-    version: str
-    status: str
-    decision: GateDecision
-    metrics: Metrics
-    stages: list[StageTiming]
-    paths: dict[str, Path]
-    champion_before: str | None
-    champion_after: str | None
-
-    @property
-    def total_seconds(self) -> float:
-        return sum(stage.seconds for stage in self.stages)
-
-
-@dataclass
-class Trained:
-    """What the stages before `register` hand over: nothing here is persisted yet."""
-
-    dataset: Dataset
-    split: Split
-    statistics: dict[str, Any]
-    constraints: dict[str, Any]
-    tuning: TuneResult
-    model: Any
-    validation: Metrics
-    metrics: Metrics
-    decision: GateDecision
-    champion_before: str | None
-    model_name: str
-    # The newest version number when the gate read the champion: versions
-    # above it were registered by runs going on at the same time.
-    latest_at_gate: int = 0
-
-
-@dataclass
-class Stages:
-    reporter: Reporter | None = None
-    timings: list[StageTiming] = field(default_factory=list)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[StageTiming]:
-        timing = StageTiming(name)
-        if self.reporter:
-            self.reporter.start(name)
-        started = time.perf_counter()
-        try:
-            yield timing
-        except BaseException:
-            if self.reporter:  # stop the spinner before the error line is printed
-                self.reporter.fail(name)
-            raise
-        timing.seconds = time.perf_counter() - started
-        self.timings.append(timing)
-        if self.reporter:
-            self.reporter.finish(name, timing.seconds, timing.result)
 
 
 def run_pipeline(
@@ -111,8 +35,6 @@ def run_pipeline(
     dataset: Dataset | None = None,
 ) -> RunSummary:
     """Data, preprocess, tune, train, evaluate and gate, then register and promote."""
-    from mlopslab.recording import record_run
-
     stages = Stages(reporter)
     trained = train_and_gate(cfg, registry, stages, dataset)
     with stages.stage("register") as timing:
@@ -213,7 +135,7 @@ def trial_executor(cfg: Config) -> Iterator[Any]:
     if cfg.executor.kind != "ray":
         yield None
         return
-    from mlopslab.ray_executor import RayExecutor
+    from mlopslab.flows.ray_executor import RayExecutor
 
     assert cfg.executor.ray_address is not None  # the config checks this
     with RayExecutor(cfg.executor.ray_address, cfg.executor.retries) as executor:

@@ -10,7 +10,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from mlopslab.monitor.reference import Reference
-from mlopslab.svg import bar_chart
+from mlopslab.reports.svg import bar_chart
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from mlopslab.errors import ConfigError
-from mlopslab.simulate import UNSEEN, apply_drift, parse_drift, simulated_labels
+from mlopslab.flows.simulate import UNSEEN, apply_drift, parse_drift, simulated_labels
 
 FRAME = pd.DataFrame({"x": np.arange(100, dtype=float), "c": ["a"] * 80 + ["b"] * 20})
 

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mlopslab.capture import CaptureRecord
 from mlopslab.errors import StoreError
+from mlopslab.stores.capture.record import CaptureRecord
 
 T = TypeVar("T")
 MIGRATION_LOCK = 0x6D6C6F7073  # "mlops": one advisory lock id for migrations

@@ -1,0 +1,1 @@
+"""Orchestration: the lifecycle's flows, wiring stages to stores."""

@@ -1,0 +1,91 @@
+"""What a training run hands from stage to stage and returns: shared by the flows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlopslab.data import Dataset
+from mlopslab.evaluate import GateDecision, Metrics
+from mlopslab.preprocess import Split
+from mlopslab.tune import TuneResult
+
+
+class Reporter(Protocol):
+    def start(self, stage: str) -> None: ...
+
+    def finish(self, stage: str, seconds: float, result: str) -> None: ...
+
+    def fail(self, stage: str) -> None: ...
+
+
+@dataclass
+class StageTiming:
+    name: str
+    seconds: float = 0.0
+    result: str = ""
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    model_name: str
+    version: str
+    status: str
+    decision: GateDecision
+    metrics: Metrics
+    stages: list[StageTiming]
+    paths: dict[str, Path]
+    champion_before: str | None
+    champion_after: str | None
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(stage.seconds for stage in self.stages)
+
+
+@dataclass
+class Trained:
+    """What the stages before `register` hand over: nothing here is persisted yet."""
+
+    dataset: Dataset
+    split: Split
+    statistics: dict[str, Any]
+    constraints: dict[str, Any]
+    tuning: TuneResult
+    model: Any
+    validation: Metrics
+    metrics: Metrics
+    decision: GateDecision
+    champion_before: str | None
+    model_name: str
+    # The newest version number when the gate read the champion: versions
+    # above it were registered by runs going on at the same time.
+    latest_at_gate: int = 0
+
+
+@dataclass
+class Stages:
+    reporter: Reporter | None = None
+    timings: list[StageTiming] = field(default_factory=list)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[StageTiming]:
+        timing = StageTiming(name)
+        if self.reporter:
+            self.reporter.start(name)
+        started = time.perf_counter()
+        try:
+            yield timing
+        except BaseException:
+            if self.reporter:  # stop the spinner before the error line is printed
+                self.reporter.fail(name)
+            raise
+        timing.seconds = time.perf_counter() - started
+        self.timings.append(timing)
+        if self.reporter:
+            self.reporter.finish(name, timing.seconds, timing.result)

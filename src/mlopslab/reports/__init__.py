@@ -1,0 +1,1 @@
+"""Pure renderers: evaluation report, monitoring report, model card."""

@@ -1,0 +1,1 @@
+"""Adapters to everything that persists: registry, capture, workspace."""

@@ -1,0 +1,1 @@
+"""The model registry on MLflow: client, embedded reader, agent."""
