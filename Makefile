@@ -1,12 +1,13 @@
 # Two commands from a fresh machine: `make run` and `make test`.
 # Both bootstrap .venv from uv.lock; re-running is cheap (a stamp file).
 PYTHON ?= python3
+PYTEST_WORKERS ?= 3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-stamp
 UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/version = "\(.*\)"/\1/p}' uv.lock)
 
-.PHONY: run test lint typecheck pytest bench ui clean
+.PHONY: run test test-fast lint typecheck pytest patches bench ui clean
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,15 +20,28 @@ run: $(STAMP)
 
 test: lint typecheck pytest
 
+# Unit tests only: no servers, no sandbox, no lessons (`slow` and `integration`
+# mark the rest). Under a minute on 2 cores.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow and not integration" -n 2
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks course
-	$(BIN)/ruff format --check src tests benchmarks course
+	$(BIN)/ruff check src tests benchmarks course tools
+	$(BIN)/ruff format --check src tests benchmarks course tools
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Test files run in parallel (one file stays on one worker, so its fixtures
+# are built once); most of the time is spent waiting on servers and sandboxes.
 pytest: $(STAMP)
-	$(BIN)/pytest --durations=15
+	$(BIN)/pytest --durations=15 -n $(PYTEST_WORKERS) --dist loadfile
+
+# Carry the course's solution and sample patches over a change to the code they
+# patch: `make patches BASE=<commit they still apply to>` (see tools/rebase_patches.py).
+patches:
+	$(BIN)/python tools/rebase_patches.py $(BASE)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
