@@ -6,8 +6,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
+from typing import ParamSpec
 
 import pytest
+
+P = ParamSpec("P")
 
 FLAGS = [
     "--headless",
@@ -25,10 +29,15 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-needs_browser = pytest.mark.skipif(
+_browser = pytest.mark.skipif(
     chromium() is None and os.environ.get("CI") != "true",
     reason="Debian's chromium is not installed (CI installs it)",
 )
+
+
+def needs_browser(test: Callable[P, None]) -> Callable[P, None]:
+    """A test in a real browser: skipped without chromium (not in CI), and slow."""
+    return pytest.mark.slow(_browser(test))
 
 
 def run_browser(*args: str) -> str:

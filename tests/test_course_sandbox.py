@@ -12,6 +12,8 @@ import pytest
 from mlopslab.course.grading import Check, CheckFailed, Context, run_checks
 from mlopslab.course.sandbox import Limits, Sandbox, bwrap_works, unshare_works
 
+# Each test starts a real sandbox (bubblewrap, cgroups): the slow tier.
+pytestmark = pytest.mark.slow
 needs_bwrap = pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not usable")
 
 
