@@ -1,7 +1,9 @@
 """The `register` stage: write the run's files, log it to MLflow, register, promote.
 
 Every write after the model version exists is undone on failure: the version is
-deleted and the aliases are put back, so the registry is exactly as it was.
+deleted and the aliases are put back, so the registry is exactly as it was. A
+store that stops answering (a tracking server gone away) is a StoreError; if it
+cannot even take the undo, the error says what may be left behind.
 """
 
 from __future__ import annotations
@@ -19,11 +21,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import mlopslab
 from mlopslab.config import Config, public_dump
-from mlopslab.errors import RegistryError, StageError
+from mlopslab.errors import RegistryError, StageError, StoreError, first_line
 from mlopslab.flows.run import RunSummary, StageTiming, Trained
 from mlopslab.reports.card import build_card, card_markdown
 from mlopslab.reports.evaluation import render_report
-from mlopslab.stores.registry.client import CHAMPION, PREVIOUS, Registry, VersionInfo
+from mlopslab.stores.registry.client import (
+    CHAMPION,
+    PREVIOUS,
+    Registry,
+    VersionInfo,
+    unreachable,
+)
 from mlopslab.stores.workspace import Workspace
 
 # Pinned explicitly: inferring requirements spawns a subprocess and costs seconds.
@@ -45,10 +53,14 @@ def record_run(
     trained: Trained,
     timings: list[StageTiming],
 ) -> RunSummary:
-    """Persist one evaluated model; raise StageError leaving the registry untouched."""
-    aliases_before = _aliases(registry, trained.model_name)
+    """Persist one evaluated model; on failure leave the registry untouched.
+
+    A store that cannot answer raises StoreError, any other failure StageError.
+    """
+    aliases_before: dict[str, str] = {}
     version: VersionInfo | None = None
     try:
+        aliases_before = _aliases(registry, trained.model_name)
         experiment_id = registry.experiment_id(trained.model_name)
         with mlflow.start_run(experiment_id=experiment_id, run_name="pipeline") as run:
             run_dir = workspace.run_dir(run.info.run_id)
@@ -71,13 +83,21 @@ def record_run(
             for key in ("card_md", "card_json"):
                 mlflow.log_artifact(str(paths[key]))
             _apply_status(cfg, registry, trained, version.version, status)
-    except STORE_ERRORS as exc:
+    except (*STORE_ERRORS, StoreError) as exc:
         if version is not None:
-            _undo(registry, trained.model_name, version.version, aliases_before)
+            _undo(registry, trained.model_name, version.version, aliases_before, exc)
+        unchanged = "the registry and champion are unchanged"
+        # MLflow's own calls here (start_run, log_artifacts) fail raw.
+        store = exc if isinstance(exc, StoreError) else None
+        if store is None and unreachable(exc):
+            store = registry.unusable("recording the run", exc)
+        if store is not None:
+            raise StoreError(
+                f"register failed: {store.message}", f"{unchanged}; {store.hint}"
+            ) from exc
         raise StageError(
-            f"register failed: {str(exc).splitlines()[0][:200]}",
-            "the registry and champion are unchanged; check the workspace or tracking "
-            "server and run again",
+            f"register failed: {first_line(exc)}",
+            f"{unchanged}; check the workspace or tracking server and run again",
         ) from exc
     champion_after = registry.champion(trained.model_name)
     return RunSummary(
@@ -176,10 +196,28 @@ def _aliases(registry: Registry, name: str) -> dict[str, str]:
     return found
 
 
-def _undo(registry: Registry, name: str, version: str, aliases: dict[str, str]) -> None:
-    registry.discard(name, version)
-    for alias, target in aliases.items():
-        registry.set_alias(name, alias, target)
+def _undo(
+    registry: Registry,
+    name: str,
+    version: str,
+    aliases: dict[str, str],
+    cause: BaseException,
+) -> None:
+    """Delete the new version and put the aliases back, or say what is left."""
+    try:
+        registry.discard(name, version)
+        for alias, target in aliases.items():
+            registry.set_alias(name, alias, target)
+    except StoreError as exc:
+        fix = f"`mlopslab registry reject {name} {version}`"
+        if CHAMPION in aliases:  # the champion first: reject refuses a champion
+            fix = f"`mlopslab registry promote {name} {aliases[CHAMPION]}`, {fix}"
+        raise StoreError(
+            f"register failed ({first_line(cause)}) and so did undoing it: "
+            f"{exc.message}",
+            f"{name} v{version} may be left behind: once the store answers again, "
+            f"check `mlopslab registry list {name}`, then run {fix}",
+        ) from cause
 
 
 def _write_run_files(

@@ -33,7 +33,7 @@ from mlopslab.serving.protocol import (
     mlflow_rows,
     validate,
 )
-from mlopslab.serving.runtime import CaptureFull, ModelSource, Runtime
+from mlopslab.serving.runtime import ModelSource, Runtime
 from mlopslab.stores.capture.record import CaptureStore
 
 
@@ -110,7 +110,8 @@ def _prediction_routes(app: FastAPI, runtime: Runtime, cfg: ServeConfig) -> None
         rows = validate(model, mlflow_rows(body), cfg.max_batch_rows)
         predictions = await runtime.predict(model, rows)
         check_finite(predictions)
-        await _capture(runtime, model, rows, predictions, runtime.new_ids(len(rows)))
+        # A full sync capture queue raises CaptureFull: a 503 (serving/http.py).
+        await runtime.capture(model, rows, predictions, runtime.new_ids(len(rows)))
         return fast_json({"predictions": [p.label for p in predictions]})
 
 
@@ -153,7 +154,8 @@ def _label_and_admin_routes(app: FastAPI, runtime: Runtime, cfg: ServeConfig) ->
 
     @app.post(
         "/admin/reload",
-        responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
+        # 409: the reference names no loadable version; 503: the registry is down.
+        responses={code: {"model": ErrorBody} for code in (401, 403, 409, 503)},
     )
     async def reload(request: Request) -> JSONResponse:
         """Load the version the reference points at now, then swap (token required)."""
@@ -170,7 +172,7 @@ async def _answer(
     predictions = await runtime.predict(model, rows)
     check_finite(predictions)
     ids = runtime.new_ids(len(rows))
-    await _capture(runtime, model, rows, predictions, ids)
+    await runtime.capture(model, rows, predictions, ids)
     return fast_json(
         {
             "model_name": model.name,
@@ -186,19 +188,6 @@ async def _answer(
             ],
         }
     )
-
-
-async def _capture(
-    runtime: Runtime,
-    model: ServedModel,
-    rows: list[dict[str, Any]],
-    predictions: list[Any],
-    ids: list[str],
-) -> None:
-    try:
-        await runtime.capture(model, rows, predictions, ids)
-    except CaptureFull as exc:
-        raise ApiError(503, "capture queue is full; retry shortly") from exc
 
 
 def _current(runtime: Runtime) -> ServedModel:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mlopslab.config import ServeConfig
-from mlopslab.errors import MlopsLabError
+from mlopslab.errors import MlopsLabError, StoreError
 from mlopslab.serving.batcher import MicroBatcher
+from mlopslab.serving.http import ScoringError
 from mlopslab.serving.metrics import ServingMetrics
 from mlopslab.serving.model import Prediction, ServedModel
 from mlopslab.stores.capture.record import CaptureRecord, CaptureStore
@@ -45,8 +46,13 @@ class ModelSource(Protocol):
         ...
 
 
-class CaptureFull(Exception):
+class CaptureFull(StoreError):
     """The capture queue is full in sync mode: the request cannot be acknowledged."""
+
+    def __init__(
+        self, message: str = "capture queue is full", hint: str = "retry shortly"
+    ) -> None:
+        super().__init__(message, hint)
 
 
 @dataclass
@@ -123,9 +129,14 @@ class Runtime:
     async def predict(
         self, model: ServedModel, rows: list[dict[str, Any]]
     ) -> list[Prediction]:
-        predictions = await self.batcher.predict(
-            model, rows, self.metrics.batch_rows.observe
-        )
+        try:
+            predictions = await self.batcher.predict(
+                model, rows, self.metrics.batch_rows.observe
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            # Rows that passed the schema but that the model cannot score: the
+            # batcher has already kept every other request's rows out of it.
+            raise ScoringError(exc) from exc
         for label, count in Counter(p.label for p in predictions).items():
             self.metrics.predictions.labels(model.version, label).inc(count)
         return predictions
@@ -161,7 +172,7 @@ class Runtime:
             return True
         waits = [self.writer.submit_and_wait(record) for record in records]
         if any(wait is None for wait in waits):
-            raise CaptureFull("capture queue is full")
+            raise CaptureFull()
         await asyncio.gather(*(asyncio.wrap_future(w) for w in waits if w is not None))
         return True
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mlopslab.errors import StoreError
+from mlopslab.errors import StoreError, first_line
 from mlopslab.stores.capture.record import CaptureRecord
 
 T = TypeVar("T")
@@ -53,7 +53,7 @@ class PostgresCaptureStore:
             migrate(self._conn)
         except psycopg.Error as exc:
             raise StoreError(
-                f"cannot open the capture store at {safe_url(url)}: {_first_line(exc)}",
+                f"cannot open the capture store at {safe_url(url)}: {first_line(exc)}",
                 "check --capture-url and that PostgreSQL is running",
             ) from exc
         self._lock = threading.Lock()
@@ -140,7 +140,7 @@ class PostgresCaptureStore:
 
     def _failed(self, exc: BaseException) -> StoreError:
         return StoreError(
-            f"capture store {safe_url(self.url)}: {_first_line(exc)}",
+            f"capture store {safe_url(self.url)}: {first_line(exc)}",
             "check that PostgreSQL is running and reachable",
         )
 
@@ -179,8 +179,3 @@ def safe_url(url: str) -> str:
     if "password" in shown:
         shown["password"] = "***"
     return psycopg.conninfo.make_conninfo("", **shown)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from mlopslab.errors import RegistryError, StoreError
+from mlopslab.errors import RegistryError, StoreError, first_line
 from mlopslab.stores.registry.versions import (
     BASELINE_FILES,
     Baseline,
@@ -137,8 +137,7 @@ def _run(task: Callable[..., T], *args: Any) -> T:
         return task(_connected(), *args)
     except MlflowException as exc:
         # MLflow's own exceptions do not always survive pickling: send ours.
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "error"
-        raise RegistryError(f"registry: {message[:200]}", "see --debug") from None
+        raise RegistryError(f"registry: {first_line(exc)}", "see --debug") from None
 
 
 def _connected() -> Registry:

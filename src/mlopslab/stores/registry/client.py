@@ -2,22 +2,31 @@
 
 Status lives in the version tag `status` (approved, rejected or pending); the
 aliases `champion` and `previous` say what serves and what to roll back to.
+
+Only MLflow's RESOURCE_DOES_NOT_EXIST means "absent" (no such model, so no
+champion). Every other failure (a tracking server that is down, a database
+error, a full disk, any other MlflowException) is a `StoreError` naming the
+store: reading it as "no champion" would let the gate approve on thresholds
+alone, and the run would overwrite a champion it never compared against.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import SQLAlchemyError
 
-from mlopslab.errors import RegistryError, StoreError
+from mlopslab.errors import RegistryError, StoreError, first_line
 from mlopslab.stores.registry.versions import (
     CHAMPION,
     PREVIOUS,
@@ -30,6 +39,22 @@ from mlopslab.stores.registry.versions import (
 __all__ = ["CHAMPION", "PREVIOUS", "STATUSES", "Registry", "VersionInfo"]
 
 TRACKING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+# MLflow's error code for a model, version or run that does not exist.
+NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+# A reference MLflow refuses: an alias that is not set, a malformed name.
+INVALID = "INVALID_PARAMETER_VALUE"
+# What a store that cannot answer raises. requests' errors are OSErrors.
+STORE_FAILURES = (MlflowException, SQLAlchemyError, OSError)
+# The first request to a server fails fast: a server that is down is reported
+# in seconds, not after MLflow's default retries (about four minutes). Later
+# requests keep MLflow's retries, which ride out a busy or restarting server.
+PROBE_SETTINGS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
+
+T = TypeVar("T")
 
 
 class Registry:
@@ -63,48 +88,57 @@ class Registry:
                 os.environ[name] = value
         try:
             registry = cls(tracking_uri, artifact_location)
-            registry.client.search_experiments(max_results=1)
-        except (MlflowException, SQLAlchemyError, OSError) as exc:
+            with _probe_settings():
+                registry.client.search_experiments(max_results=1)
+        except STORE_FAILURES as exc:
             raise StoreError(
-                f"cannot open the MLflow store at {tracking_uri}: {_first_line(exc)}",
-                "check MLFLOW_TRACKING_URI, or move a corrupt mlflow.db aside",
+                f"cannot open the MLflow store at {tracking_uri}: {_reason(exc)}",
+                _fix(tracking_uri),
             ) from exc
         return registry
 
     def experiment_id(self, name: str) -> str:
         """The experiment for a model, created with its artifacts in the workspace."""
-        experiment = self.client.get_experiment_by_name(name)
-        if experiment is not None:
-            return str(experiment.experiment_id)
-        return str(
-            self.client.create_experiment(
-                name, artifact_location=self.artifact_location
+        with self._answering(f"opening the experiment '{name}'"):
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is not None:
+                return str(experiment.experiment_id)
+            return str(
+                self.client.create_experiment(
+                    name, artifact_location=self.artifact_location
+                )
             )
-        )
 
     def version(self, name: str, ref: str) -> VersionInfo:
         """Resolve a version number or an alias (`3`, `champion`, `@previous`)."""
         ref = ref.lstrip("@")
         try:
             if ref.isdigit():
-                return VersionInfo.from_mlflow(self.client.get_model_version(name, ref))
-            return VersionInfo.from_mlflow(
-                self.client.get_model_version_by_alias(name, ref)
-            )
+                mv = self.client.get_model_version(name, ref)
+            else:
+                mv = self.client.get_model_version_by_alias(name, ref)
         except MlflowException as exc:
+            # A version, an alias or a model that is not there, or a reference
+            # MLflow refuses (it reports an unset alias so): the user's to fix.
+            if _error_code(exc) not in (NOT_FOUND, INVALID):
+                raise self.unusable(f"reading {name} version '{ref}'", exc) from exc
             raise RegistryError(
                 f"model '{name}' has no version '{ref}'",
                 f"see `mlopslab registry list {name}` for its versions",
             ) from exc
+        except (SQLAlchemyError, OSError) as exc:
+            raise self.unusable(f"reading {name} version '{ref}'", exc) from exc
+        return VersionInfo.from_mlflow(mv)
 
     def champion(self, name: str) -> VersionInfo | None:
-        if not self._model_exists(name):
+        """The champion, or None when the model or its `champion` alias is absent."""
+        target = self._alias_target(name, CHAMPION)
+        if target is None:
             return None
-        try:
-            mv = self.client.get_model_version_by_alias(name, CHAMPION)
-        except MlflowException:
-            return None
-        return VersionInfo.from_mlflow(mv)
+        mv = self._unless_absent(
+            f"reading {name} v{target}", self.client.get_model_version, name, target
+        )
+        return VersionInfo.from_mlflow(mv) if mv is not None else None
 
     def versions(self, name: str | None = None) -> list[VersionInfo]:
         """All versions, newest first, of one model or of every model."""
@@ -114,13 +148,14 @@ class Registry:
                 f"no registered model named '{name}'",
                 "run `mlopslab registry list` to see the models",
             )
-        found = self.client.search_model_versions(query, max_results=10_000)
-        # Search results carry no aliases; the registered models do.
-        aliases: dict[tuple[str, str], list[str]] = {}
-        for model_name in {mv.name for mv in found}:
-            model = self.client.get_registered_model(model_name)
-            for alias, version in model.aliases.items():
-                aliases.setdefault((model_name, str(version)), []).append(alias)
+        with self._answering(f"listing the versions of {name or 'every model'}"):
+            found = self.client.search_model_versions(query, max_results=10_000)
+            # Search results carry no aliases; the registered models do.
+            aliases: dict[tuple[str, str], list[str]] = {}
+            for model_name in {mv.name for mv in found}:
+                model = self.client.get_registered_model(model_name)
+                for alias, version in model.aliases.items():
+                    aliases.setdefault((model_name, str(version)), []).append(alias)
         infos = [
             replace(
                 VersionInfo.from_mlflow(mv),
@@ -139,35 +174,47 @@ class Registry:
                 local = self.client.download_artifacts(run_id, path, scratch)
                 with open(local, encoding="utf-8") as handle:
                     content: dict[str, Any] = json.load(handle)
-            except (MlflowException, OSError, ValueError) as exc:
-                raise RegistryError(
-                    f"run {run_id} has no readable {path}: {_first_line(exc)}",
-                    "use a model registered by `mlopslab run`",
-                ) from exc
+            except MlflowException as exc:
+                if _error_code(exc) not in (NOT_FOUND, INVALID):
+                    raise self.unusable(f"reading {path} of run {run_id}", exc) from exc
+                raise self._unreadable(run_id, path, exc) from exc
+            except (OSError, ValueError) as exc:
+                raise self._unreadable(run_id, path, exc) from exc
         return content
 
+    def _unreadable(self, run_id: str, path: str, exc: Exception) -> RegistryError:
+        return RegistryError(
+            f"run {run_id} has no readable {path}: {first_line(exc)}",
+            "use a model registered by `mlopslab run`",
+        )
+
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(name, alias, version)
+        with self._answering(f"pointing {name}@{alias} at v{version}"):
+            self.client.set_registered_model_alias(name, alias, version)
 
     def delete_alias(self, name: str, alias: str) -> None:
-        """Remove an alias; nothing happens if it is not set."""
-        try:
-            self.client.delete_registered_model_alias(name, alias)
-        except MlflowException:
-            return
+        """Remove an alias; nothing happens if it (or the model) is not there."""
+        self._unless_absent(
+            f"removing {name}@{alias}",
+            self.client.delete_registered_model_alias,
+            name,
+            alias,
+        )
 
     def latest_version(self, name: str) -> int:
         """The highest version number of a model, 0 when it has none."""
         if not self._model_exists(name):
             return 0
-        found = self.client.search_model_versions(
-            f"name = '{name}'", max_results=1, order_by=["version_number DESC"]
-        )
+        with self._answering(f"reading the latest version of {name}"):
+            found = self.client.search_model_versions(
+                f"name = '{name}'", max_results=1, order_by=["version_number DESC"]
+            )
         return int(found[0].version) if found else 0
 
     def model_names(self) -> list[str]:
         """Names of the registered models (one query, unlike listing versions)."""
-        models = self.client.search_registered_models(max_results=1000)
+        with self._answering("listing the registered models"):
+            models = self.client.search_registered_models(max_results=1000)
         return sorted(model.name for model in models)
 
     def load_model(self, name: str, version: str) -> Any:
@@ -198,8 +245,15 @@ class Registry:
             )
             model = Model.load(local)
         except (MlflowException, OSError) as exc:
+            if isinstance(exc, MlflowException) and _error_code(exc) not in (
+                NOT_FOUND,
+                INVALID,
+            ):
+                raise self.unusable(
+                    f"downloading {info.name} v{info.version}", exc
+                ) from exc
             raise RegistryError(
-                f"cannot load {info.name} v{info.version}: {_first_line(exc)}",
+                f"cannot load {info.name} v{info.version}: {first_line(exc)}",
                 "check that its artifacts are still in the workspace",
             ) from exc
         flavor = model.flavors.get("sklearn", {})
@@ -226,73 +280,157 @@ class Registry:
         model_id: str | None = None,
     ) -> VersionInfo:
         """Create a version of a logged model (its `model_id`) with its tags."""
-        if not self._model_exists(name):
-            self.client.create_registered_model(name)
-        mv = self.client.create_model_version(
-            name,
-            source=model_uri,
-            run_id=run_id,
-            tags=tags,
-            description=description,
-            model_id=model_id,
-        )
+        exists = self._model_exists(name)
+        with self._answering(f"registering a version of {name}"):
+            if not exists:
+                self.client.create_registered_model(name)
+            mv = self.client.create_model_version(
+                name,
+                source=model_uri,
+                run_id=run_id,
+                tags=tags,
+                description=description,
+                model_id=model_id,
+            )
         return VersionInfo.from_mlflow(mv)
 
     def discard(self, name: str, version: str) -> None:
         """Delete a version that a failed run created, so the registry is as before."""
-        self.client.delete_model_version(name, version)
+        with self._answering(f"deleting {name} v{version}"):
+            self.client.delete_model_version(name, version)
 
     def set_status(self, name: str, version: str, status: str) -> None:
         if status not in STATUSES:
             raise RegistryError(f"unknown status '{status}'", f"use one of {STATUSES}")
-        self.client.set_model_version_tag(name, version, "status", status)
+        self.set_tag(name, version, "status", status)
 
     def set_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self.client.set_model_version_tag(name, version, key, value)
+        with self._answering(f"tagging {name} v{version}"):
+            self.client.set_model_version_tag(name, version, key, value)
 
     def promote(self, name: str, version: str) -> str | None:
         """Make `version` the champion; the former champion becomes `previous`."""
         old = self.champion(name)
         if old is not None and old.version != version:
-            self.client.set_registered_model_alias(name, PREVIOUS, old.version)
-        self.client.set_registered_model_alias(name, CHAMPION, version)
+            self.set_alias(name, PREVIOUS, old.version)
+        self.set_alias(name, CHAMPION, version)
         self.set_status(name, version, "approved")
         return old.version if old else None
 
     def rollback(self, name: str) -> tuple[str, str]:
         """Champion goes back to `previous`; `previous` to the approved one before."""
         current = self.champion(name)
-        try:
-            previous = VersionInfo.from_mlflow(
-                self.client.get_model_version_by_alias(name, PREVIOUS)
-            )
-        except MlflowException as exc:
+        target = self._alias_target(name, PREVIOUS)
+        if target is None:
             raise RegistryError(
                 f"model '{name}' has no previous champion to roll back to",
                 "promote a version explicitly with `mlopslab registry promote`",
-            ) from exc
+            )
+        previous = self.version(name, target)
         older = [
             v
             for v in self.versions(name)
             if v.status == "approved" and int(v.version) < int(previous.version)
         ]
-        self.client.set_registered_model_alias(name, CHAMPION, previous.version)
+        self.set_alias(name, CHAMPION, previous.version)
         if older:
-            self.client.set_registered_model_alias(name, PREVIOUS, older[0].version)
+            self.set_alias(name, PREVIOUS, older[0].version)
         else:
-            self.client.delete_registered_model_alias(name, PREVIOUS)
+            self.delete_alias(name, PREVIOUS)
         if current is not None:
             self.set_tag(name, current.version, "rolled_back", "true")
         return (current.version if current else "none", previous.version)
 
     def _model_exists(self, name: str) -> bool:
+        found = self._unless_absent(
+            f"looking up model '{name}'", self.client.get_registered_model, name
+        )
+        return found is not None
+
+    def _alias_target(self, name: str, alias: str) -> str | None:
+        """The version an alias points at; None if the model or the alias is absent.
+
+        Read from the registered model's aliases: MLflow reports an unset alias
+        as INVALID_PARAMETER_VALUE, a code that means other things too.
+        """
+        model = self._unless_absent(
+            f"reading {name}@{alias}", self.client.get_registered_model, name
+        )
+        if model is None or alias not in model.aliases:
+            return None
+        return str(model.aliases[alias])
+
+    def _unless_absent(
+        self, doing: str, call: Callable[..., T], *args: Any
+    ) -> T | None:
+        """`call(*args)`; None only when MLflow says the thing does not exist."""
         try:
-            self.client.get_registered_model(name)
-        except MlflowException:
-            return False
-        return True
+            return call(*args)
+        except MlflowException as exc:
+            if _error_code(exc) == NOT_FOUND:
+                return None
+            raise self.unusable(doing, exc) from exc
+        except (SQLAlchemyError, OSError) as exc:
+            raise self.unusable(doing, exc) from exc
+
+    @contextmanager
+    def _answering(self, doing: str) -> Iterator[None]:
+        """Turn a store failure inside the block into a StoreError naming the store."""
+        try:
+            yield
+        except STORE_FAILURES as exc:
+            raise self.unusable(doing, exc) from exc
+
+    def unusable(self, doing: str, exc: BaseException) -> StoreError:
+        """The StoreError for a failure of this store while `doing` something."""
+        return StoreError(
+            f"the MLflow store at {self.tracking_uri} failed while {doing}: "
+            f"{_reason(exc)}",
+            _fix(self.tracking_uri) + ", then run again",
+        )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+def _fix(tracking_uri: str) -> str:
+    if tracking_uri.startswith(("http://", "https://")):
+        return (
+            "check that the tracking server is running and MLFLOW_TRACKING_URI names it"
+        )
+    return "check MLFLOW_TRACKING_URI, or move a corrupt mlflow.db aside"
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, in one line; for a server that cannot be reached, why.
+
+    MLflow's message for a failed request repeats the URL and urllib3's whole
+    retry story; the operating system's reason is at its end.
+    """
+    text = str(exc)
+    if unreachable(exc):
+        errno = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", text)
+        if errno:
+            return f"cannot connect ({errno.group(1).strip()})"
+        if "timed out" in text.lower() or "timeout" in text.lower():
+            return "no answer in time (timed out)"
+    return first_line(exc)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True if MLflow could not reach the server at all (refused, timed out, DNS)."""
+    text = str(exc)
+    return text.startswith("API request to") and "failed with exception" in text
+
+
+def _error_code(exc: BaseException | None) -> str | None:
+    return exc.error_code if isinstance(exc, MlflowException) else None
+
+
+@contextmanager
+def _probe_settings() -> Iterator[None]:
+    """MLflow's HTTP settings for the first request, unless the user set their own."""
+    added = [name for name in PROBE_SETTINGS if name not in os.environ]
+    os.environ.update({name: PROBE_SETTINGS[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)

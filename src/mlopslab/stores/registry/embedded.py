@@ -7,21 +7,30 @@ artifacts on local disk) this module reads the rows MLflow's registry reads
 (`registered_model_aliases`, `model_versions`, `model_version_tags`,
 `runs.artifact_uri`) through a read-only connection, and the files from disk.
 
-It never writes, and it never answers for another store: a server URI, a
-different schema (an MLflow upgrade), a missing file or a locked database all
-return None, and the caller asks MLflow through the registry agent instead.
-`tests/test_registry_local.py` keeps its answers equal to MLflow's own.
+It never writes, and it never answers for another store. None means "ask
+MLflow instead" (through the registry agent): a server URI, artifacts that are
+not on local disk, a version or file that is not there, a locked database, or
+a schema it does not know. It checks MLflow's schema revision (the
+`alembic_version` table) against `KNOWN_SCHEMAS` before every read; an unknown
+one (an MLflow upgrade) is reported once, in one warning line, and then left
+to MLflow. What is clearly broken is an error, not None: a file that is not a
+SQLite database is a StoreError, an unparseable MLmodel or baseline file a
+RegistryError in the words the agent would use.
+`tests/stores/registry/test_embedded.py` keeps its answers equal to MLflow's own.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from mlopslab.errors import RegistryError, StoreError, first_line
 from mlopslab.stores.registry.versions import (
     BASELINE_FILES,
     Baseline,
@@ -29,8 +38,15 @@ from mlopslab.stores.registry.versions import (
     VersionInfo,
 )
 
+# MLflow schema revisions (`alembic_version.version_num`) whose tables the
+# queries below were checked against. When the pinned MLflow creates another,
+# tests/stores/registry/test_embedded.py fails: review the queries against the
+# new migrations in mlflow/store/db_migrations/versions/, then add it here.
+KNOWN_SCHEMAS: tuple[str, ...] = ("dc11669786a5",)  # MLflow 3.17
+
+log = logging.getLogger("mlopslab.registry")
 _SQLITE = "sqlite:///"
-_READ_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError, TypeError)
+_reported: set[tuple[str, str]] = set()  # (database, reason): each said once
 
 
 @dataclass(frozen=True)
@@ -50,40 +66,84 @@ def local_version(tracking_uri: str, name: str | None, ref: str) -> LocalVersion
     if not database.is_file():
         return None
     try:
-        with _read_only(database) as db:
+        with closing(_read_only(database)) as db:
+            if not _known_schema(db, database):
+                return None
             return _lookup(db, name, ref.lstrip("@"))
-    except _READ_ERRORS:
+    except sqlite3.OperationalError as exc:
+        # Locked or busy (MLflow waits longer), or tables that differ from
+        # what the revision promised: either way MLflow's answer is the one.
+        if "no such" in str(exc):
+            _report_once(database, f"its tables differ ({first_line(exc)})")
+        else:
+            log.debug("embedded store %s not read: %s", database, exc)
         return None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"the MLflow store {database} is not a readable SQLite database: "
+            f"{first_line(exc)}",
+            "move it aside (the next `mlopslab run` creates a new one) or restore "
+            "it from a backup",
+        ) from exc
+    except ValueError:
+        return None  # artifacts not on local disk: MLflow downloads them
 
 
 def local_model_files(version: LocalVersion) -> ModelFiles | None:
     """The scikit-learn flavor's files, described from the model's MLmodel file."""
     import yaml
 
+    info = version.info
     try:
-        mlmodel = yaml.safe_load((version.model_dir / "MLmodel").read_text("utf-8"))
+        text = (version.model_dir / "MLmodel").read_text("utf-8")
+    except OSError:
+        return None  # not there (or not ours to read): MLflow says what is wrong
+    try:
+        mlmodel = yaml.safe_load(text)
         flavor = mlmodel["flavors"]["sklearn"]
         inputs = json.loads(mlmodel["signature"]["inputs"])
-        files = ModelFiles(
-            info=version.info,
-            directory=version.model_dir,
-            pickled_model=str(flavor["pickled_model"]),
-            serialization_format=str(flavor.get("serialization_format", "pickle")),
-            inputs=inputs,
-            card=_card(version.run_dir),
-        )
-    except (*_READ_ERRORS, yaml.YAMLError):
+        pickled_model = str(flavor["pickled_model"])
+        serialization_format = str(flavor.get("serialization_format", "pickle"))
+    except (yaml.YAMLError, ValueError) as exc:
+        raise RegistryError(
+            f"cannot load {info.name} v{info.version}: its MLmodel file is not "
+            f"readable: {first_line(exc)}",
+            "check that its artifacts are still in the workspace",
+        ) from exc
+    except (KeyError, TypeError) as exc:
+        raise RegistryError(
+            f"{info.name} v{info.version} has no scikit-learn flavor or signature",
+            "register models with `mlopslab run`, which records both",
+        ) from exc
+    if (
+        not isinstance(inputs, list)
+        or not (version.model_dir / pickled_model).is_file()
+    ):
         return None
-    model = files.directory / files.pickled_model
-    return files if isinstance(inputs, list) and model.is_file() else None
+    return ModelFiles(
+        info=info,
+        directory=version.model_dir,
+        pickled_model=pickled_model,
+        serialization_format=serialization_format,
+        inputs=inputs,
+        card=_card(version.run_dir),
+    )
 
 
 def local_baseline(version: LocalVersion) -> Baseline | None:
     """The version's baseline, evaluation and card, read from its run's folder."""
-    try:
-        return Baseline(*(_json(version.run_dir / name) for name in BASELINE_FILES))
-    except _READ_ERRORS:
-        return None
+    contents = []
+    for name in BASELINE_FILES:
+        try:
+            contents.append(_json(version.run_dir / name))
+        except OSError:
+            return None  # not there: MLflow looks in the run's artifact store
+        except ValueError as exc:
+            raise RegistryError(
+                f"run {version.info.run_id} has no readable {name}: {first_line(exc)}",
+                "use a model registered by `mlopslab run`",
+            ) from exc
+    return Baseline(*contents)
 
 
 def _read_only(database: Path) -> sqlite3.Connection:
@@ -91,6 +151,36 @@ def _read_only(database: Path) -> sqlite3.Connection:
     db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
     db.row_factory = sqlite3.Row
     return db
+
+
+def _known_schema(db: sqlite3.Connection, database: Path) -> bool:
+    """True if MLflow's schema revision is one the queries here were checked on."""
+    try:
+        row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return False  # no MLflow tables yet: MLflow creates them
+    revision = str(row["version_num"]) if row is not None else "none"
+    if revision in KNOWN_SCHEMAS:
+        return True
+    _report_once(database, f"its schema revision {revision} is not one it knows")
+    return False
+
+
+def _report_once(database: Path, reason: str) -> None:
+    """One warning line per store and reason, however often it is read."""
+    key = (str(database), reason)
+    if key in _reported:
+        return
+    _reported.add(key)
+    log.warning(
+        "reading the MLflow store %s through MLflow (slower): %s "
+        "(stores/registry/embedded.py knows schema revisions %s)",
+        database,
+        reason,
+        ", ".join(KNOWN_SCHEMAS),
+    )
 
 
 def _lookup(db: sqlite3.Connection, name: str | None, ref: str) -> LocalVersion | None:
