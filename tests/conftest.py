@@ -19,6 +19,10 @@ class CliResult:
     err: str
 
 
+Cli = Callable[..., CliResult]
+"""The `cli` fixture: call it with the arguments after `mlopslab`."""
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh cwd, a fresh workspace and no inherited MLOPSLAB_* or tracking URI."""
@@ -33,7 +37,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run `mlopslab ARGS...` in-process through the real entry point."""
 
     def run(*args: str) -> CliResult:

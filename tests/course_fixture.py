@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -42,7 +43,7 @@ error: no such thing
 ```
 """
 
-QUIZ = {
+QUIZ: dict[str, Any] = {
     "questions": [
         {
             "id": "pick-one",

@@ -21,7 +21,7 @@ RAY = str(Path(sys.executable).parent / "ray")
 ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def start_node(args: list[str], log: Path) -> subprocess.Popen:  # type: ignore[type-arg]
+def start_node(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as sink:
         return subprocess.Popen(
             [RAY, "start", *args, "--block", "--disable-usage-stats"],
@@ -48,7 +48,7 @@ def _processes() -> list[tuple[int, int, int, str]]:
     return found
 
 
-def raylet_of(node: subprocess.Popen) -> int | None:  # type: ignore[type-arg]
+def raylet_of(node: subprocess.Popen[bytes]) -> int | None:
     for pid, _, pgid, cmd in _processes():
         if pgid == node.pid and "raylet/raylet" in cmd:
             return pid
@@ -64,7 +64,7 @@ def running_tasks(raylet: int, name: str) -> list[int]:
     ]
 
 
-def kill_node(node: subprocess.Popen) -> None:  # type: ignore[type-arg]
+def kill_node(node: subprocess.Popen[bytes]) -> None:
     """Lose the node at once: its processes and its raylet's workers."""
     raylet = raylet_of(node)
     children = [pid for pid, ppid, _, _ in _processes() if raylet and ppid == raylet]
@@ -99,7 +99,9 @@ def wait_for_nodes(address: str, count: int, timeout: float = 90) -> None:
 
 
 @contextmanager
-def cluster(tmp: Path, port: int, head_cpus: int = 1) -> Iterator[tuple[str, list]]:  # type: ignore[type-arg]
+def cluster(
+    tmp: Path, port: int, head_cpus: int = 1
+) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
     """A head node; add workers with `start_node(["--address", address, ...])`."""
     address = f"127.0.0.1:{port}"
     nodes = [

@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,8 +23,8 @@ def free_port() -> int:
 
 
 def wait_until_up(
-    url: str, timeout: float = 90.0, process: subprocess.Popen | None = None
-) -> None:  # type: ignore[type-arg]
+    url: str, timeout: float = 90.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -40,7 +41,7 @@ def wait_until_up(
 @contextmanager
 def running(
     command: list[str], health_url: str, log: Path, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen]:  # type: ignore[type-arg]
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server in its own process group; on exit kill the whole group."""
     environment = {
         **os.environ,
@@ -63,8 +64,8 @@ def running(
 
 
 def stop_group(
-    process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20
-) -> None:  # type: ignore[type-arg]
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20
+) -> None:
     try:
         os.killpg(process.pid, sig)
         process.wait(timeout=timeout)
@@ -101,6 +102,44 @@ def serve_command(home: Path, port: int, *extra: str) -> list[str]:
         str(port),
         *extra,
     ]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A private workspace copy and a free loopback port to serve it on."""
+
+    home: Path
+    port: int
+    logs: Path
+
+    @classmethod
+    def fresh(cls, trained_home: Path, tmp_path: Path) -> Endpoint:
+        return cls(copy_workspace(trained_home, tmp_path), free_port(), tmp_path)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self, *extra: str) -> list[str]:
+        return serve_command(self.home, self.port, *extra)
+
+    @contextmanager
+    def serving(
+        self, *extra: str, log: str = "serve.log"
+    ) -> Iterator[subprocess.Popen[bytes]]:
+        """`mlopslab serve` with `extra` options, up and ready, logging to `log`."""
+        with running(self.command(*extra), f"{self.url}/ready", self.logs / log) as p:
+            yield p
+
+    def model_version(self) -> str:
+        return str(httpx.get(f"{self.url}/ready").json()["model_version"])
+
+    def wait_for_version(self, version: str, timeout: float, message: str) -> None:
+        """Poll /ready until it serves `version`; fail with `message` after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while self.model_version() != version:
+            assert time.monotonic() < deadline, message
+            time.sleep(0.2)
 
 
 async def keepalive_burst(

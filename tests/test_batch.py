@@ -10,6 +10,7 @@ from palmerpenguins import load_penguins
 
 from mlopslab.stores.capture.record import CaptureRecord
 from mlopslab.stores.capture.sqlite import SQLiteCaptureStore
+from tests.conftest import Cli
 from tests.test_cli import one_line_error
 
 pytestmark = pytest.mark.slow
@@ -22,7 +23,7 @@ def home(trained_home: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def test_predict_scores_csv_and_parquet(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_predict_scores_csv_and_parquet(cli: Cli, home: Path, tmp_path: Path) -> None:
     raw = load_penguins()
     raw.drop(columns="species").to_csv(tmp_path / "new.csv", index=False)
     result = cli(
@@ -59,8 +60,8 @@ def test_predict_scores_csv_and_parquet(cli, home: Path, tmp_path: Path) -> None
 
 
 def test_predict_names_the_bad_row_and_writes_nothing(
-    cli, home: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, home: Path, tmp_path: Path
+) -> None:
     frame = load_penguins().drop(columns="species").head(10)
     frame["island"] = frame["island"].astype(object)
     frame.loc[6, "island"] = None
@@ -117,7 +118,7 @@ def test_predict_names_the_bad_row_and_writes_nothing(
     )
 
 
-def test_labels_add_matches_captures(cli, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_labels_add_matches_captures(cli: Cli, home: Path, tmp_path: Path) -> None:
     store = SQLiteCaptureStore(home / "capture.db")
     store.write(
         [
@@ -136,7 +137,7 @@ def test_labels_add_matches_captures(cli, home: Path, tmp_path: Path) -> None:  
     assert bad.code == 4 and "lacks columns ['inference_id']" in one_line_error(bad.err)
 
 
-def test_serve_refuses_clearly(cli, home: Path, isolated: Path) -> None:  # type: ignore[no-untyped-def]
+def test_serve_refuses_clearly(cli: Cli, home: Path, isolated: Path) -> None:
     nothing = cli("serve", "--home", isolated / "empty")
     assert nothing.code == 5 and "no registered models yet" in one_line_error(
         nothing.err

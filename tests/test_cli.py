@@ -1,15 +1,24 @@
 """The command line as a user meets it: exit codes, one-line errors, commands."""
 
 import json
+import re
 import signal
+import socket
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
+import palmerpenguins
+import pandas as pd
 import pytest
+import typer
 from palmerpenguins import load_penguins
 
-from tests.conftest import FAST
+from mlopslab.cli.main import app
+from mlopslab.config import DataConfig
+from mlopslab.data import build_dataset, load_dataset
+from tests.conftest import FAST, Cli
 from tests.servers import free_port, running
 
 
@@ -33,13 +42,15 @@ def one_line_error(err: str) -> str:
         (("--config", "absent.toml"), 2, "config file not found"),
     ],
 )
-def test_bad_input_gets_one_line_and_exit_code(cli, args, code, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_gets_one_line_and_exit_code(
+    cli: Cli, args: tuple[str, ...], code: int, message: str
+) -> None:
     result = cli("run", *args)
     assert result.code == code
     assert message in one_line_error(result.err)
 
 
-def test_data_errors_from_files(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_data_errors_from_files(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "one.csv").write_text("a,y\n" + "1,p\n" * 30)
     assert "only one class" in one_line_error(
         cli("run", "--data", tmp_path / "one.csv", "--target", "y").err
@@ -52,7 +63,29 @@ def test_data_errors_from_files(cli, tmp_path: Path) -> None:  # type: ignore[no
     assert bad.code == 4 and "cannot read" in one_line_error(bad.err)
 
 
-def test_bad_env_config_and_unknown_flag(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "data",
+    [
+        ("--data", "nowhere.csv", "--target", "y"),  # no such file
+        ("--data", "penguins", "--target", "beak"),  # no such column
+        ("--data", "few.csv", "--target", "y"),  # too few rows to split
+    ],
+)
+def test_bad_data_fails_before_the_registry_is_opened(
+    cli: Cli, isolated: Path, data: tuple[str, ...]
+) -> None:
+    (isolated / "few.csv").write_text("a,y\n" + "1,p\n" * 30 + "2,q\n" * 2)
+    result = cli("run", *data)
+    assert result.code == 4
+    one_line_error(result.err)
+    home = isolated / ".mlopslab"
+    assert home.is_dir()  # the workspace was opened; the store was not
+    assert not (home / "mlflow.db").exists()
+
+
+def test_bad_env_config_and_unknown_flag(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MLOPSLAB_SEED", "abc")
     result = cli("config", "show")
     assert result.code == 2 and "seed" in one_line_error(result.err)
@@ -62,14 +95,14 @@ def test_bad_env_config_and_unknown_flag(cli, monkeypatch) -> None:  # type: ign
     assert "Traceback" not in unknown.err
 
 
-def test_workspace_that_is_a_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_workspace_that_is_a_file(cli: Cli, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = cli("run", "--home", blocker)
     assert result.code == 6 and "is not a directory" in one_line_error(result.err)
 
 
-def test_corrupt_store_is_one_line(cli, isolated: Path) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_store_is_one_line(cli: Cli, isolated: Path) -> None:
     home = isolated / ".mlopslab"
     home.mkdir()
     (home / "mlflow.db").write_bytes(b"garbage" * 1000)
@@ -78,12 +111,12 @@ def test_corrupt_store_is_one_line(cli, isolated: Path) -> None:  # type: ignore
     assert "cannot open the MLflow store" in one_line_error(result.err)
 
 
-def test_debug_shows_the_traceback(cli) -> None:  # type: ignore[no-untyped-def]
+def test_debug_shows_the_traceback(cli: Cli) -> None:
     result = cli("run", "--data", "nowhere.csv", "--target", "y", "--debug")
     assert result.code == 4 and "Traceback" in result.err
 
 
-def test_config_show_reflects_layers(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_config_show_reflects_layers(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     Path("mlopslab.toml").write_text("[tune]\ntrials = 9\n")
     monkeypatch.setenv("MLOPSLAB_SEED", "5")
     result = cli("config", "show")
@@ -92,7 +125,7 @@ def test_config_show_reflects_layers(cli, monkeypatch) -> None:  # type: ignore[
 
 
 @pytest.mark.slow
-def test_registry_commands(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+def test_registry_commands(cli: Cli, workspace: Path) -> None:
     assert cli("run", *FAST).code == 0
     assert cli("run", *FAST).code == 0
     listing = cli("registry", "list")
@@ -115,7 +148,7 @@ def test_registry_commands(cli, workspace: Path) -> None:  # type: ignore[no-unt
 
 
 @pytest.mark.slow
-def test_ui_shows_the_workspace_runs(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ui_shows_the_workspace_runs(cli: Cli, workspace: Path) -> None:
     assert cli("run", *FAST).code == 0
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -146,25 +179,57 @@ def test_ui_shows_the_workspace_runs(cli, workspace: Path) -> None:  # type: ign
         httpx.get(base, timeout=2)
 
 
-def test_no_args_shows_help(cli) -> None:  # type: ignore[no-untyped-def]
+def listed_commands(help_text: str) -> list[str]:
+    """The names in the help's Commands panel, in the order shown."""
+    panel = help_text.split("Commands", 1)[1]
+    return re.findall(r"^│ (\w[\w-]*) ", panel, flags=re.MULTILINE)
+
+
+def test_no_args_shows_help_listing_every_command(cli: Cli) -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    assert {"run", "serve", "monitor", "registry", "course"} <= set(group.commands)
     result = cli()
-    assert "run" in result.out and "registry" in result.out
+    # No arguments is a usage error that shows the help (click's rule, kept by
+    # Typer): exit 2, as the installed `mlopslab` script does in a shell.
+    assert result.code == 2
+    assert result.out.lstrip().startswith("Usage: mlopslab [OPTIONS] COMMAND")
+    assert listed_commands(result.out) == list(group.commands)
+    assert result.err.strip() == ""
 
 
-def test_help_lists_commands(cli) -> None:  # type: ignore[no-untyped-def]
+def test_help_lists_commands(cli: Cli) -> None:
     result = cli("--help")
     assert result.code == 0
     for command in ("run", "ui", "config", "registry"):
         assert command in result.out
 
 
-def test_penguins_csv_fixture_is_offline() -> None:
-    assert len(load_penguins()) == 344
+def test_penguins_come_from_the_installed_package_without_network(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--data penguins` and the penguins CSVs tests write from `load_penguins()`
+    are the file palmerpenguins installs: no test needs the network for them."""
+    attempts: list[tuple[object, ...]] = []
+
+    def no_network(*args: object, **kwargs: object) -> NoReturn:
+        attempts.append(args)
+        raise OSError("the network is blocked in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    csv = tmp_path / "penguins.csv"
+    load_penguins().to_csv(csv, index=False)
+    from_csv = load_dataset(DataConfig(source=str(csv), target="species"))
+    builtin = load_dataset(DataConfig())
+    assert attempts == []
+    installed = Path(palmerpenguins.__file__).parent / "data" / "penguins.csv"
+    bundled = build_dataset("penguins", "-", pd.read_csv(installed), "species")
+    assert builtin.fingerprint == from_csv.fingerprint == bundled.fingerprint
+    assert len(builtin.frame) == 344
 
 
-def test_ui_refuses_a_taken_port(cli) -> None:  # type: ignore[no-untyped-def]
-    import socket
-
+def test_ui_refuses_a_taken_port(cli: Cli) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -175,8 +240,8 @@ def test_ui_refuses_a_taken_port(cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_ui_points_at_a_tracking_server_instead_of_crashing(
-    cli,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
     result = cli("ui")

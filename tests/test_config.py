@@ -37,6 +37,7 @@ def test_env_lists_use_toml_syntax() -> None:
 def test_config_is_frozen() -> None:
     cfg = load_config(environ={})
     with pytest.raises(ValueError):
+        # mypy also knows the model is frozen; this asserts it at run time.
         cfg.seed = 5  # type: ignore[misc]
 
 

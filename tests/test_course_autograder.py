@@ -35,7 +35,7 @@ def test_late_days_cost_a_share_each_then_everything(
 
 
 def test_a_due_date_without_a_zone_is_utc() -> None:
-    policy = Policy(title="a", due=datetime(2026, 12, 14, 23, 59))  # type: ignore[arg-type]
+    policy = Policy(title="a", due=datetime(2026, 12, 14, 23, 59))
     assert policy.multiplier(DUE + timedelta(hours=1))[0] == 1
 
 

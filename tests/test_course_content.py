@@ -41,7 +41,7 @@ def quiz(root: Path) -> Path:
     return root / "0-intro" / "quiz.yaml"
 
 
-BREAKAGES: list[tuple[str, Callable[[Path], None], str]] = [
+BREAKAGES: list[tuple[str, Callable[[Path], object], str]] = [
     (
         "answer not an option",
         lambda r: edit_yaml(quiz(r), lambda q: q["questions"][0].update(answer=5)),
@@ -155,7 +155,7 @@ BREAKAGES: list[tuple[str, Callable[[Path], None], str]] = [
     ids=[name for name, _, _ in BREAKAGES],
 )
 def test_each_problem_names_the_file_and_the_field(
-    tmp_path: Path, change: Callable[[Path], None], message: str
+    tmp_path: Path, change: Callable[[Path], object], message: str
 ) -> None:
     root = write_course(tmp_path / "c")
     change(root)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from mlopslab.course.bundle import export_student
 from mlopslab.course.content import load_course
 from mlopslab.course.exports import export
-from mlopslab.course.gradebook import Attempt, Gradebook
+from mlopslab.course.gradebook import Attempt, Gradebook, Kind
 from mlopslab.errors import CourseError
 from tests.conftest import CliResult
 
@@ -19,19 +19,20 @@ MODULES = ["1-data", "3-evaluation"]
 
 
 @pytest.fixture
-def book(tmp_path: Path) -> Gradebook:
-    book = Gradebook(tmp_path / "gradebook.db")
-    for student, module, kind, score, top in [
-        ("ana", "3-evaluation", "assignment", 6, 11),
-        ("ana", "3-evaluation", "assignment", 11, 11),  # best counts
-        ("ana", "1-data", "quiz", 10, 12),
-        ("bo", "3-evaluation", "assignment", 3, 11),
-        ("bo", "9-elsewhere", "quiz", 1, 1),  # not in the course: left out
-    ]:
-        book.record_attempt(
-            Attempt(student, module, kind, score, top, finished_at=1_765_000_000)  # type: ignore[arg-type]
-        )
-    return book
+def book(tmp_path: Path) -> Iterator[Gradebook]:
+    with Gradebook(tmp_path / "gradebook.db") as book:
+        rows: list[tuple[str, str, Kind, float, float]] = [
+            ("ana", "3-evaluation", "assignment", 6, 11),
+            ("ana", "3-evaluation", "assignment", 11, 11),  # best counts
+            ("ana", "1-data", "quiz", 10, 12),
+            ("bo", "3-evaluation", "assignment", 3, 11),
+            ("bo", "9-elsewhere", "quiz", 1, 1),  # not in the course: left out
+        ]
+        for student, module, kind, score, top in rows:
+            book.record_attempt(
+                Attempt(student, module, kind, score, top, finished_at=1_765_000_000)
+            )
+        yield book
 
 
 def test_canvas_has_its_points_possible_row(book: Gradebook) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlopslab.course.gradebook import Attempt, Gradebook
+from mlopslab.course.gradebook import Attempt, Gradebook, Policy
 from mlopslab.errors import StoreError
 
 
@@ -25,28 +25,35 @@ def quiz_attempt(student: str, module: str, score: float) -> Attempt:
 
 
 def test_attempts_are_recorded_with_everything(tmp_path: Path) -> None:
-    book = Gradebook(tmp_path / "gradebook.db")
-    attempt_id = book.record_attempt(quiz_attempt("s1", "m", 7))
-    [stored] = book.attempts("s1")
+    with Gradebook(tmp_path / "gradebook.db") as book:
+        attempt_id = book.record_attempt(quiz_attempt("s1", "m", 7))
+        [stored] = book.attempts("s1")
     assert stored.id == attempt_id and stored.answers == {"q1": "B"}
     assert stored.variant_seed == 42 and stored.score == 7 and stored.percent == 70
     assert stored.finished_at >= stored.started_at
-    book.close()
     # A new connection (another process, the autograder) sees the same rows.
-    assert Gradebook(tmp_path / "gradebook.db").attempts(module="m")[0].id == attempt_id
+    with Gradebook(tmp_path / "gradebook.db") as again:
+        assert again.attempts(module="m")[0].id == attempt_id
+
+
+def test_the_with_block_closes_the_connection(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), Gradebook(tmp_path / "gradebook.db") as book:
+        raise RuntimeError("the block fails")
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        book.attempts()
 
 
 @pytest.mark.parametrize(("policy", "counted"), [("best", 9.0), ("last", 4.0)])
 def test_the_policy_picks_the_attempt_that_counts(
-    tmp_path: Path, policy: str, counted: float
+    tmp_path: Path, policy: Policy, counted: float
 ) -> None:
-    book = Gradebook(tmp_path / "gradebook.db")
-    for score in (5, 9, 4):
-        book.record_attempt(quiz_attempt("s1", "m", score))
-    book.record_attempt(quiz_attempt("s2", "m", 10))
-    book.record_view("s1", "m")
-    book.record_view("s1", "m")
-    [standing, other] = book.standing("s1", ["m", "n"], policy)  # type: ignore[arg-type]
+    with Gradebook(tmp_path / "gradebook.db") as book:
+        for score in (5, 9, 4):
+            book.record_attempt(quiz_attempt("s1", "m", score))
+        book.record_attempt(quiz_attempt("s2", "m", 10))
+        book.record_view("s1", "m")
+        book.record_view("s1", "m")
+        [standing, other] = book.standing("s1", ["m", "n"], policy)
     assert standing.opened and standing.quiz_attempts == 3
     assert standing.quiz is not None and standing.quiz.score == counted
     assert standing.assignment is None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlopslab.course.content import load_course
+from mlopslab.course.content import Module, load_course
 from mlopslab.course.lessons import explain, run_blocks, run_lesson, strip_markers
 from tests.course_fixture import write_course
 
@@ -16,11 +16,11 @@ REAL_COURSE = Path(__file__).resolve().parents[1] / "course"
 
 
 @pytest.fixture
-def intro(tmp_path: Path):  # type: ignore[no-untyped-def]
+def intro(tmp_path: Path) -> Module:
     return load_course(write_course(tmp_path / "c")).module("0-intro")
 
 
-def test_blocks_are_found_with_their_expectations(intro) -> None:  # type: ignore[no-untyped-def]
+def test_blocks_are_found_with_their_expectations(intro: Module) -> None:
     blocks = run_blocks(intro.body)
     assert [b.expect_fail for b in blocks] == [False, False, True]
     assert blocks[2].expected == "error: no such thing"
@@ -28,7 +28,7 @@ def test_blocks_are_found_with_their_expectations(intro) -> None:  # type: ignor
     assert "```bash run" not in strip_markers(intro.body)
 
 
-def test_blocks_run_in_order_in_one_directory(intro, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_blocks_run_in_order_in_one_directory(intro: Module, tmp_path: Path) -> None:
     work = tmp_path / "lesson"
     work.mkdir()
     results = run_lesson(intro, work)
@@ -45,11 +45,11 @@ def test_blocks_run_in_order_in_one_directory(intro, tmp_path: Path) -> None:  #
     ],
 )
 def test_a_lesson_that_drifts_from_the_code_fails(
-    intro,
+    intro: Module,
     tmp_path: Path,
     old: str,
     new: str,
-    problem: str,  # type: ignore[no-untyped-def]
+    problem: str,
 ) -> None:
     broken = replace(intro, body=intro.body.replace(old, new))
     results = run_lesson(broken, tmp_path)
@@ -57,7 +57,9 @@ def test_a_lesson_that_drifts_from_the_code_fails(
     assert problem in explain(results[-1])
 
 
-def test_background_processes_stop_when_the_lesson_ends(intro, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_background_processes_stop_when_the_lesson_ends(
+    intro: Module, tmp_path: Path
+) -> None:
     body = "```bash run\nsleep 300 &\necho $! > pid\n```\n"
     run_lesson(replace(intro, body=body), tmp_path)
     pid = int((tmp_path / "pid").read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,15 +97,24 @@ def test_nothing_outside_the_copy_is_visible(sandbox: Sandbox, tmp_path: Path) -
     assert "FileNotFoundError" in outcome.stderr
 
 
-def check(name: str, run: object, points: float = 1, timeout: float = 30) -> Check:
-    return Check(name, name, points, "visible", timeout, "ok", "no", run)  # type: ignore[arg-type]
+def check(
+    name: str,
+    run: Callable[[Context], None],
+    points: float = 1,
+    timeout: float = 30,
+) -> Check:
+    return Check(name, name, points, "visible", timeout, "ok", "no", run)
 
 
 def test_each_check_scores_on_its_own(sandbox: Sandbox) -> None:
-    calls = []
+    calls: list[int] = []
+
+    def once() -> int:
+        calls.append(1)
+        return len(calls)
 
     def shared(ctx: Context) -> int:
-        return ctx.step("once", lambda: calls.append(1) or len(calls))
+        return ctx.step("once", once)
 
     def passes(ctx: Context) -> None:
         ctx.expect(shared(ctx) == 1, "the step ran twice")

@@ -8,18 +8,21 @@ from mlopslab.baseline import compute_statistics
 from mlopslab.config import ColumnDrift, DataConfig, MonitorConfig, SplitConfig
 from mlopslab.data import infer_schema, load_dataset
 from mlopslab.monitor.drift import choose_method, detect_drift
-from mlopslab.monitor.reference import references
+from mlopslab.monitor.reference import Reference, references
 from mlopslab.preprocess import split_dataset
+
+Penguins = tuple[pd.DataFrame, dict[str, Reference]]
+"""The penguins features and the references built from its training part."""
 
 
 @pytest.fixture(scope="module")
-def penguins():  # type: ignore[no-untyped-def]
+def penguins() -> Penguins:
     dataset = load_dataset(DataConfig())
     split = split_dataset(dataset, SplitConfig(), 4, 42)
     return dataset.X, references(compute_statistics(split.X_train, dataset.schema))
 
 
-def test_clean_samples_raise_at_most_one_false_alarm(penguins) -> None:  # type: ignore[no-untyped-def]
+def test_clean_samples_raise_at_most_one_false_alarm(penguins: Penguins) -> None:
     X, refs = penguins
     flagged = sum(
         len(
@@ -33,7 +36,7 @@ def test_clean_samples_raise_at_most_one_false_alarm(penguins) -> None:  # type:
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_one_sd_shift_is_found_and_only_it(penguins, seed: int) -> None:  # type: ignore[no-untyped-def]
+def test_one_sd_shift_is_found_and_only_it(penguins: Penguins, seed: int) -> None:
     X, refs = penguins
     current = X.sample(500, replace=True, random_state=100 + seed).copy()
     current["body_mass_g"] += X["body_mass_g"].std()
@@ -41,7 +44,9 @@ def test_one_sd_shift_is_found_and_only_it(penguins, seed: int) -> None:  # type
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_thirty_point_category_change_is_found_and_only_it(penguins, seed: int) -> None:  # type: ignore[no-untyped-def]
+def test_thirty_point_category_change_is_found_and_only_it(
+    penguins: Penguins, seed: int
+) -> None:
     X, refs = penguins
     current = X.sample(500, replace=True, random_state=200 + seed).reset_index(
         drop=True
@@ -53,7 +58,7 @@ def test_thirty_point_category_change_is_found_and_only_it(penguins, seed: int) 
     assert detect_drift(current, refs, MonitorConfig()).drifted == ["island"]
 
 
-def test_method_follows_type_and_reference_size(penguins) -> None:  # type: ignore[no-untyped-def]
+def test_method_follows_type_and_reference_size(penguins: Penguins) -> None:
     _, refs = penguins
     cfg = MonitorConfig()
     assert choose_method(refs["bill_length_mm"], cfg) == ("ks", 0.05)
@@ -106,21 +111,19 @@ def test_distances_and_psi_on_a_large_reference() -> None:
     assert detect_drift(moved, refs, psi).drifted == ["x", "c"]
 
 
-def test_small_windows_read_insufficient_data(penguins) -> None:  # type: ignore[no-untyped-def]
+def test_small_windows_read_insufficient_data(penguins: Penguins) -> None:
     X, refs = penguins
     result = detect_drift(X.head(10), refs, MonitorConfig())
     assert {f.status for f in result.features} == {"insufficient data"}
     assert result.drift_share == 0.0
 
 
-def test_prediction_drift(penguins) -> None:  # type: ignore[no-untyped-def]
+def test_prediction_drift(penguins: Penguins) -> None:
     X, refs = penguins
     reference = {"Adelie": 30, "Chinstrap": 14, "Gentoo": 25}
     steady = pd.Series(["Adelie"] * 220 + ["Chinstrap"] * 100 + ["Gentoo"] * 180)
     skewed = pd.Series(["Gentoo"] * 450 + ["Adelie"] * 50)
-    assert not detect_drift(
-        X.head(0), refs, MonitorConfig(), steady, reference
-    ).prediction.drifted  # type: ignore[union-attr]
-    assert detect_drift(
-        X.head(0), refs, MonitorConfig(), skewed, reference
-    ).prediction.drifted  # type: ignore[union-attr]
+    calm = detect_drift(X.head(0), refs, MonitorConfig(), steady, reference)
+    shifted = detect_drift(X.head(0), refs, MonitorConfig(), skewed, reference)
+    assert calm.prediction is not None and not calm.prediction.drifted
+    assert shifted.prediction is not None and shifted.prediction.drifted

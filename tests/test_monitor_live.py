@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
+from tests.conftest import Cli
 from tests.servers import copy_workspace, free_port, running, serve_command
 from tests.test_cli import one_line_error
 
@@ -31,8 +32,8 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 def test_clean_then_drift_alert_and_retrain(
-    cli, trained_home: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, trained_home: Path, tmp_path: Path
+) -> None:
     home = copy_workspace(trained_home, tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -109,7 +110,9 @@ def test_clean_then_drift_alert_and_retrain(
     assert "mlopslab_monitor_drift_share" in (runs[-1] / "metrics.prom").read_text()
 
 
-def test_fail_on_and_alert_command(cli, trained_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fail_on_and_alert_command(
+    cli: Cli, trained_home: Path, tmp_path: Path
+) -> None:
     from mlopslab.stores.capture.record import CaptureRecord
     from mlopslab.stores.capture.sqlite import SQLiteCaptureStore
     from tests.conftest import PENGUIN
@@ -141,7 +144,9 @@ def test_fail_on_and_alert_command(cli, trained_home: Path, tmp_path: Path) -> N
     assert quality_only.code == 0  # no labels: quality cannot be violated
 
 
-def test_no_captured_data_is_one_line(cli, trained_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_no_captured_data_is_one_line(
+    cli: Cli, trained_home: Path, tmp_path: Path
+) -> None:
     home = copy_workspace(trained_home, tmp_path)
     result = cli("monitor", "--home", home)
     assert result.code == 4

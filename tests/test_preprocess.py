@@ -3,17 +3,17 @@ import pandas as pd
 import pytest
 
 from mlopslab.config import DataConfig, SplitConfig
-from mlopslab.data import build_dataset, load_dataset
+from mlopslab.data import Dataset, build_dataset, load_dataset
 from mlopslab.errors import DataError
 from mlopslab.preprocess import build_preprocessor, min_rows_per_class, split_dataset
 
 
 @pytest.fixture(scope="module")
-def penguins():  # type: ignore[no-untyped-def]
+def penguins() -> Dataset:
     return load_dataset(DataConfig())
 
 
-def test_split_is_stratified_disjoint_and_seeded(penguins) -> None:  # type: ignore[no-untyped-def]
+def test_split_is_stratified_disjoint_and_seeded(penguins: Dataset) -> None:
     split = split_dataset(penguins, SplitConfig(), cv_folds=4, seed=7)
     assert sum(split.sizes.values()) == len(penguins.frame)
     assert split.sizes["test"] == round(len(penguins.frame) * 0.2)
@@ -27,7 +27,7 @@ def test_split_is_stratified_disjoint_and_seeded(penguins) -> None:  # type: ign
     assert not split.X_test.equals(other.X_test)
 
 
-def test_train_and_valid_concatenates(penguins) -> None:  # type: ignore[no-untyped-def]
+def test_train_and_valid_concatenates(penguins: Dataset) -> None:
     split = split_dataset(penguins, SplitConfig(), cv_folds=4, seed=1)
     X, y = split.train_and_valid()
     assert len(X) == len(y) == split.sizes["train"] + split.sizes["valid"]
@@ -41,7 +41,7 @@ def test_too_few_rows_per_class_names_the_class() -> None:
     assert str(min_rows_per_class(SplitConfig(), 4)) in info.value.message
 
 
-def test_preprocessor_fits_on_training_rows_only(penguins) -> None:  # type: ignore[no-untyped-def]
+def test_preprocessor_fits_on_training_rows_only(penguins: Dataset) -> None:
     split = split_dataset(penguins, SplitConfig(), cv_folds=4, seed=3)
     preprocessor = build_preprocessor(penguins.schema).fit(split.X_train)
     scaler = preprocessor.named_transformers_["numeric"].named_steps["scale"]
@@ -52,7 +52,7 @@ def test_preprocessor_fits_on_training_rows_only(penguins) -> None:  # type: ign
     )
 
 
-def test_unknown_categories_and_missing_values_are_handled(penguins) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_categories_and_missing_values_are_handled(penguins: Dataset) -> None:
     preprocessor = build_preprocessor(penguins.schema).fit(penguins.X)
     row = penguins.X.head(1).copy()
     row["island"] = "Atlantis"

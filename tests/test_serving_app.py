@@ -8,8 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlopslab.config import ServeConfig
+from mlopslab.errors import StoreError
 from mlopslab.serving.app import create_app
-from mlopslab.serving.model import AgentSource
+from mlopslab.serving.model import AgentSource, Prediction, ServedModel
+from mlopslab.serving.runtime import CaptureFull, Runtime
 from mlopslab.stores.capture.sqlite import SQLiteCaptureStore
 from mlopslab.stores.registry.agent import RegistryAgent
 from tests.conftest import PENGUIN
@@ -20,7 +22,7 @@ FEATURES = list(PENGUIN)
 
 def make_client(home: Path, capture: Path, **settings: object) -> TestClient:
     agent = RegistryAgent(f"sqlite:///{home / 'mlflow.db'}")
-    cfg = ServeConfig(poll_seconds=0, **settings)  # type: ignore[arg-type]
+    cfg = ServeConfig(poll_seconds=0, **settings)
     app = create_app(
         cfg,
         AgentSource(agent, "penguins", "champion"),
@@ -234,3 +236,60 @@ def test_extreme_values_get_a_4xx_not_nan(client: TestClient) -> None:
     assert response.status_code == 422
     assert response.json()["error"]["row"] == 1
     assert "not finite" in response.json()["error"]["message"]
+
+
+def test_a_store_error_on_labels_is_a_503_with_a_json_body(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(self: SQLiteCaptureStore, pairs: object) -> int:
+        raise StoreError("capture store is locked", "retry shortly")
+
+    monkeypatch.setattr(SQLiteCaptureStore, "add_labels", locked)
+    labels = {"labels": [{"inference_id": "x", "label": "Adelie"}]}
+    response = client.post("/labels", json=labels)
+    assert response.status_code == 503
+    assert response.json()["error"] == {
+        "status": 503,
+        "message": "capture store is locked; retry shortly",
+        "field": None,
+        "row": None,
+    }
+
+
+def test_a_full_capture_queue_is_a_503(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def full(self: Runtime, *args: object) -> bool:
+        raise CaptureFull()
+
+    monkeypatch.setattr(Runtime, "capture", full)
+    response = client.post("/predict", json={"rows": [PENGUIN]})
+    assert response.status_code == 503
+    assert response.json()["error"]["message"] == "capture queue is full; retry shortly"
+
+
+def test_only_scoring_errors_are_a_422(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unscorable(self: ServedModel, rows: object) -> list[Prediction]:
+        raise ValueError("Input X contains infinity\nand a long explanation")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ServedModel, "predict", unscorable)
+        response = client.post("/predict", json={"rows": [PENGUIN]})
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == (
+        "the model cannot score these rows: Input X contains infinity"
+    )
+
+    def bug(self: SQLiteCaptureStore, pairs: object) -> int:
+        raise ValueError("a bug, not the client's rows")
+
+    monkeypatch.setattr(SQLiteCaptureStore, "add_labels", bug)
+    labels = {"labels": [{"inference_id": "x", "label": "Adelie"}]}
+    # No 422 for a plain ValueError: it reaches the server's error handling (500).
+    with pytest.raises(ValueError, match="a bug"):
+        client.post("/labels", json=labels)
+    # A second client on the same app, without a second lifespan: /labels only.
+    plain = TestClient(client.app, raise_server_exceptions=False)
+    assert plain.post("/labels", json=labels).status_code == 500

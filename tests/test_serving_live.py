@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.browser import needs_browser, rendered_dom
-from tests.conftest import PENGUIN
+from tests.conftest import PENGUIN, Cli
 from tests.servers import (
     copy_workspace,
     free_port,
@@ -133,8 +133,8 @@ def test_sigkill_in_sync_mode_loses_no_acknowledged_record(
 
 
 def test_swap_under_load_fails_no_request(
-    trained_home: Path, tmp_path: Path, cli
-) -> None:  # type: ignore[no-untyped-def]
+    trained_home: Path, tmp_path: Path, cli: Cli
+) -> None:
     home = copy_workspace(trained_home, tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -167,8 +167,8 @@ def test_swap_under_load_fails_no_request(
 
 
 def test_swap_versions_never_go_back_or_mix(
-    trained_home: Path, tmp_path: Path, cli
-) -> None:  # type: ignore[no-untyped-def]
+    trained_home: Path, tmp_path: Path, cli: Cli
+) -> None:
     home = copy_workspace(trained_home, tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -268,7 +268,7 @@ def test_two_workers_serve_from_the_files_fetched_once(
 def test_a_restart_serves_the_cached_model_then_follows_the_alias(
     trained_home: Path,
     tmp_path: Path,
-    cli,  # type: ignore[no-untyped-def]
+    cli: Cli,
 ) -> None:
     home = copy_workspace(trained_home, tmp_path)
     port = free_port()

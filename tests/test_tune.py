@@ -3,20 +3,20 @@ import pytest
 
 from mlopslab import tune as tuning
 from mlopslab.config import DataConfig, SplitConfig, TuneConfig
-from mlopslab.data import build_dataset, load_dataset
+from mlopslab.data import Dataset, build_dataset, load_dataset
 from mlopslab.errors import StageError
-from mlopslab.preprocess import split_dataset
+from mlopslab.preprocess import Split, split_dataset
 from mlopslab.train import fit_final
 from mlopslab.tune import tune
 
 
 @pytest.fixture(scope="module")
-def split():  # type: ignore[no-untyped-def]
+def split() -> tuple[Dataset, Split]:
     dataset = load_dataset(DataConfig())
     return dataset, split_dataset(dataset, SplitConfig(), cv_folds=3, seed=0)
 
 
-def test_tune_covers_families_and_is_reproducible(split) -> None:  # type: ignore[no-untyped-def]
+def test_tune_covers_families_and_is_reproducible(split: tuple[Dataset, Split]) -> None:
     dataset, parts = split
     cfg = TuneConfig(trials=8, cv_folds=3, jobs=1)
     first = tune(parts.X_train, parts.y_train, dataset.schema, cfg, seed=11)
@@ -32,7 +32,9 @@ def test_tune_covers_families_and_is_reproducible(split) -> None:  # type: ignor
     assert first.best.cv_log_loss == min(completed)
 
 
-def test_outcome_does_not_depend_on_jobs(split, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_outcome_does_not_depend_on_jobs(
+    split: tuple[Dataset, Split], monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset, parts = split
     # Force real worker processes even on this small data set.
     monkeypatch.setattr(tuning, "PARALLEL_MIN_ROWS", 0)
@@ -56,7 +58,7 @@ def test_outcome_does_not_depend_on_jobs(split, monkeypatch) -> None:  # type: i
     ]
 
 
-def test_final_model_is_one_pipeline_on_raw_rows(split) -> None:  # type: ignore[no-untyped-def]
+def test_final_model_is_one_pipeline_on_raw_rows(split: tuple[Dataset, Split]) -> None:
     dataset, parts = split
     result = tune(
         parts.X_train,
@@ -79,7 +81,7 @@ def test_final_model_is_one_pipeline_on_raw_rows(split) -> None:  # type: ignore
 
 
 @pytest.mark.parametrize("family", ["logreg", "hist_gb", "mlp", "random_forest"])
-def test_each_family_learns_penguins(split, family: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_family_learns_penguins(split: tuple[Dataset, Split], family: str) -> None:
     dataset, parts = split
     result = tune(
         parts.X_train,
@@ -107,7 +109,9 @@ def test_mixed_column_fails_preprocessing_clearly() -> None:
         )
 
 
-def test_all_trials_failing_is_a_clear_error(split, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_all_trials_failing_is_a_clear_error(
+    split: tuple[Dataset, Split], monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset, parts = split
 
     def explode(*args: object) -> None:

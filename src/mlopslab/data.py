@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mlopslab.config import DataConfig
-from mlopslab.errors import DataError
+from mlopslab.errors import DataError, first_line
 
 BUILTIN_TARGETS = {"penguins": "species", "digits": "digit", "mnist": "digit"}
 IDX_DTYPES = {
@@ -208,7 +208,7 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataError(
-            f"cannot read {path}: {_first_line(exc)}",
+            f"cannot read {path}: {first_line(exc)}",
             "check that the file is a valid, readable CSV or parquet file",
         ) from exc
     if frame.empty:
@@ -279,7 +279,3 @@ def read_idx(path: Path) -> np.ndarray:
 def _model_name(stem: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.")
     return cleaned or "dataset"
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

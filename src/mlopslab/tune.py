@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from mlopslab.config import TuneConfig
 from mlopslab.data import Schema
-from mlopslab.errors import StageError
+from mlopslab.errors import StageError, first_line
 from mlopslab.preprocess import build_preprocessor
 from mlopslab.train import build_estimator
 
@@ -234,7 +234,7 @@ def evaluate_trial(job: TrialJob, folds: list[Fold], seed: int) -> TrialRecord:
     try:
         scores = [_score_fold(family, params, fold, seed) for fold in folds]
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-        error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        error = first_line(exc)
         return TrialRecord(
             number,
             family,

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,7 +52,7 @@ def test_each_drift_changes_only_its_column() -> None:
     assert FRAME["c"].isna().sum() == 0  # the input is never modified
 
 
-def test_labels_are_seeded_and_have_the_asked_quality(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_labels_are_seeded_and_have_the_asked_quality(tmp_path: Path) -> None:
     truth = tmp_path / "truth.csv"
     truth.write_text("".join(f"id{n},{'ab'[n % 2]}\n" for n in range(1000)))
     first = simulated_labels(truth, 0.9, np.random.default_rng(3))

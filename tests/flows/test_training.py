@@ -12,7 +12,7 @@ from palmerpenguins import load_penguins
 
 from mlopslab.errors import GATE_REJECTED_EXIT_CODE
 from mlopslab.stores.registry.client import Registry
-from tests.conftest import FAST
+from tests.conftest import FAST, Cli
 from tests.servers import free_port, running
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def latest_run_dir(home: Path) -> Path:
     return max((home / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
 
 
-def test_first_run_then_champion_comparison(cli, isolated: Path) -> None:  # type: ignore[no-untyped-def]
+def test_first_run_then_champion_comparison(cli: Cli, isolated: Path) -> None:
     first = cli("run", *FAST)
     assert first.code == 0, first.err
     home = isolated / ".mlopslab"
@@ -76,10 +76,11 @@ def test_first_run_then_champion_comparison(cli, isolated: Path) -> None:  # typ
     assert evaluation["test"]["accuracy"] >= 0.95
 
 
-def test_trials_are_nested_runs(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+def test_trials_are_nested_runs(cli: Cli, workspace: Path) -> None:
     assert cli("run", *FAST).code == 0
     client = registry(workspace).client
     experiment = client.get_experiment_by_name("penguins")
+    assert experiment is not None
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
@@ -91,7 +92,9 @@ def test_trials_are_nested_runs(cli, workspace: Path) -> None:  # type: ignore[n
     assert parents[0].data.metrics["test_accuracy"] > 0.9
 
 
-def test_pyfunc_loads_champion_and_enforces_signature(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+def test_pyfunc_loads_champion_and_enforces_signature(
+    cli: Cli, workspace: Path
+) -> None:
     assert cli("run", *FAST).code == 0
     mlflow.set_tracking_uri(f"sqlite:///{(workspace / 'mlflow.db').resolve()}")
     model = mlflow.pyfunc.load_model("models:/penguins@champion")
@@ -104,8 +107,8 @@ def test_pyfunc_loads_champion_and_enforces_signature(cli, workspace: Path) -> N
 
 
 def test_gate_rejects_a_bad_model_and_keeps_the_champion(
-    cli, workspace: Path, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, workspace: Path, tmp_path: Path
+) -> None:
     assert cli("run", *FAST).code == 0
     shuffled = load_penguins()
     shuffled["species"] = (
@@ -131,7 +134,9 @@ def test_gate_rejects_a_bad_model_and_keeps_the_champion(
     assert champion is not None and champion.version == "1"
 
 
-def test_champion_stays_when_challenger_is_not_better(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+def test_champion_stays_when_challenger_is_not_better(
+    cli: Cli, workspace: Path
+) -> None:
     assert cli("run", *FAST).code == 0
     Path("mlopslab.toml").write_text("[gate]\nmin_absolute_change = 0.05\n")
     second = cli("run", *FAST)
@@ -141,7 +146,7 @@ def test_champion_stays_when_challenger_is_not_better(cli, workspace: Path) -> N
     assert champion is not None and champion.version == "1"
 
 
-def test_manual_promotion_leaves_pending(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+def test_manual_promotion_leaves_pending(cli: Cli, workspace: Path) -> None:
     assert cli("run", *FAST, "--promotion", "manual").code == 0
     store = registry(workspace)
     assert store.version("penguins", "1").status == "pending"
@@ -152,12 +157,12 @@ def test_manual_promotion_leaves_pending(cli, workspace: Path) -> None:  # type:
 
 
 def test_failure_in_register_leaves_registry_unchanged(
-    cli, workspace: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert cli("run", *FAST).code == 0
     before = [(v.version, v.status, v.aliases) for v in registry(workspace).versions()]
 
-    def broken_promote(self, name: str, version: str) -> None:  # type: ignore[no-untyped-def]
+    def broken_promote(self: Registry, name: str, version: str) -> None:
         raise MlflowException("database is locked")
 
     monkeypatch.setattr(Registry, "promote", broken_promote)
@@ -170,7 +175,7 @@ def test_failure_in_register_leaves_registry_unchanged(
     assert after == before
 
 
-def test_failure_in_an_early_stage_writes_nothing(cli, workspace: Path) -> None:  # type: ignore[no-untyped-def]
+def test_failure_in_an_early_stage_writes_nothing(cli: Cli, workspace: Path) -> None:
     assert cli("run", *FAST).code == 0
     before = registry(workspace).versions()
     runs_before = sorted((workspace / "runs").iterdir())
@@ -180,7 +185,9 @@ def test_failure_in_an_early_stage_writes_nothing(cli, workspace: Path) -> None:
     assert sorted((workspace / "runs").iterdir()) == runs_before
 
 
-def test_same_seed_same_model_and_metrics(cli, isolated: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_same_seed_same_model_and_metrics(
+    cli: Cli, isolated: Path, tmp_path: Path
+) -> None:
     outcomes = []
     for name in ("a", "b"):
         home = tmp_path / name
@@ -190,7 +197,7 @@ def test_same_seed_same_model_and_metrics(cli, isolated: Path, tmp_path: Path) -
     assert outcomes[0] == outcomes[1]
 
 
-def test_own_csv_end_to_end(cli, workspace: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_own_csv_end_to_end(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     frame = load_penguins().rename(columns={"species": "kind"})
     frame.to_csv(tmp_path / "birds.csv", index=False)
     result = cli("run", *FAST, "--data", tmp_path / "birds.csv", "--target", "kind")
@@ -198,7 +205,9 @@ def test_own_csv_end_to_end(cli, workspace: Path, tmp_path: Path) -> None:  # ty
     assert registry(workspace).champion("birds") is not None
 
 
-def test_digits_end_to_end(cli, workspace: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_digits_end_to_end(
+    cli: Cli, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MLOPSLAB_TUNE__FAMILIES", '["logreg"]')
     result = cli("run", "--data", "digits", "--trials", "2")
     assert result.code == 0, result.err
@@ -209,8 +218,8 @@ def test_digits_end_to_end(cli, workspace: Path, monkeypatch) -> None:  # type: 
 
 
 def test_tracking_uri_points_at_a_real_mlflow_server(
-    cli, isolated: Path, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     command = [

@@ -93,11 +93,12 @@ def probe(ctx: Context) -> dict[str, Any]:
 def champion(ctx: Context) -> LocalVersion:
     """The penguins champion, its model folder and run folder, from the store."""
     ctx.file("ws/mlflow.db")  # a plain file inside the copy
-    version = local_version(
-        f"sqlite:///{ctx.root / 'ws' / 'mlflow.db'}", "penguins", "champion"
+    version = ctx.require(
+        local_version(
+            f"sqlite:///{ctx.root / 'ws' / 'mlflow.db'}", "penguins", "champion"
+        ),
+        "no penguins champion in the store",
     )
-    if version is None:
-        raise CheckFailed("no penguins champion in the store")
     for folder in (version.model_dir, version.run_dir):
         if not folder.resolve().is_relative_to(ctx.root.resolve()):
             raise CheckFailed("the champion's files are outside the submission")
@@ -154,10 +155,9 @@ def raw_inputs(ctx: Context) -> None:
     inputs = signature_inputs(ctx, champion(ctx))
     ctx.expect(inputs == RAW, f"the signature lists {inputs}")
     found = probe(ctx)
-    predictions = found.get("predictions")
-    ctx.expect(
-        predictions is not None, f"pyfunc predict failed: {found.get('pyfunc_error')}"
+    predictions = ctx.require(
+        found.get("predictions"), f"pyfunc predict failed: {found.get('pyfunc_error')}"
     )
     known = {"Adelie", "Chinstrap", "Gentoo"}
-    ctx.expect(set(predictions or []) <= known, f"predicted {predictions}")
+    ctx.expect(set(predictions) <= known, f"predicted {predictions}")
     ctx.expect(found.get("finite") is True, "probabilities are not all finite")

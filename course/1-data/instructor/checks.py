@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assignment_checks import champion, exit_code, session, signature_inputs
-
 from mlopslab.course.grading import Context, check
+
+from ..assignment.checks import champion, exit_code, session, signature_inputs
 
 
 @check(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assignment_checks import PATIENT, nested_params, run, trials
-
 from mlopslab.course.grading import Context, check
+
+from ..assignment.checks import PATIENT, nested_params, run, trials
 
 
 @check(

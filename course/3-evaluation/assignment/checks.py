@@ -65,9 +65,9 @@ def rejects_below_floor(ctx: Context) -> None:
     run = strict_run(ctx)
     ctx.expect_exit(run, 3, "mlopslab run --fail-on-reject (floor 0.99)")
     ctx.expect("recall of Adelie 0.9667" in run.output, "no `recall of Adelie 0.9667`")
-    version = ctx.versions("ws-strict").get("1")
-    ctx.expect(version is not None, "no version 1 was registered")
-    assert version is not None
+    version = ctx.require(
+        ctx.versions("ws-strict").get("1"), "no version 1 was registered"
+    )
     ctx.expect(version["tags"].get("status") == "rejected", "v1 is not rejected")
     ctx.expect(not version["aliases"], f"v1 has aliases {sorted(version['aliases'])}")
 

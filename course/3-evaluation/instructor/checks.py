@@ -5,10 +5,10 @@ Instructor material: `mlopslab course export --student` leaves this folder out.
 
 from __future__ import annotations
 
-from assignment_checks import RUN, lenient_run, recall_checks, strict_run
-
 from mlopslab.course.grading import Context, check
 from mlopslab.course.sandbox import Outcome
+
+from ..assignment.checks import RUN, lenient_run, recall_checks, strict_run
 
 SECOND = {"MLOPSLAB_GATE__MIN_ABSOLUTE_CHANGE": "0.01"}
 

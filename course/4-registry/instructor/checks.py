@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assignment_checks import HOME, cards, committed, lineage, two_runs
-
 from mlopslab.course.grading import Context, check
+
+from ..assignment.checks import HOME, cards, committed, lineage, two_runs
 
 CARD_FIELDS = {
     "model_name",

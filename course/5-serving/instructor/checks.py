@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assignment_checks import response, session
-
 from mlopslab.course.grading import Context, check
+
+from ..assignment.checks import response, session
 
 
 @check(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from assignment_checks import mean_shifts, monitored, session
-
 from mlopslab.course.grading import Context, check
+
+from ..assignment.checks import mean_shifts, monitored, session
 
 
 @check(
@@ -51,13 +51,14 @@ def everywhere(ctx: Context) -> None:
     session(ctx)
     _, violations = monitored(ctx, "flipper")
     metrics = ctx.file("grader/flipper/metrics.prom").read_text()
-    match = re.search(
-        r"^mlopslab_monitor_constraint_violations(?:\{[^}]*\})? (\S+)$",
-        metrics,
-        re.MULTILINE,
+    match = ctx.require(
+        re.search(
+            r"^mlopslab_monitor_constraint_violations(?:\{[^}]*\})? (\S+)$",
+            metrics,
+            re.MULTILINE,
+        ),
+        "no mlopslab_monitor_constraint_violations gauge",
     )
-    ctx.expect(match is not None, "no mlopslab_monitor_constraint_violations gauge")
-    assert match is not None
     ctx.expect(
         float(match.group(1)) == len(violations),
         f"the gauge says {match.group(1)}, the file has {len(violations)}",

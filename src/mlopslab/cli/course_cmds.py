@@ -1,6 +1,7 @@
-"""`mlopslab course list|show|quiz|glossary|progress|site|validate`.
+"""`mlopslab course list|show|quiz|glossary|progress|site|validate|check`.
 
-The autograder's commands (check, grade, gradebook, export) are in grading_cmds.
+The learners' commands. The instructor's (grade, gradebook, export) are in
+grading_cmds; what both use is in course_context.
 """
 
 from __future__ import annotations
@@ -18,51 +19,24 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from mlopslab.cli.context import ConfigOpt, HomeOpt, open_workspace, resolve_config
+from mlopslab.cli.course_context import (
+    CourseOpt,
+    ModuleArg,
+    course_root,
+    module_folder,
+    open_gradebook,
+)
 from mlopslab.config import Config
 from mlopslab.errors import CourseError
 
 if TYPE_CHECKING:
     from mlopslab.course.content import Course
-    from mlopslab.course.gradebook import Gradebook
+    from mlopslab.course.grading import CheckResult
     from mlopslab.course.quiz import Marked, Shown, Variant
 
-app = typer.Typer(
-    no_args_is_help=True, help="The course: lessons, quizzes, assignments, progress."
-)
 StudentOpt = Annotated[
     str | None, typer.Option("--student", help="Your student id (records progress).")
 ]
-ModuleArg = Annotated[str, typer.Argument(help="Module id, e.g. 3-evaluation.")]
-CourseOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--course", help="Course folder (default ./course, else the built-in one)."
-    ),
-]
-
-
-def course_root(cfg: Config, flag: Path | None) -> Path:
-    """--course, else course.root, else ./course, else the course mlopslab ships."""
-    import mlopslab
-
-    chosen = flag or cfg.course.root
-    if chosen is not None:  # asked for: that folder or a clear error, no fallback
-        if not (chosen / "course.yaml").is_file():
-            raise CourseError(
-                f"no course.yaml in {chosen}",
-                "point --course (or course.root) at a course folder",
-            )
-        return chosen
-    package = Path(mlopslab.__file__).resolve().parent
-    # ./course, then the copy in the package, then a source checkout's.
-    for candidate in (
-        Path("course"),
-        package / "_course",
-        package.parents[1] / "course",
-    ):
-        if (candidate / "course.yaml").is_file():
-            return candidate
-    raise CourseError("no course found", "pass --course DIR")
 
 
 def _setup(
@@ -77,12 +51,6 @@ def _course(cfg: Config, flag: Path | None) -> Course:
     from mlopslab.course.content import load_course
 
     return load_course(course_root(cfg, flag))
-
-
-def open_gradebook(cfg: Config) -> Gradebook:
-    from mlopslab.course.gradebook import Gradebook
-
-    return Gradebook(open_workspace(cfg).home / "gradebook.db")
 
 
 def _student(student: str | None) -> str:
@@ -147,11 +115,8 @@ def show(
         highlight=False,
     )
     if student:
-        book = open_gradebook(cfg)
-        try:
+        with open_gradebook(cfg) as book:
             book.record_view(_student(student), module)
-        finally:
-            book.close()
 
 
 def quiz(
@@ -291,11 +256,8 @@ def _report(console: Console, marked: list[Marked], from_file: bool) -> None:
 
 
 def _attempts_so_far(cfg: Config, student: str, module: str) -> int:
-    book = open_gradebook(cfg)
-    try:
+    with open_gradebook(cfg) as book:
         return len(book.attempts(student, module, "quiz"))
-    finally:
-        book.close()
 
 
 def _record(
@@ -307,24 +269,20 @@ def _record(
 ) -> None:
     from mlopslab.course.gradebook import Attempt
 
-    book = open_gradebook(cfg)
-    try:
-        book.record_attempt(
-            Attempt(
-                student=variant.student,
-                module=variant.module,
-                kind="quiz",
-                score=sum(m.points for m in marked),
-                max_score=float(len(marked)),
-                answers={m.question.id: m.given for m in marked},
-                details={m.question.id: m.points for m in marked},
-                variant_seed=variant.seed,
-                demo=demo,
-                started_at=started,
-            )
-        )
-    finally:
-        book.close()
+    attempt = Attempt(
+        student=variant.student,
+        module=variant.module,
+        kind="quiz",
+        score=sum(m.points for m in marked),
+        max_score=float(len(marked)),
+        answers={m.question.id: m.given for m in marked},
+        details={m.question.id: m.points for m in marked},
+        variant_seed=variant.seed,
+        demo=demo,
+        started_at=started,
+    )
+    with open_gradebook(cfg) as book:
+        book.record_attempt(attempt)
 
 
 def glossary(
@@ -391,13 +349,10 @@ def progress(
 
 
 def _standing(cfg: Config, loaded: Course, student: str) -> dict[str, Any]:
-    book = open_gradebook(cfg)
-    try:
+    with open_gradebook(cfg) as book:
         rows = book.standing(
             student, [m.id for m in loaded.modules], cfg.course.attempt_policy
         )
-    finally:
-        book.close()
     return {row.module: row for row in rows}
 
 
@@ -475,7 +430,7 @@ def validate(
 def _assignment_problems(root: Path) -> list[str]:
     """Graded modules: their checks load and their assignment.yaml is valid."""
     from mlopslab.course.autograder import policy_of
-    from mlopslab.course.grading import load_checks
+    from mlopslab.course.checks_loader import load_checks
 
     problems = []
     for checks in sorted(root.glob("*/assignment/checks.py")):
@@ -509,15 +464,53 @@ def _run_lessons(modules: list[Any]) -> None:
         )
 
 
-def register(main_app: typer.Typer) -> None:
-    app.command("list")(list_modules)
-    app.command()(show)
-    app.command()(quiz)
-    app.command()(glossary)
-    app.command()(progress)
-    app.command()(site)
-    app.command()(validate)
-    from mlopslab.cli import grading_cmds  # it builds on this module's helpers
+def check(
+    module: ModuleArg,
+    path: Annotated[
+        Path, typer.Option(help="Your copy of the project (default: here).")
+    ] = Path("."),
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> int:
+    """Run an assignment's public checks on your copy, in the grader's sandbox."""
+    from mlopslab.course.autograder import Policy, grade
+    from mlopslab.course.checks_loader import load_checks
 
-    grading_cmds.register(app)
-    main_app.add_typer(app, name="course")
+    cfg = resolve_config(config, home)
+    folder = module_folder(course_root(cfg, course), module)
+    checks = load_checks(folder, hidden=False)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(
+        f"running {len(checks)} public checks of {module} on {path.resolve()}"
+    )
+    graded = grade("you", path, folder, checks, Policy(title=module))
+    _print_checks(console, graded.results)
+    if graded.problem:
+        console.print(f"[red]{graded.problem}[/]")
+    passed = sum(r.passed for r in graded.results)
+    console.print(
+        f"public checks passed: {passed}/{len(checks)}; hidden checks run at grading"
+    )
+    return 0 if passed == len(checks) else 1
+
+
+def _print_checks(console: Console, results: list[CheckResult]) -> None:
+    for result in results:
+        mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
+        console.print(
+            f"{mark} {result.check.name} ({result.score:g}/{result.check.points:g}, "
+            f"{result.seconds:.1f} s)\n    {result.output}"
+        )
+
+
+def register(course_app: typer.Typer) -> None:
+    """Add the learners' commands to the `mlopslab course` group."""
+    course_app.command("list")(list_modules)
+    course_app.command()(show)
+    course_app.command()(quiz)
+    course_app.command()(glossary)
+    course_app.command()(progress)
+    course_app.command()(site)
+    course_app.command()(validate)
+    course_app.command()(check)

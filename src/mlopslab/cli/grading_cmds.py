@@ -1,4 +1,8 @@
-"""`mlopslab course check|grade|gradebook|export`: the autograder's commands."""
+"""`mlopslab course grade|gradebook|export`: the instructor's commands.
+
+A learner's own check (`course check`) is in course_cmds; what both use is in
+course_context.
+"""
 
 from __future__ import annotations
 
@@ -10,70 +14,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from mlopslab.cli.context import ConfigOpt, HomeOpt, resolve_config
-from mlopslab.cli.course_cmds import CourseOpt, ModuleArg, course_root, open_gradebook
+from mlopslab.cli.course_context import (
+    CourseOpt,
+    ModuleArg,
+    course_root,
+    module_folder,
+    module_ids,
+    open_gradebook,
+)
 from mlopslab.config import Config
 from mlopslab.errors import CourseError
 
 if TYPE_CHECKING:
     from mlopslab.course.autograder import Graded
-    from mlopslab.course.grading import CheckResult
-
-
-def module_ids(root: Path) -> list[str]:
-    """The modules course.yaml lists (a student bundle has no quiz keys to load)."""
-    try:
-        listed = yaml.safe_load((root / "course.yaml").read_text(encoding="utf-8"))
-        return [str(entry["id"]) for entry in listed["modules"]]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise CourseError(
-            f"cannot read {root / 'course.yaml'}", "run `mlopslab course validate`"
-        ) from exc
-
-
-def module_folder(root: Path, module: str) -> Path:
-    """A module's folder, by its id in course.yaml."""
-    ids = module_ids(root)
-    if module not in ids:
-        raise CourseError(
-            f"no module {module!r} in the course", f"choose one of {', '.join(ids)}"
-        )
-    return root / module
-
-
-def check(
-    module: ModuleArg,
-    path: Annotated[
-        Path, typer.Option(help="Your copy of the project (default: here).")
-    ] = Path("."),
-    course: CourseOpt = None,
-    home: HomeOpt = None,
-    config: ConfigOpt = None,
-) -> int:
-    """Run an assignment's public checks on your copy, in the grader's sandbox."""
-    from mlopslab.course.autograder import Policy, grade
-    from mlopslab.course.grading import load_checks
-
-    cfg = resolve_config(config, home)
-    folder = module_folder(course_root(cfg, course), module)
-    checks = load_checks(folder, hidden=False)
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(
-        f"running {len(checks)} public checks of {module} on {path.resolve()}"
-    )
-    graded = grade("you", path, folder, checks, Policy(title=module))
-    _print_checks(console, graded.results)
-    if graded.problem:
-        console.print(f"[red]{graded.problem}[/]")
-    passed = sum(r.passed for r in graded.results)
-    console.print(
-        f"public checks passed: {passed}/{len(checks)}; hidden checks run at grading"
-    )
-    return 0 if passed == len(checks) else 1
 
 
 def grade(
@@ -145,11 +102,8 @@ def gradebook(
         )
     cfg = resolve_config(config, home)
     modules = module_ids(course_root(cfg, course))
-    book = open_gradebook(cfg)
-    try:
+    with open_gradebook(cfg) as book:
         text = render(book, cfg.course.attempt_policy, cast(Format, export), modules)
-    finally:
-        book.close()
     if file is None:
         typer.echo(text, nl=False)
         return
@@ -220,8 +174,7 @@ def _write_results(out: Path, graded: list[Graded]) -> None:
 def _record(cfg: Config, graded: list[Graded]) -> None:
     from mlopslab.course.gradebook import Attempt
 
-    book = open_gradebook(cfg)
-    try:
+    with open_gradebook(cfg) as book:
         for item in graded:
             book.record_attempt(
                 Attempt(
@@ -234,17 +187,6 @@ def _record(cfg: Config, graded: list[Graded]) -> None:
                     details={r.check.id: r.score for r in item.results},
                 )
             )
-    finally:
-        book.close()
-
-
-def _print_checks(console: Console, results: list[CheckResult]) -> None:
-    for result in results:
-        mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
-        console.print(
-            f"{mark} {result.check.name} ({result.score:g}/{result.check.points:g}, "
-            f"{result.seconds:.1f} s)\n    {result.output}"
-        )
 
 
 def _print_summary(graded: list[Graded], out: Path) -> None:
@@ -265,7 +207,7 @@ def _print_summary(graded: list[Graded], out: Path) -> None:
 
 
 def register(course_app: typer.Typer) -> None:
-    course_app.command()(check)
+    """Add the instructor's commands to the `mlopslab course` group."""
     course_app.command()(grade)
     course_app.command()(gradebook)
     course_app.command("export")(export_bundle)

@@ -14,6 +14,7 @@ from rich.console import Console
 from mlopslab.cli import (
     course_cmds,
     demo_cmds,
+    grading_cmds,
     monitor_cmds,
     registry_cmds,
     run_cmds,
@@ -32,7 +33,12 @@ serve_cmds.register(app)
 monitor_cmds.register(app)
 demo_cmds.register(app)
 app.add_typer(registry_cmds.app, name="registry")
-course_cmds.register(app)
+course_app = typer.Typer(
+    no_args_is_help=True, help="The course: lessons, quizzes, assignments, progress."
+)
+course_cmds.register(course_app)  # learners: list, show, quiz, ..., check
+grading_cmds.register(course_app)  # instructors: grade, gradebook, export
+app.add_typer(course_app, name="course")
 team_cmds.register(app)
 
 

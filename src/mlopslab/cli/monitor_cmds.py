@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,13 +20,17 @@ from mlopslab.cli.context import (
     resolve_config,
     tracking_uri,
 )
+from mlopslab.cli.render import RichReporter, render_monitor_result, render_summary
 from mlopslab.config import Config
-from mlopslab.stores.registry.versions import CHAMPION, Baseline, VersionInfo
+from mlopslab.stores.registry.lookup import (
+    champion_baseline,
+    embedded_champion_baseline,
+)
+from mlopslab.stores.registry.versions import Baseline
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-    from mlopslab.stores.registry.client import Registry
+    from mlopslab.flows.monitoring import Window
+    from mlopslab.stores.workspace import Workspace
 
 simulate_app = typer.Typer(
     no_args_is_help=True, help="Seeded traffic and ground truth."
@@ -73,12 +78,13 @@ def monitor(
         },
     )
     workspace = open_workspace(cfg)
-    local = local_champion_baseline(tracking_uri(workspace), cfg)
+    name = cfg.registry.model_name
+    local = embedded_champion_baseline(tracking_uri(workspace), name)
     with registry_agent(workspace) as agent:
-        # Unless the embedded store answered directly (registry_local.py), the
-        # agent reads the champion's baseline while this process reads the
-        # captured window and imports the checks.
-        target = agent.submit(champion_baseline, cfg) if local is None else None
+        # Unless the embedded store answered directly, the agent reads the
+        # champion's baseline while this process reads the captured window and
+        # imports the checks.
+        answer = local or agent.submit(champion_baseline, name)
         from mlopslab.flows.monitoring import (
             read_window,
             run_checks,
@@ -86,107 +92,44 @@ def monitor(
             write_outputs,
         )
         from mlopslab.monitor.reference import references
+        from mlopslab.monitor.result import MonitoredModel
 
         store = open_capture_store(capture_location(cfg, workspace))
         try:
             window = read_window(store, cfg.monitor.last)
         finally:
             store.close()
-        champion, baseline = local or agent.wait(cast("Future[Any]", target))
-    name = champion.name
-    result = run_checks(
-        window, baseline, cfg.monitor, {"name": name, "version": champion.version}
-    )
-    paths = write_outputs(
-        workspace, result, references(baseline.statistics), window, report
-    )
+        if not isinstance(answer, tuple):
+            answer = agent.wait(answer)
+        champion, baseline = answer
+    model = MonitoredModel(champion.name, champion.version)
+    result = run_checks(window, baseline, cfg.monitor, model)
+    refs = references(baseline.statistics)
+    outputs = write_outputs(workspace, result, refs, window, report)
     console = Console(highlight=False, soft_wrap=True)
-    _print_result(console, result, paths)
-    violated = bool(result["verdict"][cfg.monitor.fail_on])
+    render_monitor_result(console, result, outputs)
+    violated = result.verdict.violated(cfg.monitor.fail_on)
     if violated:
         for problem in send_alerts(
-            result, paths["result"], alert_webhook, alert_command
+            result, outputs.result, alert_webhook, alert_command
         ):
             console.print(f"[yellow]alert not delivered:[/] {problem}")
         if retrain:
-            _retrain(console, cfg, workspace, baseline, window, name)
+            _retrain(console, cfg, workspace, baseline, window, model.name)
     return 1 if violated else 0
 
 
-def local_champion_baseline(
-    uri: str, cfg: Config
-) -> tuple[VersionInfo, Baseline] | None:
-    """The champion and its baseline, read from the embedded store, or None."""
-    from mlopslab.stores.registry.embedded import local_baseline, local_version
-
-    champion = local_version(uri, cfg.registry.model_name, CHAMPION)
-    baseline = local_baseline(champion) if champion else None
-    return (champion.info, baseline) if champion and baseline else None
-
-
-def champion_baseline(registry: Registry, cfg: Config) -> tuple[VersionInfo, Baseline]:
-    """Agent task: the champion of the model to monitor, and its baseline."""
-    from mlopslab.cli.serve_cmds import pick_model_name
-    from mlopslab.stores.registry.agent import load_baseline
-
-    champion = registry.version(pick_model_name(cfg, registry), CHAMPION)
-    return champion, load_baseline(registry, champion)
-
-
-def _print_result(
-    console: Console, result: dict[str, Any], paths: dict[str, Path]
+def _retrain(
+    console: Console,
+    cfg: Config,
+    workspace: Workspace,
+    baseline: Baseline,
+    window: Window,
+    name: str,
 ) -> None:
-    verdict = result["verdict"]
-    window = result["window"]
-    console.print(
-        f"Window: {window['rows']} rows ({window['labelled']} labelled), "
-        f"model {result['model']['name']} v{result['model']['version']}"
-    )
-    drift = result["drift"]
-    for feature in drift["features"]:
-        mark = {"drift": "[red]DRIFT[/]", "ok": "[green]ok[/]"}.get(
-            feature["status"], "[yellow]insufficient data[/]"
-        )
-        statistic = feature["statistic"]
-        shown = "n/a" if statistic is None else f"{statistic:.4g}"
-        p_value = feature["adjusted_p_value"]
-        p_text = "" if p_value is None else f", adjusted p {p_value:.3g}"
-        console.print(
-            f"  {feature['feature']:<22} {feature['method']:<13} {shown:>9}"
-            f"{p_text}  {mark}"
-        )
-    prediction = drift["prediction"]
-    if prediction:
-        console.print(
-            f"  {'(predictions)':<22} {prediction['method']:<13} "
-            f"{prediction['statistic'] or 0:>9.4g}  {prediction['status']}"
-        )
-    console.print(
-        f"Drift share {drift['drift_share']:.2f}; constraint violations: "
-        f"{len(result['constraint_violations'])}; "
-        f"quality: {result['quality']['status']}"
-    )
-    for violation in result["constraint_violations"]:
-        console.print(
-            f"  - {violation['feature_name']}: {violation['constraint_check_type']}: "
-            f"{violation['description']}"
-        )
-    for reason in result["quality"]["reasons"]:
-        console.print(f"  - quality: {reason}")
-    flagged = [name for name, bad in verdict.items() if bad and name != "any"]
-    status = (
-        f"[red]VIOLATED ({', '.join(flagged)})[/]" if flagged else "[green]all clear[/]"
-    )
-    console.print(f"Verdict: {status}")
-    console.print(f"  result  {paths['result']}\n  report  {paths['report']}")
-
-
-def _retrain(console, cfg, workspace, baseline, window, name) -> None:  # type: ignore[no-untyped-def]
-    from mlopslab.cli.run_cmds import RichReporter, render_summary
     from mlopslab.flows.monitoring import retraining_dataset
     from mlopslab.flows.training import run_pipeline
 
-    registry = open_registry(workspace)
     dataset = retraining_dataset(baseline, window, name)
     console.print(
         f"Retraining {name} on {len(dataset.frame)} rows ({dataset.source}) ..."
@@ -197,7 +140,7 @@ def _retrain(console, cfg, workspace, baseline, window, name) -> None:  # type: 
     summary = run_pipeline(
         retrain_cfg,
         workspace,
-        registry,
+        partial(open_registry, workspace),
         RichReporter(Console(stderr=True)),
         dataset=dataset,
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from mlopslab.cli.context import (
     ConfigOpt,
@@ -23,34 +23,12 @@ from mlopslab.cli.context import (
     resolve_config,
     tracking_uri,
 )
+from mlopslab.cli.render import RichReporter, render_summary
 from mlopslab.errors import GATE_REJECTED_EXIT_CODE, ConfigError
-
-if TYPE_CHECKING:
-    from mlopslab.flows.run import RunSummary
 
 config_app = typer.Typer(
     no_args_is_help=True, help="Inspect the resolved configuration."
 )
-
-
-class RichReporter:
-    """Stage-by-stage progress on stderr: a spinner while a stage runs, a tick after."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.status = console.status("")
-
-    def start(self, stage: str) -> None:
-        self.status.update(f"[bold]{stage}[/] ...")
-        self.status.start()
-
-    def fail(self, stage: str) -> None:
-        self.status.stop()
-        self.console.print(f"[red]✗[/] {stage}")
-
-    def finish(self, stage: str, seconds: float, result: str) -> None:
-        self.status.stop()
-        self.console.print(f"[green]✓[/] {stage:<11} {seconds:6.2f}s  {result}")
 
 
 def run(
@@ -104,40 +82,15 @@ def run(
         },
     )
     workspace = open_workspace(cfg)
-    registry = open_registry(workspace)
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    summary = run_pipeline(cfg, workspace, registry, RichReporter(console))
+    # The registry opens once the data has passed its checks (MLflow: 1.5 s
+    # to import, more to create a store).
+    connect = partial(open_registry, workspace)
+    summary = run_pipeline(cfg, workspace, connect, RichReporter(console))
     render_summary(Console(highlight=False, soft_wrap=True), summary)
     if fail_on_reject and not summary.decision.approved:
         return GATE_REJECTED_EXIT_CODE
     return 0
-
-
-def render_summary(console: Console, summary: RunSummary) -> None:
-    table = Table(title=f"mlopslab run {summary.run_id[:8]}: {summary.model_name}")
-    table.add_column("stage")
-    table.add_column("time", justify="right")
-    table.add_column("result")
-    for stage in summary.stages:
-        table.add_row(stage.name, f"{stage.seconds:.2f}s", stage.result)
-    table.add_row("total", f"{summary.total_seconds:.2f}s", "", style="bold")
-    console.print(table)
-    colour = {"approved": "green", "rejected": "red"}.get(summary.status, "yellow")
-    console.print(f"Gate: [{colour}]{summary.decision.verdict}[/]")
-    for reason in summary.decision.reasons:
-        console.print(f"  - {reason}")
-    champion = f"v{summary.champion_after}" if summary.champion_after else "none"
-    console.print(
-        f"Registered [bold]{summary.model_name} v{summary.version}[/] "
-        f"status [{colour}]{summary.status}[/]; champion: {champion}"
-    )
-    for label, key in (
-        ("evaluation report", "report"),
-        ("model card", "card_md"),
-        ("baseline", "statistics"),
-        ("constraints", "constraints"),
-    ):
-        console.print(f"  {label:<18} {summary.paths[key]}")
 
 
 def config_show(home: HomeOpt = None, config: ConfigOpt = None) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -24,13 +22,9 @@ from mlopslab.cli.context import (
     tracking_uri,
 )
 from mlopslab.config import Config
-from mlopslab.errors import DataError, RegistryError
-from mlopslab.serving.snapshot import read_snapshot, save_snapshot, snapshot_dir
-from mlopslab.stores.registry.versions import ModelFiles, VersionInfo
-
-if TYPE_CHECKING:
-    from mlopslab.stores.registry.client import Registry
-    from mlopslab.stores.workspace import Workspace
+from mlopslab.errors import DataError
+from mlopslab.serving.startup import Acquired, ModelAcquirer
+from mlopslab.stores.registry.lookup import find_version
 
 labels_app = typer.Typer(
     no_args_is_help=True, help="Attach ground truth to captured rows."
@@ -93,89 +87,42 @@ def serve(
     )
     workspace = open_workspace(cfg)
     agent = registry_agent(workspace)
-    cache = snapshot_dir(
-        workspace.cache,
+    acquirer = ModelAcquirer(
+        agent,
         tracking_uri(workspace),
+        workspace.cache,
         cfg.registry.model_name,
         cfg.serve.model,
     )
-    cached = read_snapshot(cache)
-    # A restart serves the copy cached by the last one at once and lets the
-    # server confirm the alias (serving/snapshot.py). A first start reads the
-    # embedded store directly (registry_local.py), or else the agent resolves
-    # and fetches the model while this process imports the server. Otherwise
-    # the agent starts only after the server is ready: importing MLflow on the
-    # other core slows this process's own imports by about a third.
-    unconfirmed = cached is not None
-    cached = cached or snapshot_from_store(cache, workspace, cfg)
-    fetching = agent.submit(serving_files, cfg) if cached is None else None
-    import uvicorn
-
-    from mlopslab.serving.entry import RUNTIME_ENV, build_app, runtime_spec
+    # When only the agent can fetch the model, it does so while this process
+    # imports the server. Otherwise it starts only after the server is ready:
+    # importing MLflow on the other core slows this process's own imports by
+    # about a third.
+    acquirer.start()
+    from mlopslab.serving.entry import run_server
     from mlopslab.serving.model import preload
 
     preload()
-    if fetching is not None:
-        fetched = agent.wait(fetching)  # fail now, in one line, not in a worker
-        save_snapshot(cache, fetched)
-        cached_now = read_snapshot(cache)
-        if cached_now is not None:
-            shutil.rmtree(fetched.directory, ignore_errors=True)
-        files = cached_now or fetched
-    else:
-        assert cached is not None
-        files = cached
-    info, name = files.info, files.info.name
+    acquired = acquirer.result()  # fail now, in one line, not in a worker
     check_port(cfg.serve.host, cfg.serve.port)
-    typer.echo(
-        f"serving {name}@{cfg.serve.model} (now v{info.version}"
-        + (", as last time; checking the registry" if unconfirmed else "")
+    typer.echo(_serving_line(cfg, acquired))
+    run_server(
+        cfg.serve,
+        agent,
+        acquired,
+        registry_location(workspace),
+        capture_location(cfg, workspace),
+    )
+    return 0
+
+
+def _serving_line(cfg: Config, acquired: Acquired) -> str:
+    info = acquired.files.info
+    return (
+        f"serving {info.name}@{cfg.serve.model} (now v{info.version}"
+        + (", as last time; checking the registry" if acquired.unconfirmed else "")
         + f") at http://{cfg.serve.host}:{cfg.serve.port}  docs: /docs  Ctrl-C stops"
     )
-    options: dict[str, Any] = {
-        "host": cfg.serve.host,
-        "port": cfg.serve.port,
-        "log_level": "warning",
-        "timeout_graceful_shutdown": 30,
-    }
-    if cfg.serve.workers == 1:
-        # One process: the app keeps this agent for its alias checks.
-        capture = capture_location(cfg, workspace)
-        owned = files.directory != cache / "files"  # the snapshot could not be saved
-        app = build_app(
-            cfg.serve,
-            agent,
-            name,
-            capture,
-            files,
-            owns_prefetched=owned,
-            unconfirmed=unconfirmed,
-            snapshot=cache,
-        )
-        uvicorn.run(app, **options)
-        return 0
-    # Several worker processes each build the same app from one spec, and load
-    # the files fetched above first.
-    agent.close()
-    os.environ[RUNTIME_ENV] = runtime_spec(
-        cfg.serve,
-        name,
-        *registry_location(workspace),
-        capture_location(cfg, workspace),
-        files,
-        unconfirmed,
-    )
-    try:
-        uvicorn.run(
-            "mlopslab.serving.entry:build",
-            factory=True,
-            workers=cfg.serve.workers,
-            **options,
-        )
-    finally:
-        if files.directory != cache / "files":
-            shutil.rmtree(files.directory, ignore_errors=True)
-    return 0
 
 
 def predict(
@@ -209,7 +156,7 @@ def predict(
         },
     )
     with registry_agent(open_workspace(cfg)) as agent:
-        info = agent.call(serving_target, cfg)
+        info = agent.call(find_version, cfg.registry.model_name, cfg.serve.model)
         served = AgentSource(agent, info.name, info.version).load(info)
     with trial_executor(cfg) as cluster:
         rows = score_file(served, input_path, output_path, cluster)
@@ -258,50 +205,6 @@ def labels_add(
     finally:
         store.close()
     typer.echo(f"{len(frame)} labels stored; {matched} match captured rows")
-
-
-def snapshot_from_store(
-    cache: Path, workspace: Workspace, cfg: Config
-) -> ModelFiles | None:
-    """The version to serve, read from the embedded store and cached, or None."""
-    from mlopslab.stores.registry.embedded import local_model_files, local_version
-
-    version = local_version(
-        tracking_uri(workspace), cfg.registry.model_name, cfg.serve.model
-    )
-    files = local_model_files(version) if version else None
-    if files is None:
-        return None
-    save_snapshot(cache, files)
-    return read_snapshot(cache)  # the copy: never serve from the store's folder
-
-
-def serving_files(registry: Registry, cfg: Config) -> ModelFiles:
-    """Agent task: the model to serve, fetched into a temporary folder."""
-    from mlopslab.stores.registry.agent import fetch_model
-
-    return fetch_model(registry, serving_target(registry, cfg))
-
-
-def serving_target(registry: Registry, cfg: Config) -> VersionInfo:
-    """Agent task: the version `cfg.serve.model` names, of the model to serve."""
-    return registry.version(pick_model_name(cfg, registry), cfg.serve.model)
-
-
-def pick_model_name(cfg: Config, registry: Registry) -> str:
-    """The configured model, else the only registered one, else penguins."""
-    if cfg.registry.model_name:
-        return cfg.registry.model_name
-    names = registry.model_names()
-    if not names:
-        raise RegistryError("no registered models yet", "run `mlopslab run` first")
-    if len(names) == 1:
-        return names[0]
-    if "penguins" in names:
-        return "penguins"
-    raise RegistryError(
-        f"several registered models: {', '.join(names)}", "choose one with --model-name"
-    )
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from mlopslab.cli.context import (
     open_workspace,
     resolve_config,
 )
-from mlopslab.errors import ConfigError, StoreError
+from mlopslab.errors import ConfigError, StoreError, first_line
 
 app = typer.Typer(no_args_is_help=True, help="Shared tracking for a class or a team.")
 
@@ -98,9 +98,8 @@ def _check_database(url: str) -> None:
     try:
         psycopg.connect(url, connect_timeout=5).close()
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "error"
         raise StoreError(
-            f"cannot reach PostgreSQL at {safe_url(url)}: {first}",
+            f"cannot reach PostgreSQL at {safe_url(url)}: {first_line(exc)}",
             "check the URL, the password and that the database exists",
         ) from exc
 

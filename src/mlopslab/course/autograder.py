@@ -31,7 +31,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mlopslab.course.grading import Check, CheckResult, load_checks, run_checks
+from mlopslab.course.checks_loader import load_checks
+from mlopslab.course.grading import Check, CheckResult, run_checks
 from mlopslab.course.sandbox import Sandbox
 from mlopslab.errors import CourseError
 
@@ -63,8 +64,12 @@ class Policy(BaseModel):
         return days, max(0.0, 1.0 - self.late_penalty_per_day * days)
 
 
-class Ungradable(Exception):
-    """The submission cannot be graded; the message says why, for the learner."""
+class Ungradable(CourseError):
+    """The submission cannot be graded; the message says why, for the learner.
+
+    The grader catches it and scores the submission "ungradable" with this
+    message; it never ends a class's grading.
+    """
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 One file in the workspace (`gradebook.db`). The autograder and a future course
 server write through the same small interface: `record_attempt`,
-`record_view`, `attempts` and `standing`.
+`record_view`, `attempts` and `standing`. Open it as a context manager,
+`with Gradebook(path) as book:`, so its connection is closed however the block
+ends.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal
 
 from mlopslab.errors import StoreError
@@ -79,18 +82,35 @@ class Standing:
 
 
 class Gradebook:
+    """One connection to the gradebook; `with Gradebook(path) as book:` closes it."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
             self._db = sqlite3.connect(path, isolation_level=None)
+        except sqlite3.DatabaseError as exc:
+            raise _cannot_open(path, exc) from exc
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"cannot open the gradebook {path}: {exc}",
-                "move the damaged file aside; a new one is created",
-            ) from exc
+            self._db.close()
+            raise _cannot_open(path, exc) from exc
+        except StoreError:
+            self._db.close()
+            raise
+
+    def __enter__(self) -> Gradebook:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def close(self) -> None:
         self._db.close()
@@ -198,6 +218,13 @@ class Gradebook:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def _cannot_open(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
+    return StoreError(
+        f"cannot open the gradebook {path}: {exc}",
+        "move the damaged file aside; a new one is created",
+    )
 
 
 def counted(attempts: list[Attempt], policy: Policy) -> Attempt | None:

@@ -9,37 +9,46 @@ behind (files, the MLflow store) from outside.
 
 Each check scores its points or nothing, within its own time limit; one that
 fails, hangs or crashes never costs another check its points. Steps shared by
-several checks (`Context.step`) run once per submission.
+several checks (`Context.step`) run once per submission. The time limit holds
+for the check's own Python code too: a watchdog (`watchdog.py`) stops a check
+still running OVERRUN_GRACE seconds after its deadline. `checks_loader.py`
+loads the checks files.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sqlite3
-import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Literal, TypeVar, cast
 
 from mlopslab.course.sandbox import Outcome, Sandbox
+from mlopslab.course.watchdog import Overrun, Watchdog
 from mlopslab.errors import CourseError
 
 T = TypeVar("T")
 Visibility = Literal["visible", "hidden", "after_due_date"]
 READ_LIMIT = 5 * 2**20  # bytes: the grader reads no bigger learner file
 DATABASE_LIMIT = 64 * 2**20  # bytes: nor a bigger SQLite file
+# Seconds past a check's deadline before the watchdog stops the check. Its
+# sandbox runs end by then (each gets at least 1 s, plus the time to kill it),
+# and a check ending over a second late scores 0 anyway: the watchdog only
+# stops code that would otherwise never end.
+OVERRUN_GRACE = 5.0
 
 
-class CheckFailed(Exception):
-    """A check's expectation did not hold; the message says what was seen."""
+class CheckFailed(CourseError):
+    """A check's expectation did not hold; the message says what was seen.
+
+    The grader scores it (0 points, this message), so it never ends a command.
+    """
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,7 @@ class Context:
 
     sandbox: Sandbox
     deadline: float = 0.0
+    watchdog: Watchdog | None = None  # the running check's, set by run_checks
     _steps: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,7 +124,7 @@ class Context:
     ) -> Outcome:
         """`mlopslab ARGS` from the learner's copy, within the check's time left."""
         left = max(1.0, min(timeout, self.deadline - time.monotonic()))
-        return self.sandbox.run(["mlopslab", *args], left, env)
+        return self._run(["mlopslab", *args], left, env)
 
     def shell(
         self, script: str, env: dict[str, str] | None = None, timeout: float = 300
@@ -125,7 +135,15 @@ class Context:
         with it. Leave what the checks need in files; read them with `json`.
         """
         left = max(1.0, min(timeout, self.deadline - time.monotonic()))
-        return self.sandbox.run(["bash", "-c", script], left, env)
+        return self._run(["bash", "-c", script], left, env)
+
+    def _run(
+        self, argv: list[str], timeout: float, env: dict[str, str] | None
+    ) -> Outcome:
+        """A sandbox run, which the watchdog never interrupts (it has its own limit)."""
+        shield = self.watchdog.shielded() if self.watchdog else nullcontext()
+        with shield:
+            return self.sandbox.run(argv, timeout, env)
 
     def session(self, script: str, timeout: float = 240) -> Outcome:
         """`script` run once per submission (the step "session"), to completion."""
@@ -156,6 +174,10 @@ class Context:
                 self._steps[name] = ("ok", action())
             except Exception as exc:  # noqa: BLE001 - replayed to every check
                 self._steps[name] = ("error", exc)
+            except Overrun:  # stopped by the watchdog: later checks don't retry it
+                unfinished = CheckFailed(f"the step {name!r} ran out of time")
+                self._steps[name] = ("error", unfinished)
+                raise
         status, value = self._steps[name]
         if status == "error":
             raise value
@@ -164,6 +186,15 @@ class Context:
     def expect(self, condition: bool, message: str) -> None:
         if not condition:
             raise CheckFailed(message)
+
+    def require(self, value: T | None, message: str) -> T:
+        """`value` when it is not None (typed so), else the check fails: `message`.
+
+        `version = ctx.require(ctx.versions(home).get("1"), "no version 1")`
+        """
+        if value is None:
+            raise CheckFailed(message)
+        return value
 
     def expect_exit(self, outcome: Outcome, code: int, what: str) -> None:
         if outcome.code != code:
@@ -256,54 +287,6 @@ class Context:
                 conn.close()
 
 
-def load_checks(module_dir: Path, hidden: bool) -> list[Check]:
-    """A module's public checks, and with `hidden` its instructor checks too.
-
-    The hidden file may `from assignment_checks import ...` the public file's
-    helpers, so both share the same steps (one run serves checks of both).
-    """
-    public = _load(module_dir / "assignment" / "checks.py", "assignment_checks")
-    modules = [public] if public else []
-    if hidden:
-        sys.modules["assignment_checks"] = public or ModuleType("assignment_checks")
-        try:
-            private = _load(module_dir / "instructor" / "checks.py", "hidden_checks")
-        finally:
-            del sys.modules["assignment_checks"]
-        modules += [private] if private else []
-    checks = [
-        value.__mlopslab_check__
-        for module in modules
-        for value in vars(module).values()
-        if hasattr(value, "__mlopslab_check__")
-    ]
-    if not checks:
-        raise CourseError(
-            f"{module_dir.name} has no assignment checks",
-            "add assignment/checks.py to the module",
-        )
-    ids = [c.id for c in checks]
-    if len(set(ids)) != len(ids):
-        raise CourseError(f"{module_dir.name}: two checks share a name", "rename one")
-    return checks
-
-
-def _load(path: Path, name: str) -> ModuleType | None:
-    if not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise CourseError(f"cannot load {path}", "check the file")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise CourseError(
-            f"{path} does not load: {exc}", "fix the checks file"
-        ) from exc
-    return module
-
-
 def run_checks(sandbox: Sandbox, checks: list[Check]) -> list[CheckResult]:
     """Every check, in order, each scored on its own."""
     context = Context(sandbox)
@@ -313,11 +296,19 @@ def run_checks(sandbox: Sandbox, checks: list[Check]) -> list[CheckResult]:
 def _run_one(context: Context, item: Check) -> CheckResult:
     started = time.monotonic()
     context.deadline = started + item.timeout
+    context.watchdog = Watchdog(item.timeout + OVERRUN_GRACE)
     try:
-        item.run(context)
+        with context.watchdog:
+            item.run(context)
         score, output = item.points, item.success
     except CheckFailed as failed:
         score, output = 0.0, f"{item.failure}: {failed}"
+    except Overrun:
+        score = 0.0
+        output = (
+            f"{item.failure}: the check was still running "
+            f"{OVERRUN_GRACE:g} s after its {item.timeout:g} s limit (stopped)"
+        )
     except Exception as exc:  # noqa: BLE001 - a broken check scores 0, others go on
         where = traceback.extract_tb(exc.__traceback__)[-1]
         output = (

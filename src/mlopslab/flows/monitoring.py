@@ -8,7 +8,6 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -19,6 +18,12 @@ from mlopslab.monitor.constraints import check_constraints
 from mlopslab.monitor.drift import detect_drift
 from mlopslab.monitor.quality import QualityResult, check_quality
 from mlopslab.monitor.reference import Reference, references
+from mlopslab.monitor.result import (
+    MonitoredModel,
+    MonitorResult,
+    Verdict,
+    WindowSummary,
+)
 from mlopslab.stores.capture.record import CaptureStore
 from mlopslab.stores.registry.versions import Baseline
 from mlopslab.stores.workspace import Workspace
@@ -56,9 +61,9 @@ def read_window(store: CaptureStore, last: int) -> Window:
 
 
 def run_checks(
-    window: Window, baseline: Baseline, cfg: MonitorConfig, model: dict[str, str]
-) -> dict[str, Any]:
-    """Constraints, drift and quality for one window: the whole JSON result."""
+    window: Window, baseline: Baseline, cfg: MonitorConfig, model: MonitoredModel
+) -> MonitorResult:
+    """Constraints, drift and quality for one window."""
     refs = references(baseline.statistics)
     drift = detect_drift(
         window.inputs,
@@ -77,74 +82,75 @@ def run_checks(
         {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"]},
         cfg,
     )
-    verdict = {
-        "drift": bool(drift.drifted)
+    verdict = Verdict(
+        drift=bool(drift.drifted)
         or bool(drift.prediction and drift.prediction.drifted),
-        "constraints": bool(violations),
-        "quality": quality.degraded,
-    }
-    verdict["any"] = any(verdict.values())
-    return {
-        "model": model,
-        "window": {
-            "rows": len(window.inputs),
-            "labelled": quality.labelled,
-            "first": window.first,
-            "last": window.last,
-        },
-        "verdict": verdict,
-        "drift": drift.to_dict(),
-        "constraint_violations": violations,
-        "quality": quality.to_dict(),
-        "config": cfg.model_dump(mode="json"),
-    }
+        constraints=bool(violations),
+        quality=quality.degraded,
+    )
+    summary = WindowSummary(
+        len(window.inputs), quality.labelled, window.first, window.last
+    )
+    return MonitorResult(
+        model, summary, verdict, drift, tuple(violations), quality, cfg
+    )
+
+
+@dataclass(frozen=True)
+class MonitorOutputs:
+    """Where one check wrote its files: a new folder under monitoring/."""
+
+    result: Path
+    violations: Path
+    report: Path
+    metrics: Path
 
 
 def write_outputs(
     workspace: Workspace,
-    result: dict[str, Any],
+    result: MonitorResult,
     refs: dict[str, Reference],
     window: Window,
     report: Path | None,
-) -> dict[str, Path]:
+) -> MonitorOutputs:
     """result.json, constraint_violations.json, report.html and metrics.prom."""
     from mlopslab.reports.monitoring import render_monitor_report
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = workspace.home / "monitoring" / stamp
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "result": folder / "result.json",
-        "violations": folder / "constraint_violations.json",
-        "report": report or folder / "report.html",
-        "metrics": folder / "metrics.prom",
-    }
-    paths["result"].write_text(
-        json.dumps(result, indent=2, default=str), encoding="utf-8"
+    outputs = MonitorOutputs(
+        result=folder / "result.json",
+        violations=folder / "constraint_violations.json",
+        report=report or folder / "report.html",
+        metrics=folder / "metrics.prom",
     )
-    paths["violations"].write_text(
-        json.dumps({"violations": result["constraint_violations"]}, indent=2),
-        encoding="utf-8",
+    outputs.result.write_text(
+        json.dumps(result.to_json(), indent=2, default=str), encoding="utf-8"
+    )
+    violations = list(result.constraint_violations)
+    outputs.violations.write_text(
+        json.dumps({"violations": violations}, indent=2), encoding="utf-8"
     )
     html = render_monitor_report(result, refs, window.inputs)
-    paths["report"].write_text(html, encoding="utf-8")
-    _write_metrics(paths["metrics"], result)
-    return paths
+    outputs.report.write_text(html, encoding="utf-8")
+    _write_metrics(outputs.metrics, result)
+    return outputs
 
 
-def _write_metrics(path: Path, result: dict[str, Any]) -> None:
+def _write_metrics(path: Path, result: MonitorResult) -> None:
     """Prometheus textfile-collector format, for node_exporter or a pushgateway."""
     from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
     registry = CollectorRegistry()
     labels = ["model_name", "model_version"]
-    model = [result["model"]["name"], result["model"]["version"]]
+    model = [result.model.name, result.model.version]
     gauges = {
-        "mlopslab_monitor_drift_share": result["drift"]["drift_share"],
-        "mlopslab_monitor_features_drifted": len(result["drift"]["drifted_features"]),
-        "mlopslab_monitor_constraint_violations": len(result["constraint_violations"]),
-        "mlopslab_monitor_window_rows": result["window"]["rows"],
-        "mlopslab_monitor_accuracy": result["quality"]["accuracy"] or float("nan"),
+        "mlopslab_monitor_drift_share": result.drift.drift_share,
+        "mlopslab_monitor_features_drifted": len(result.drift.drifted),
+        "mlopslab_monitor_constraint_violations": len(result.constraint_violations),
+        "mlopslab_monitor_window_rows": result.window.rows,
+        "mlopslab_monitor_accuracy": result.quality.accuracy or float("nan"),
     }
     for name, value in gauges.items():
         Gauge(name, name.replace("_", " "), labels, registry=registry).labels(
@@ -156,21 +162,22 @@ def _write_metrics(path: Path, result: dict[str, Any]) -> None:
         [*labels, "check"],
         registry=registry,
     )
-    for check, bad in result["verdict"].items():
+    for check, bad in result.verdict.to_json().items():
         violated.labels(*model, check).set(1 if bad else 0)
     write_to_textfile(str(path), registry)
 
 
 def send_alerts(
-    result: dict[str, Any], result_path: Path, webhook: str | None, command: str | None
+    result: MonitorResult, result_path: Path, webhook: str | None, command: str | None
 ) -> list[str]:
     """POST the result to a webhook and/or run a command; return what went wrong."""
     import httpx
 
+    content = result.to_json()
     problems = []
     if webhook:
         try:
-            response = httpx.post(webhook, json=result, timeout=10)
+            response = httpx.post(webhook, json=content, timeout=10)
             response.raise_for_status()
         except httpx.HTTPError as exc:
             problems.append(f"webhook {webhook} failed: {exc}")
@@ -179,7 +186,7 @@ def send_alerts(
         completed = subprocess.run(
             command,
             shell=True,
-            input=json.dumps(result),
+            input=json.dumps(content),
             text=True,
             env=env,
             stderr=subprocess.PIPE,  # stdout is for the user; stderr for our message

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from mlopslab.errors import ConfigError, StageError
+from mlopslab.errors import ConfigError, StageError, first_line
 from mlopslab.tune import Fold, TrialJob, TrialRecord, evaluate_trial
 
 T = TypeVar("T")
@@ -45,9 +45,9 @@ class RayExecutor:
                 log_to_driver=False,
             )
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "error"
             raise ConfigError(
-                f"cannot reach the Ray cluster at {self.address}: {first[:160]}",
+                f"cannot reach the Ray cluster at {self.address}: "
+                f"{first_line(exc, 160)}",
                 "start one with `ray start --head`, or check --ray-address",
             ) from exc
         self._trial = ray.remote(max_retries=0)(evaluate_trial)

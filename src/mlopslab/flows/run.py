@@ -48,6 +48,16 @@ class RunSummary:
         return sum(stage.seconds for stage in self.stages)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The data, checked and split, with its baseline: what needs no registry."""
+
+    dataset: Dataset
+    split: Split
+    statistics: dict[str, Any]
+    constraints: dict[str, Any]
+
+
 @dataclass
 class Trained:
     """What the stages before `register` hand over: nothing here is persisted yet."""

@@ -1,14 +1,16 @@
 """Orchestration: compose the stages, time them, and record the run in MLflow.
 
-Nothing reaches MLflow until every stage before `register` has succeeded, and
-`register` undoes its own writes on failure, so a failed run leaves the
-registry, the aliases and the champion exactly as they were.
+The registry is opened only once the data has loaded and split: bad input
+fails in one line without creating or migrating a store. Nothing reaches
+MLflow until every stage before `register` has succeeded, and `register`
+undoes its own writes on failure, so a failed run leaves the registry, the
+aliases and the champion exactly as they were.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,10 @@ from typing import Any
 from mlopslab.baseline import compute_constraints, compute_statistics
 from mlopslab.config import Config
 from mlopslab.data import Dataset, load_dataset
-from mlopslab.errors import RegistryError
+from mlopslab.errors import RegistryError, first_line
 from mlopslab.evaluate import GateDecision, Metrics, evaluate, gate
 from mlopslab.flows.registration import record_run
-from mlopslab.flows.run import Reporter, RunSummary, Stages, Trained
+from mlopslab.flows.run import Prepared, Reporter, RunSummary, Stages, Trained
 from mlopslab.preprocess import Split, split_dataset
 from mlopslab.stores.registry.client import Registry
 from mlopslab.stores.workspace import Workspace
@@ -30,13 +32,18 @@ from mlopslab.tune import TuneResult, tune
 def run_pipeline(
     cfg: Config,
     workspace: Workspace,
-    registry: Registry,
+    connect: Callable[[], Registry],
     reporter: Reporter | None = None,
     dataset: Dataset | None = None,
 ) -> RunSummary:
-    """Data, preprocess, tune, train, evaluate and gate, then register and promote."""
+    """Data, preprocess, tune, train, evaluate and gate, then register and promote.
+
+    `connect` opens the registry; it is called after the data stages.
+    """
     stages = Stages(reporter)
-    trained = train_and_gate(cfg, registry, stages, dataset)
+    prepared = prepare(cfg, stages, dataset)
+    registry = connect()
+    trained = train_and_gate(cfg, registry, stages, prepared)
     with stages.stage("register") as timing:
         summary = record_run(cfg, workspace, registry, trained, stages.timings)
         timing.result = f"{summary.model_name} v{summary.version}: {summary.status}"
@@ -62,10 +69,8 @@ def _write_summary(workspace: Workspace, summary: RunSummary) -> Path:
     return path
 
 
-def train_and_gate(
-    cfg: Config, registry: Registry, stages: Stages, dataset: Dataset | None = None
-) -> Trained:
-    """Every stage up to the gate decision; pure computation plus one registry read."""
+def prepare(cfg: Config, stages: Stages, dataset: Dataset | None = None) -> Prepared:
+    """The data and preprocess stages: every check of the input, and the baseline."""
     with stages.stage("data") as timing:
         data = dataset or load_dataset(cfg.data)
         timing.result = (
@@ -79,6 +84,18 @@ def train_and_gate(
         timing.result = (
             ", ".join(f"{k} {v}" for k, v in split.sizes.items()) + "; baseline"
         )
+    return Prepared(data, split, statistics, constraints)
+
+
+def train_and_gate(
+    cfg: Config, registry: Registry, stages: Stages, prepared: Prepared | None = None
+) -> Trained:
+    """Every stage up to the gate decision; pure computation plus one registry read.
+
+    Without `prepared`, the data and preprocess stages run first.
+    """
+    prepared = prepared or prepare(cfg, stages)
+    data, split = prepared.dataset, prepared.split
     with stages.stage("tune") as timing:
         with trial_executor(cfg) as executor:
             tuning = tune(
@@ -116,8 +133,8 @@ def train_and_gate(
     return Trained(
         data,
         split,
-        statistics,
-        constraints,
+        prepared.statistics,
+        prepared.constraints,
         tuning,
         model,
         validation,
@@ -166,7 +183,7 @@ def _gate_against_champion(
     except (RegistryError, ValueError, KeyError) as exc:
         reason = (
             f"champion v{champion.version} could not be re-scored on this test set "
-            f"({str(exc).splitlines()[0][:120]}): use a new --model-name for new "
+            f"({first_line(exc, 120)}): use a new --model-name for new "
             "data, or promote by hand"
         )
         return gate(metrics, cfg.gate, champion_error=reason), champion.version

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from jinja2 import Environment
 from markupsafe import Markup
 
 from mlopslab.monitor.reference import Reference
+from mlopslab.monitor.result import MonitorResult
 from mlopslab.reports.svg import bar_chart
 
 TEMPLATE = """<!doctype html>
@@ -47,25 +46,29 @@ current rows {{ f.current_rows }}</p>{{ charts[f.feature] }}</section>{% endfor 
 
 
 def render_monitor_report(
-    result: dict[str, Any], refs: dict[str, Reference], current: pd.DataFrame
+    result: MonitorResult, refs: dict[str, Reference], current: pd.DataFrame
 ) -> str:
     """One HTML page; plots are inline SVG comparing reference and current shares."""
-    features = result["drift"]["features"]
+    drift = result.drift
     charts = {
-        f["feature"]: Markup(_chart(refs[f["feature"]], current[f["feature"]]))
-        for f in features
-        if f["feature"] in refs and f["feature"] in current
+        f.feature: Markup(_chart(refs[f.feature], current[f.feature]))
+        for f in drift.features
+        if f.feature in refs and f.feature in current
     }
     details = {
-        "drift": f"drift share {result['drift']['drift_share']:.2f}; drifted: "
-        f"{', '.join(result['drift']['drifted_features']) or 'none'}",
-        "constraints": f"{len(result['constraint_violations'])} violations",
-        "quality": "; ".join(result["quality"]["reasons"])
-        or result["quality"]["status"],
+        "drift": f"drift share {drift.drift_share:.2f}; drifted: "
+        f"{', '.join(drift.drifted) or 'none'}",
+        "constraints": f"{len(result.constraint_violations)} violations",
+        "quality": "; ".join(result.quality.reasons) or result.quality.status,
     }
     template = Environment(autoescape=True).from_string(TEMPLATE)
+    # The page shows what result.json holds, in the same words.
     return template.render(
-        r=result, features=features, charts=charts, details=details, fmt=_fmt
+        r=result.to_json(),
+        features=drift.features,
+        charts=charts,
+        details=details,
+        fmt=_fmt,
     )
 
 

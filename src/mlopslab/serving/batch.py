@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlopslab.errors import DataError
+from mlopslab.errors import DataError, first_line
 from mlopslab.serving.model import ServedModel
 from mlopslab.serving.schema import RowError
 
@@ -56,7 +56,7 @@ def _read(path: Path) -> pd.DataFrame:
             return pd.read_csv(path)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataError(
-            f"cannot read {path}: {str(exc).splitlines()[0]}",
+            f"cannot read {path}: {first_line(exc)}",
             "check that it is a valid CSV or parquet file",
         ) from exc
     raise DataError(f"unsupported input type '{suffix}'", "use a .csv or .parquet file")

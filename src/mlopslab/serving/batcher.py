@@ -1,9 +1,11 @@
 """Adaptive micro-batching: one predict call serves every request waiting.
 
 Requests put their rows on a queue and await a future. One task takes whatever
-is queued (up to `max_rows`), runs a single `predict` in a worker thread, and
-hands each request its slice. Under light load a batch is one request, so
-latency stays low; under heavy load batches grow and throughput follows.
+is queued (up to `max_rows`; a request that does not fit starts the next batch,
+and one larger than `max_rows` is a batch alone), runs a single `predict` in a
+worker thread, and hands each request its slice. Under light load a batch is
+one request, so latency stays low; under heavy load batches grow and
+throughput follows.
 Requests are grouped by the model they were validated against, so a model
 swap never mixes two versions in one response.
 """
@@ -14,14 +16,20 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from mlopslab.serving.model import Prediction, ServedModel
+from mlopslab.serving.model import Prediction
+
+
+class Scorer(Protocol):
+    """All the batcher asks of a model (a ServedModel in the server)."""
+
+    def predict(self, rows: list[dict[str, Any]]) -> list[Prediction]: ...
 
 
 @dataclass
 class _Job:
-    model: ServedModel
+    model: Scorer
     rows: list[dict[str, Any]]
     done: asyncio.Future[list[Prediction]]
     on_batch: Callable[[float], None] | None = None
@@ -33,6 +41,7 @@ class MicroBatcher:
         self.gather_passes = gather_passes
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._next: _Job | None = None  # taken from the queue, did not fit
         self.batches = 0
 
     def start(self) -> None:
@@ -46,7 +55,7 @@ class MicroBatcher:
 
     async def predict(
         self,
-        model: ServedModel,
+        model: Scorer,
         rows: list[dict[str, Any]],
         on_batch: Callable[[float], None] | None = None,
     ) -> list[Prediction]:
@@ -58,14 +67,18 @@ class MicroBatcher:
 
     async def _run(self) -> None:
         while True:
-            jobs = [await self._queue.get()]
+            jobs = [self._next or await self._queue.get()]
+            self._next = None
             # Let the loop parse requests already waiting in socket buffers, so
             # they join this batch instead of waiting a whole predict for the next.
             for _ in range(self.gather_passes):
                 await asyncio.sleep(0)
             size = len(jobs[0].rows)
-            while size < self.max_rows and not self._queue.empty():
+            while not self._queue.empty():
                 job = self._queue.get_nowait()
+                if size + len(job.rows) > self.max_rows:
+                    self._next = job
+                    break
                 jobs.append(job)
                 size += len(job.rows)
             for group in _by_model(jobs):

@@ -1,6 +1,7 @@
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlopslab.stores.capture.record import CaptureRecord
@@ -49,13 +50,14 @@ class BlockedStore:
         self.release = threading.Event()
         self.rows = 0
 
-    def write(self, records):  # type: ignore[no-untyped-def]
+    def write(self, records: Sequence[CaptureRecord]) -> None:
         self.release.wait(10)
         self.rows += len(records)
 
 
 def test_full_queue_drops_and_counts_in_async_mode() -> None:
     store = BlockedStore()
+    # A write-only fake, not a full CaptureStore: the writer calls only write.
     writer = CaptureWriter(store, max_queue=5, linger_seconds=0.0)  # type: ignore[arg-type]
     accepted = sum(writer.submit(record(n)) for n in range(50))
     assert writer.dropped == 50 - accepted

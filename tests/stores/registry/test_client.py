@@ -1,3 +1,5 @@
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -8,8 +10,10 @@ from mlopslab.stores.workspace import Workspace
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Registry:
+def registry(tmp_path: Path, migrated_db: Path) -> Registry:
+    """A registry on a copy of the session's migrated store: no migration per test."""
     workspace = Workspace(tmp_path / "ws").ensure()
+    shutil.copy(migrated_db, workspace.mlflow_db)
     return Registry.connect(
         workspace.local_tracking_uri(), workspace.artifact_location()
     )
@@ -85,7 +89,9 @@ def test_corrupt_store_is_a_store_error(tmp_path: Path) -> None:
         Registry.connect(workspace.local_tracking_uri(), workspace.artifact_location())
 
 
-def test_connect_leaves_the_environment_alone(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_connect_leaves_the_environment_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
     import mlflow
@@ -106,3 +112,49 @@ def test_missing_artifact_is_a_registry_error(registry: Registry) -> None:
         RegistryError, match=r"has no readable baseline/statistics\.json"
     ):
         registry.read_json(run.info.run_id, "baseline/statistics.json")
+
+
+def test_only_not_found_means_absent(registry: Registry) -> None:
+    assert registry.champion("nope") is None
+    assert registry.latest_version("nope") == 0
+    registry.delete_alias("nope", "champion")  # nothing to remove: no error
+    with pytest.raises(RegistryError, match="has no version 'champion'"):
+        registry.version("nope", "champion")
+
+
+def test_a_broken_store_is_never_no_champion(registry: Registry) -> None:
+    """The gate must not read a store that fails as "no champion": it would approve."""
+    Path(registry.tracking_uri.removeprefix("sqlite:///")).write_bytes(
+        b"not a database any more" * 200
+    )
+    reads: list[Callable[[], object]] = [
+        lambda: registry.champion("m"),
+        lambda: registry.latest_version("m"),
+        lambda: registry.version("m", "champion"),
+        lambda: registry.versions(),
+        lambda: registry.model_names(),
+    ]
+    for read in reads:
+        with pytest.raises(
+            StoreError, match=f"MLflow store at {registry.tracking_uri}"
+        ):
+            read()
+
+
+@pytest.mark.parametrize(
+    "code", ["INTERNAL_ERROR", "PERMISSION_DENIED", "TEMPORARILY_UNAVAILABLE"]
+)
+def test_other_mlflow_errors_are_store_errors(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos import databricks_pb2
+
+    def failing(*args: object) -> None:
+        raise MlflowException("the server said no", getattr(databricks_pb2, code))
+
+    monkeypatch.setattr(registry.client, "get_registered_model", failing)
+    with pytest.raises(StoreError, match="the server said no"):
+        registry.champion("m")
+    with pytest.raises(StoreError, match="the server said no"):
+        registry.latest_version("m")

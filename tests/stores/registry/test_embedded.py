@@ -1,7 +1,8 @@
-"""The MLflow-free read of the embedded store: MLflow's answers, or None."""
+"""The MLflow-free read of the embedded store: MLflow's answers, None, or an error."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 from dataclasses import replace
@@ -9,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from mlopslab.errors import RegistryError, StoreError
 from mlopslab.stores.registry.agent import fetch_model, load_baseline
 from mlopslab.stores.registry.client import Registry
 from mlopslab.stores.registry.embedded import (
+    KNOWN_SCHEMAS,
     LocalVersion,
     local_baseline,
     local_model_files,
@@ -78,9 +81,40 @@ def test_unknown_versions_are_left_to_mlflow(store: Path, name: str, ref: str) -
 def test_other_stores_are_left_to_mlflow(store: Path, tmp_path: Path) -> None:
     assert local_version("http://127.0.0.1:5000", None, "champion") is None
     assert local_version(uri(tmp_path / "none.db"), None, "champion") is None
+    empty = tmp_path / "empty.db"  # not yet migrated: MLflow creates the tables
+    sqlite3.connect(empty).close()
+    assert local_version(uri(empty), None, "champion") is None
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"not a database" * 100)
-    assert local_version(uri(garbage), None, "champion") is None
+    with pytest.raises(StoreError, match="not a readable SQLite database"):
+        local_version(uri(garbage), None, "champion")
+
+
+def test_the_installed_mlflow_schema_is_known(migrated_db: Path) -> None:
+    """Fails when the pinned MLflow migrates its store to a new revision."""
+    with sqlite3.connect(migrated_db) as db:
+        [(revision,)] = db.execute("SELECT version_num FROM alembic_version")
+    assert revision in KNOWN_SCHEMAS, (
+        f"the installed MLflow creates schema revision {revision}, which "
+        "stores/registry/embedded.py was not checked against: review its queries "
+        "against MLflow's new migrations, then add the revision to KNOWN_SCHEMAS"
+    )
+
+
+def test_an_unknown_schema_is_left_to_mlflow_and_said_once(
+    store: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE alembic_version SET version_num = 'from-the-future'")
+    with caplog.at_level(logging.WARNING, logger="mlopslab.registry"):
+        for _ in range(3):
+            assert local_version(uri(store), None, "champion") is None
+    [record] = caplog.records
+    assert "from-the-future" in record.getMessage()
+    assert "\n" not in record.getMessage()
 
 
 def test_a_different_schema_is_left_to_mlflow(store: Path) -> None:
@@ -106,3 +140,20 @@ def test_missing_files_are_left_to_mlflow(store: Path, tmp_path: Path) -> None:
     (copy / "MLmodel").unlink()
     assert local_model_files(replace(version, model_dir=copy)) is None
     assert local_baseline(replace(version, run_dir=tmp_path)) is None
+
+
+def test_unreadable_files_are_errors_not_none(store: Path, tmp_path: Path) -> None:
+    version = found(store)
+    model = tmp_path / "model"
+    shutil.copytree(version.model_dir, model)
+    (model / "MLmodel").write_text("flavors: [unclosed", encoding="utf-8")
+    with pytest.raises(RegistryError, match="MLmodel file is not readable"):
+        local_model_files(replace(version, model_dir=model))
+    (model / "MLmodel").write_text("flavors: {}\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match="no scikit-learn flavor or signature"):
+        local_model_files(replace(version, model_dir=model))
+    run = tmp_path / "run"
+    shutil.copytree(version.run_dir, run)
+    (run / "evaluation.json").write_text("{truncated", encoding="utf-8")
+    with pytest.raises(RegistryError, match=r"no readable evaluation\.json"):
+        local_baseline(replace(version, run_dir=run))

@@ -1,0 +1,81 @@
+"""What the course's command modules share: options, the course folder, the gradebook.
+
+`course_cmds` (the learners' commands) and `grading_cmds` (the instructor's)
+both build on this module and never on each other; `cli/main.py` adds both to
+the `mlopslab course` group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+import yaml
+
+from mlopslab.cli.context import open_workspace
+from mlopslab.config import Config
+from mlopslab.errors import CourseError
+
+if TYPE_CHECKING:
+    from mlopslab.course.gradebook import Gradebook
+
+ModuleArg = Annotated[str, typer.Argument(help="Module id, e.g. 3-evaluation.")]
+CourseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--course", help="Course folder (default ./course, else the built-in one)."
+    ),
+]
+
+
+def course_root(cfg: Config, flag: Path | None) -> Path:
+    """--course, else course.root, else ./course, else the course mlopslab ships."""
+    import mlopslab
+
+    chosen = flag or cfg.course.root
+    if chosen is not None:  # asked for: that folder or a clear error, no fallback
+        if not (chosen / "course.yaml").is_file():
+            raise CourseError(
+                f"no course.yaml in {chosen}",
+                "point --course (or course.root) at a course folder",
+            )
+        return chosen
+    package = Path(mlopslab.__file__).resolve().parent
+    # ./course, then the copy in the package, then a source checkout's.
+    for candidate in (
+        Path("course"),
+        package / "_course",
+        package.parents[1] / "course",
+    ):
+        if (candidate / "course.yaml").is_file():
+            return candidate
+    raise CourseError("no course found", "pass --course DIR")
+
+
+def open_gradebook(cfg: Config) -> Gradebook:
+    """The workspace's gradebook; use it as `with open_gradebook(cfg) as book:`."""
+    from mlopslab.course.gradebook import Gradebook
+
+    return Gradebook(open_workspace(cfg).home / "gradebook.db")
+
+
+def module_ids(root: Path) -> list[str]:
+    """The modules course.yaml lists (a student bundle has no quiz keys to load)."""
+    try:
+        listed = yaml.safe_load((root / "course.yaml").read_text(encoding="utf-8"))
+        return [str(entry["id"]) for entry in listed["modules"]]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise CourseError(
+            f"cannot read {root / 'course.yaml'}", "run `mlopslab course validate`"
+        ) from exc
+
+
+def module_folder(root: Path, module: str) -> Path:
+    """A module's folder, by its id in course.yaml."""
+    ids = module_ids(root)
+    if module not in ids:
+        raise CourseError(
+            f"no module {module!r} in the course", f"choose one of {', '.join(ids)}"
+        )
+    return root / module
