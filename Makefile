@@ -45,7 +45,7 @@ patches:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
-	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python -m benchmarks.serving
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.scale
 	$(BIN)/python -m benchmarks.grading

@@ -4,7 +4,7 @@ Both serve the same penguins champion on loopback; wrk sends single-row
 requests at concurrency 8 and 32. mlopslab captures 100% of requests, and
 the script checks that every acknowledged request was captured.
 
-    .venv/bin/python benchmarks/serving.py [--seconds 20] [--home DIR]
+    .venv/bin/python -m benchmarks.serving [--seconds 20] [--home DIR]
 
 Needs wrk (Debian package `wrk`).
 """
@@ -26,29 +26,14 @@ import time
 from pathlib import Path
 
 import httpx
+from tests.conftest import PENGUIN as ROW
+from tests.servers import free_port
 
 BIN = Path(sys.executable).parent
-ROW = {
-    "island": "Biscoe",
-    "bill_length_mm": 45.1,
-    "bill_depth_mm": 14.5,
-    "flipper_length_mm": 215.0,
-    "body_mass_g": 5000.0,
-    "sex": "female",
-    "year": 2008,
-}
 WRK_SCRIPT = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{body}'
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(
@@ -113,6 +98,13 @@ def stop(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
         process.wait(timeout=60)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def wrk_levels(
+    url: str, body: dict[str, object], seconds: int
+) -> list[tuple[int, dict[str, float]]]:
+    """`wrk` at 8 and then 32 connections: each level and its statistics."""
+    return [(c, wrk(url, body, c, seconds)) for c in (8, 32)]
 
 
 def wrk(
@@ -206,13 +198,9 @@ def main() -> None:
     ping = f"http://127.0.0.1:{port}/ping"
     ready = median_ready(mlflow_command, ping, mlflow_env, args.ready_runs)
     server, _ = start(mlflow_command, ping, mlflow_env)
-    for connections in (8, 32):
-        stats = wrk(
-            f"http://127.0.0.1:{port}/invocations",
-            {"dataframe_records": [ROW]},
-            connections,
-            args.seconds,
-        )
+    invocations = f"http://127.0.0.1:{port}/invocations"
+    body: dict[str, object] = {"dataframe_records": [ROW]}
+    for connections, stats in wrk_levels(invocations, body, args.seconds):
         results.append(("mlflow models serve", 1, connections, ready, stats, None))
     stop(server)
 
@@ -240,13 +228,8 @@ def main() -> None:
         (home / "capture.db").unlink(missing_ok=True)
         server, _ = start(command, ready_url, env)
         acknowledged = 0
-        for connections in (8, 32):
-            stats = wrk(
-                f"http://127.0.0.1:{port}/predict",
-                {"rows": [ROW]},
-                connections,
-                args.seconds,
-            )
+        predict = f"http://127.0.0.1:{port}/predict"
+        for connections, stats in wrk_levels(predict, {"rows": [ROW]}, args.seconds):
             acknowledged += int(stats["completed"] - stats["failed"])
             results.append(("mlopslab serve", workers, connections, ready, stats, None))
         stop(server)

@@ -135,7 +135,7 @@ class Endpoint:
         return str(httpx.get(f"{self.url}/ready").json()["model_version"])
 
     def wait_for_version(self, version: str, timeout: float, message: str) -> None:
-        """Poll /ready until it serves `version`; fail with `message` after `timeout`."""
+        """Poll /ready until it serves `version`; fail with `message` when too late."""
         deadline = time.monotonic() + timeout
         while self.model_version() != version:
             assert time.monotonic() < deadline, message

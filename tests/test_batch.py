@@ -10,7 +10,7 @@ from palmerpenguins import load_penguins
 
 from mlopslab.stores.capture.record import CaptureRecord
 from mlopslab.stores.capture.sqlite import SQLiteCaptureStore
-from tests.conftest import Cli
+from tests.conftest import Cli, CliResult
 from tests.test_cli import one_line_error
 
 pytestmark = pytest.mark.slow
@@ -23,18 +23,15 @@ def home(trained_home: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def predict(cli: Cli, home: Path, source: Path, target: Path) -> CliResult:
+    """`mlopslab predict` from `source` into `target`."""
+    return cli("predict", "--home", home, "--input", source, "--output", target)
+
+
 def test_predict_scores_csv_and_parquet(cli: Cli, home: Path, tmp_path: Path) -> None:
     raw = load_penguins()
     raw.drop(columns="species").to_csv(tmp_path / "new.csv", index=False)
-    result = cli(
-        "predict",
-        "--home",
-        home,
-        "--input",
-        tmp_path / "new.csv",
-        "--output",
-        tmp_path / "scored.csv",
-    )
+    result = predict(cli, home, tmp_path / "new.csv", tmp_path / "scored.csv")
     assert result.code == 0, result.err
     assert "scored 344 rows with penguins v1" in result.out
     scored = pd.read_csv(tmp_path / "scored.csv")
@@ -45,15 +42,7 @@ def test_predict_scores_csv_and_parquet(cli: Cli, home: Path, tmp_path: Path) ->
     assert (scored["prediction"] == raw["species"]).mean() > 0.95
     raw.drop(columns="species").to_parquet(tmp_path / "new.parquet")
     assert (
-        cli(
-            "predict",
-            "--home",
-            home,
-            "--input",
-            tmp_path / "new.parquet",
-            "--output",
-            tmp_path / "scored.parquet",
-        ).code
+        predict(cli, home, tmp_path / "new.parquet", tmp_path / "scored.parquet").code
         == 0
     )
     assert len(pd.read_parquet(tmp_path / "scored.parquet")) == 344
@@ -66,53 +55,21 @@ def test_predict_names_the_bad_row_and_writes_nothing(
     frame["island"] = frame["island"].astype(object)
     frame.loc[6, "island"] = None
     frame.to_csv(tmp_path / "bad.csv", index=False)
-    result = cli(
-        "predict",
-        "--home",
-        home,
-        "--input",
-        tmp_path / "bad.csv",
-        "--output",
-        tmp_path / "out.csv",
-    )
+    result = predict(cli, home, tmp_path / "bad.csv", tmp_path / "out.csv")
     assert result.code == 4
     assert "row 6, field 'island': must not be null" in one_line_error(result.err)
     assert not (tmp_path / "out.csv").exists()
     extra = load_penguins().head(3)  # still has the target column
     extra.to_csv(tmp_path / "extra.csv", index=False)
-    unknown = cli(
-        "predict",
-        "--home",
-        home,
-        "--input",
-        tmp_path / "extra.csv",
-        "--output",
-        tmp_path / "out.csv",
-    )
+    unknown = predict(cli, home, tmp_path / "extra.csv", tmp_path / "out.csv")
     assert "row 0, field 'species': unknown field" in one_line_error(unknown.err)
-    missing = cli(
-        "predict",
-        "--home",
-        home,
-        "--input",
-        tmp_path / "nope.csv",
-        "--output",
-        tmp_path / "out.csv",
-    )
+    missing = predict(cli, home, tmp_path / "nope.csv", tmp_path / "out.csv")
     assert missing.code == 4 and "input not found" in one_line_error(missing.err)
     text = load_penguins().drop(columns="species").head(5)
     text["bill_length_mm"] = text["bill_length_mm"].astype(object)
     text.loc[3, "bill_length_mm"] = "long"  # pandas now reads the column as text
     text.to_csv(tmp_path / "text.csv", index=False)
-    worded = cli(
-        "predict",
-        "--home",
-        home,
-        "--input",
-        tmp_path / "text.csv",
-        "--output",
-        tmp_path / "out.csv",
-    )
+    worded = predict(cli, home, tmp_path / "text.csv", tmp_path / "out.csv")
     assert "row 3, field 'bill_length_mm': must be a number, got str" in (
         one_line_error(worded.err)
     )

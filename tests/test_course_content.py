@@ -41,34 +41,37 @@ def quiz(root: Path) -> Path:
     return root / "0-intro" / "quiz.yaml"
 
 
+def set_question(index: int, **fields: object) -> Callable[[Path], None]:
+    """A breakage: set `fields` on the `index`th question of 0-intro's quiz."""
+    return lambda root: edit_yaml(
+        quiz(root), lambda q: q["questions"][index].update(fields)
+    )
+
+
 BREAKAGES: list[tuple[str, Callable[[Path], object], str]] = [
     (
         "answer not an option",
-        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][0].update(answer=5)),
+        set_question(0, answer=5),
         "0-intro/quiz.yaml: questions[pick-one]: answer 5 is not an option",
     ),
     (
         "unknown question type",
-        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][3].update(type="essay")),
+        set_question(3, type="essay"),
         "0-intro/quiz.yaml: questions[name-it]: Input tag 'essay'",
     ),
     (
         "numeric answer that cannot be computed",
-        lambda r: edit_yaml(
-            quiz(r), lambda q: q["questions"][2].update(answer="n / (wrong - wrong)")
-        ),
+        set_question(2, answer="n / (wrong - wrong)"),
         "questions[accuracy]: answer 'n / (wrong - wrong)' cannot be computed",
     ),
     (
         "prompt naming a missing parameter",
-        lambda r: edit_yaml(
-            quiz(r), lambda q: q["questions"][2].update(prompt="{rows} rows")
-        ),
+        set_question(2, prompt="{rows} rows"),
         "questions[accuracy]: prompt cannot be filled from params: 'rows'",
     ),
     (
         "bad regex",
-        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][3].update(accept=["("])),
+        set_question(3, accept=["("]),
         "questions[name-it]: accept pattern '('",
     ),
     (
@@ -80,22 +83,22 @@ BREAKAGES: list[tuple[str, Callable[[Path], object], str]] = [
     ),
     (
         "pool drawing more than it has",
-        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][5].update(draw=3)),
+        set_question(5, draw=3),
         "questions[gate]: draws 3 of only 2 questions",
     ),
     (
         "duplicate question id",
-        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][1].update(id="pick-one")),
+        set_question(1, id="pick-one"),
         "0-intro/quiz.yaml: questions: id 'pick-one' is used twice",
     ),
     (
         "unknown field",
-        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][4].update(colour="red")),
+        set_question(4, colour="red"),
         "questions[stages].colour: Extra inputs are not permitted",
     ),
     (
         "unknown demo",
-        lambda r: edit_yaml(quiz(r), lambda q: q["questions"][0].update(demo="nope")),
+        set_question(0, demo="nope"),
         "pick-one.demo: 'nope' is not a demo",
     ),
     (

@@ -6,11 +6,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
 import pytest
 
 from tests.conftest import Cli
-from tests.servers import copy_workspace, free_port, running, serve_command
+from tests.servers import Endpoint, copy_workspace
 from tests.test_cli import one_line_error
 
 pytestmark = pytest.mark.slow
@@ -34,15 +33,13 @@ class Receiver(BaseHTTPRequestHandler):
 def test_clean_then_drift_alert_and_retrain(
     cli: Cli, trained_home: Path, tmp_path: Path
 ) -> None:
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    live = Endpoint.fresh(trained_home, tmp_path)
+    home, url = live.home, live.url
     hook = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
     hook_url = f"http://127.0.0.1:{hook.server_port}/alerts"
-    command = serve_command(home, port, "--poll-seconds", "0.3")
     try:
-        with running(command, f"{url}/ready", tmp_path / "serve.log"):
+        with live.serving("--poll-seconds", "0.3"):
             assert (
                 cli(
                     "simulate", "traffic", "--n", "500", "--url", url, "--home", home
@@ -92,12 +89,7 @@ def test_clean_then_drift_alert_and_retrain(
             [sent] = Receiver.received
             assert sent["verdict"]["drift"] is True
             assert sent["drift"]["drifted_features"] == ["bill_length_mm"]
-            import time
-
-            deadline = time.monotonic() + 20
-            while httpx.get(f"{url}/ready").json()["model_version"] != "2":
-                assert time.monotonic() < deadline, "server did not pick up v2"
-                time.sleep(0.2)
+            live.wait_for_version("2", 20, "server did not pick up v2")
     finally:
         hook.shutdown()
     runs = sorted((home / "monitoring").iterdir())

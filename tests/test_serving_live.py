@@ -1,6 +1,7 @@
 """A real `mlopslab serve` on loopback: bursts, swaps, clean and abrupt stops."""
 
 import asyncio
+import contextlib
 import json
 import signal
 import sqlite3
@@ -14,14 +15,7 @@ import pytest
 
 from tests.browser import needs_browser, rendered_dom
 from tests.conftest import PENGUIN, Cli
-from tests.servers import (
-    copy_workspace,
-    free_port,
-    keepalive_burst,
-    running,
-    serve_command,
-    stop_group,
-)
+from tests.servers import Endpoint, keepalive_burst, stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +49,25 @@ async def load_then(url: str, interrupt: Callable[[], object]) -> list[httpx.Res
     return await task
 
 
+def acknowledged_before(url: str, interrupt: Callable[[], object]) -> set[str]:
+    """Load the server, interrupt it: the ids it acknowledged (more than 100)."""
+    acked = acknowledged(asyncio.run(load_then(url, interrupt)))
+    assert len(acked) > 100
+    return acked
+
+
+async def retrain(
+    cli: Cli, home: Path, until: Callable[[], bool], settle: float
+) -> None:
+    """Register a new champion by a real run; wait (30 s at most) for `until`."""
+    result = await asyncio.to_thread(cli, "run", "--home", str(home), "--trials", "4")
+    assert result.code == 0, result.err
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not until():
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(settle)
+
+
 def captured(home: Path) -> set[str]:
     with sqlite3.connect(home / "capture.db") as conn:
         return {row[0] for row in conn.execute("SELECT inference_id FROM captures")}
@@ -72,15 +85,13 @@ def acknowledged(responses: list[httpx.Response]) -> set[str]:
 def test_burst_of_5000_requests_has_no_errors(
     trained_home: Path, tmp_path: Path
 ) -> None:
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    live = Endpoint.fresh(trained_home, tmp_path)
     body = json.dumps({"rows": [PENGUIN]}).encode()
-    with running(serve_command(home, port), f"{url}/ready", tmp_path / "serve.log"):
+    with live.serving():
         statuses = asyncio.run(
-            keepalive_burst("127.0.0.1", port, "/predict", body, 5_000, 32)
+            keepalive_burst("127.0.0.1", live.port, "/predict", body, 5_000, 32)
         )
-        metrics = httpx.get(f"{url}/metrics").text
+        metrics = httpx.get(f"{live.url}/metrics").text
     assert len(statuses) == 5_000
     assert set(statuses) == {200}
     assert 'mlopslab_requests_total{route="/predict",status="200"} 5000.0' in metrics
@@ -98,86 +109,55 @@ def test_burst_of_5000_requests_has_no_errors(
 def test_sigterm_under_load_flushes_every_acknowledged_record(
     trained_home: Path, tmp_path: Path
 ) -> None:
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with running(
-        serve_command(home, port, "--capture-rate", "1.0"),
-        f"{url}/ready",
-        tmp_path / "serve.log",
-    ) as server:
-        responses = asyncio.run(
-            load_then(url, lambda: server.send_signal(signal.SIGTERM))
+    live = Endpoint.fresh(trained_home, tmp_path)
+    with live.serving("--capture-rate", "1.0") as server:
+        acked = acknowledged_before(
+            live.url, lambda: server.send_signal(signal.SIGTERM)
         )
         # uvicorn shuts down gracefully, then re-raises SIGTERM for the exit status.
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)
-    acked = acknowledged(responses)
-    assert len(acked) > 100
-    assert captured(home) == acked
+    assert captured(live.home) == acked
 
 
 def test_sigkill_in_sync_mode_loses_no_acknowledged_record(
     trained_home: Path, tmp_path: Path
 ) -> None:
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = serve_command(home, port, "--capture-sync")
-    with running(command, f"{url}/ready", tmp_path / "serve.log") as server:
-        responses = asyncio.run(
-            load_then(url, lambda: stop_group(server, signal.SIGKILL))
+    live = Endpoint.fresh(trained_home, tmp_path)
+    with live.serving("--capture-sync") as server:
+        acked = acknowledged_before(
+            live.url, lambda: stop_group(server, signal.SIGKILL)
         )
-    acked = acknowledged(responses)
-    assert len(acked) > 100
-    assert acked <= captured(home)  # in-flight records may exist, never a lost ack
+    assert acked <= captured(live.home)  # in-flight records may exist, no lost ack
 
 
 def test_swap_under_load_fails_no_request(
     trained_home: Path, tmp_path: Path, cli: Cli
 ) -> None:
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = serve_command(home, port, "--poll-seconds", "0.2")
-    with running(command, f"{url}/ready", tmp_path / "serve.log"):
+    live = Endpoint.fresh(trained_home, tmp_path)
+    with live.serving("--poll-seconds", "0.2"):
 
-        async def load_during_retrain() -> list[httpx.Response]:
-            task = asyncio.create_task(load(url, 100_000, 8, rows=3))
+        async def load_during_retrain() -> None:
+            task = asyncio.create_task(load(live.url, 100_000, 8, rows=3))
             # A new champion, registered by a real run while requests flow.
-            code = await asyncio.to_thread(
-                cli, "run", "--home", str(home), "--trials", "4"
-            )
-            assert code.code == 0, code.err
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                version = httpx.get(f"{url}/ready").json()["model_version"]
-                if version == "2":
-                    break
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(0.5)
+            await retrain(cli, live.home, lambda: live.model_version() == "2", 0.5)
             task.cancel()
-            try:
-                return await task
-            except asyncio.CancelledError:
-                return []
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
         asyncio.run(load_during_retrain())
-        after = httpx.post(f"{url}/predict", json={"rows": [PENGUIN]}).json()
+        after = httpx.post(f"{live.url}/predict", json={"rows": [PENGUIN]}).json()
     assert after["model_version"] == "2"
 
 
 def test_swap_versions_never_go_back_or_mix(
     trained_home: Path, tmp_path: Path, cli: Cli
 ) -> None:
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = serve_command(home, port, "--poll-seconds", "0.2")
+    live = Endpoint.fresh(trained_home, tmp_path)
     seen: list[httpx.Response] = []
-    with running(command, f"{url}/ready", tmp_path / "serve.log"):
+    with live.serving("--poll-seconds", "0.2"):
 
         async def client_loop(stop: asyncio.Event) -> None:
-            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
                 while not stop.is_set():
                     seen.append(
                         await client.post("/predict", json={"rows": [PENGUIN] * 4})
@@ -186,16 +166,12 @@ def test_swap_versions_never_go_back_or_mix(
         async def scenario() -> None:
             stop = asyncio.Event()
             clients = [asyncio.create_task(client_loop(stop)) for _ in range(6)]
-            result = await asyncio.to_thread(
-                cli, "run", "--home", str(home), "--trials", "4"
+            await retrain(
+                cli,
+                live.home,
+                lambda: any(r.json()["model_version"] == "2" for r in seen[-20:]),
+                0.3,
             )
-            assert result.code == 0
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not any(
-                r.json()["model_version"] == "2" for r in seen[-20:]
-            ):
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(0.3)
             stop.set()
             await asyncio.gather(*clients)
 
@@ -212,12 +188,10 @@ def test_swap_versions_never_go_back_or_mix(
 def test_docs_page_works_offline_in_a_browser(
     trained_home: Path, tmp_path: Path
 ) -> None:
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with running(serve_command(home, port), f"{url}/ready", tmp_path / "serve.log"):
-        page = httpx.get(f"{url}/docs").text
-        dom = rendered_dom(f"{url}/docs")
+    live = Endpoint.fresh(trained_home, tmp_path)
+    with live.serving():
+        page = httpx.get(f"{live.url}/docs").text
+        dom = rendered_dom(f"{live.url}/docs")
     assert "cdn." not in page  # every asset is served by the endpoint itself
     assert "swagger-ui" in dom and "/predict" in dom and "/invocations" in dom
 
@@ -227,17 +201,12 @@ def test_sigkill_in_async_mode_loses_at_most_the_queue(
 ) -> None:
     from mlopslab.config import ServeConfig
 
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with running(
-        serve_command(home, port), f"{url}/ready", tmp_path / "serve.log"
-    ) as server:
-        responses = asyncio.run(
-            load_then(url, lambda: stop_group(server, signal.SIGKILL))
+    live = Endpoint.fresh(trained_home, tmp_path)
+    with live.serving() as server:
+        acked = acknowledged_before(
+            live.url, lambda: stop_group(server, signal.SIGKILL)
         )
-    acked, stored = acknowledged(responses), captured(home)
-    assert len(acked) > 100
+    stored = captured(live.home)
     assert stored <= acked  # nothing captured that was not answered
     # What SIGKILL loses in async mode is bounded: the queue plus one batch.
     assert len(acked - stored) <= ServeConfig().capture_queue + 1_000
@@ -246,21 +215,15 @@ def test_sigkill_in_async_mode_loses_at_most_the_queue(
 def test_two_workers_serve_from_the_files_fetched_once(
     trained_home: Path, tmp_path: Path
 ) -> None:
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    live = Endpoint.fresh(trained_home, tmp_path)
     before = set(Path(tempfile.gettempdir()).glob("mlopslab-model-*"))
-    with running(
-        serve_command(home, port, "--workers", "2", "--capture-rate", "1.0"),
-        f"{url}/ready",
-        tmp_path / "serve.log",
-    ) as server:
-        responses = asyncio.run(load(url, total=400, concurrency=8))
+    with live.serving("--workers", "2", "--capture-rate", "1.0") as server:
+        responses = asyncio.run(load(live.url, total=400, concurrency=8))
         assert {r.status_code for r in responses} == {200}
         assert {r.json()["model_version"] for r in responses} == {"1"}
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    assert captured(home) == acknowledged(responses)
+    assert captured(live.home) == acknowledged(responses)
     # The model files fetched for the workers are removed when serve stops.
     assert set(Path(tempfile.gettempdir()).glob("mlopslab-model-*")) <= before
 
@@ -270,25 +233,21 @@ def test_a_restart_serves_the_cached_model_then_follows_the_alias(
     tmp_path: Path,
     cli: Cli,
 ) -> None:
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = serve_command(home, port, "--poll-seconds", "0")  # no polling at all
-    with running(command, f"{url}/ready", tmp_path / "first.log"):
-        assert httpx.get(f"{url}/ready").json()["model_version"] == "1"
+    live = Endpoint.fresh(trained_home, tmp_path)
+    home = live.home
+    options = ("--poll-seconds", "0")  # no polling at all
+    with live.serving(*options, log="first.log"):
+        assert live.model_version() == "1"
     assert list((home / "cache" / "serving").glob("*/files/model.pkl"))
     # While the server is down, a new champion is registered.
     assert cli("run", "--home", str(home), "--trials", "4").code == 0
-    log = tmp_path / "second.log"
-    with running(command, f"{url}/ready", log):
-        assert "as last time; checking the registry" in log.read_text()
-        deadline = time.monotonic() + 60
-        while httpx.get(f"{url}/ready").json()["model_version"] != "2":
-            assert time.monotonic() < deadline, "the cached model was never replaced"
-            time.sleep(0.2)
+    with live.serving(*options, log="second.log"):
+        log = (tmp_path / "second.log").read_text()
+        assert "as last time; checking the registry" in log
+        live.wait_for_version("2", 60, "the cached model was never replaced")
     # A damaged cache is only a normal start.
     for meta in (home / "cache" / "serving").glob("*/model.json"):
         meta.write_text("{not json")
-    with running(command, f"{url}/ready", tmp_path / "third.log"):
-        assert httpx.get(f"{url}/ready").json()["model_version"] == "2"
+    with live.serving(*options, log="third.log"):
+        assert live.model_version() == "2"
         assert "as last time" not in (tmp_path / "third.log").read_text()

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import copy_workspace, free_port, running, serve_command
+from tests.servers import Endpoint
 
 pytestmark = pytest.mark.slow
 CHECKS = (
@@ -23,11 +23,9 @@ CHECKS = (
 def test_api_never_errors_and_matches_its_schema(
     trained_home: Path, tmp_path: Path
 ) -> None:
-    home = copy_workspace(trained_home, tmp_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = serve_command(home, port, "--poll-seconds", "0")
-    with running(command, f"{url}/ready", tmp_path / "serve.log"):
+    live = Endpoint.fresh(trained_home, tmp_path)
+    url = live.url
+    with live.serving("--poll-seconds", "0"):
         document = httpx.get(f"{url}/openapi.json").json()
         body = document["paths"]["/predict"]["post"]["requestBody"]
         rows = body["content"]["application/json"]["schema"]["properties"]["rows"]

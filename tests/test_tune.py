@@ -1,3 +1,5 @@
+from typing import Any
+
 import pandas as pd
 import pytest
 
@@ -7,7 +9,7 @@ from mlopslab.data import Dataset, build_dataset, load_dataset
 from mlopslab.errors import StageError
 from mlopslab.preprocess import Split, split_dataset
 from mlopslab.train import fit_final
-from mlopslab.tune import tune
+from mlopslab.tune import TuneResult, tune
 
 
 @pytest.fixture(scope="module")
@@ -16,11 +18,17 @@ def split() -> tuple[Dataset, Split]:
     return dataset, split_dataset(dataset, SplitConfig(), cv_folds=3, seed=0)
 
 
-def test_tune_covers_families_and_is_reproducible(split: tuple[Dataset, Split]) -> None:
+def tune_train(split: tuple[Dataset, Split], seed: int, **config: Any) -> TuneResult:
+    """`tune` on the training part of `split` with `TuneConfig(**config)`."""
     dataset, parts = split
-    cfg = TuneConfig(trials=8, cv_folds=3, jobs=1)
-    first = tune(parts.X_train, parts.y_train, dataset.schema, cfg, seed=11)
-    second = tune(parts.X_train, parts.y_train, dataset.schema, cfg, seed=11)
+    return tune(
+        parts.X_train, parts.y_train, dataset.schema, TuneConfig(**config), seed=seed
+    )
+
+
+def test_tune_covers_families_and_is_reproducible(split: tuple[Dataset, Split]) -> None:
+    first = tune_train(split, 11, trials=8, cv_folds=3, jobs=1)
+    second = tune_train(split, 11, trials=8, cv_folds=3, jobs=1)
     assert len(first.trials) == 8
     assert {t.family for t in first.trials} <= {"logreg", "hist_gb", "mlp"}
     assert len({t.family for t in first.trials}) >= 2
@@ -35,23 +43,10 @@ def test_tune_covers_families_and_is_reproducible(split: tuple[Dataset, Split]) 
 def test_outcome_does_not_depend_on_jobs(
     split: tuple[Dataset, Split], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dataset, parts = split
     # Force real worker processes even on this small data set.
     monkeypatch.setattr(tuning, "PARALLEL_MIN_ROWS", 0)
-    serial = tune(
-        parts.X_train,
-        parts.y_train,
-        dataset.schema,
-        TuneConfig(trials=6, cv_folds=3, jobs=1),
-        seed=5,
-    )
-    parallel = tune(
-        parts.X_train,
-        parts.y_train,
-        dataset.schema,
-        TuneConfig(trials=6, cv_folds=3, jobs=2),
-        seed=5,
-    )
+    serial = tune_train(split, 5, trials=6, cv_folds=3, jobs=1)
+    parallel = tune_train(split, 5, trials=6, cv_folds=3, jobs=2)
     assert [t.params for t in serial.trials] == [t.params for t in parallel.trials]
     assert [t.cv_log_loss for t in serial.trials] == [
         t.cv_log_loss for t in parallel.trials
@@ -60,13 +55,7 @@ def test_outcome_does_not_depend_on_jobs(
 
 def test_final_model_is_one_pipeline_on_raw_rows(split: tuple[Dataset, Split]) -> None:
     dataset, parts = split
-    result = tune(
-        parts.X_train,
-        parts.y_train,
-        dataset.schema,
-        TuneConfig(trials=3, cv_folds=3, jobs=1, families=("logreg",)),
-        seed=0,
-    )
+    result = tune_train(split, 0, trials=3, cv_folds=3, jobs=1, families=("logreg",))
     model = fit_final(
         parts.X_train,
         parts.y_train,
@@ -82,14 +71,7 @@ def test_final_model_is_one_pipeline_on_raw_rows(split: tuple[Dataset, Split]) -
 
 @pytest.mark.parametrize("family", ["logreg", "hist_gb", "mlp", "random_forest"])
 def test_each_family_learns_penguins(split: tuple[Dataset, Split], family: str) -> None:
-    dataset, parts = split
-    result = tune(
-        parts.X_train,
-        parts.y_train,
-        dataset.schema,
-        TuneConfig(trials=2, cv_folds=3, jobs=1, families=(family,)),
-        seed=0,
-    )
+    result = tune_train(split, 0, trials=2, cv_folds=3, jobs=1, families=(family,))
     assert result.best.family == family
     assert result.best.cv_accuracy is not None and result.best.cv_accuracy > 0.9
 
@@ -112,17 +94,9 @@ def test_mixed_column_fails_preprocessing_clearly() -> None:
 def test_all_trials_failing_is_a_clear_error(
     split: tuple[Dataset, Split], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dataset, parts = split
-
     def explode(*args: object) -> None:
         raise ValueError("solver diverged")
 
     monkeypatch.setattr(tuning, "build_estimator", explode)
     with pytest.raises(StageError, match="all 2 tuning trials failed: solver diverged"):
-        tune(
-            parts.X_train,
-            parts.y_train,
-            dataset.schema,
-            TuneConfig(trials=2, cv_folds=2, jobs=1),
-            seed=0,
-        )
+        tune_train(split, 0, trials=2, cv_folds=2, jobs=1)

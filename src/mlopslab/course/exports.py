@@ -19,7 +19,7 @@ import csv
 import io
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from mlopslab.course.gradebook import Attempt, Gradebook, Policy, counted
 from mlopslab.errors import CourseError
@@ -37,12 +37,13 @@ def export(book: Gradebook, policy: Policy, kind: Format, modules: list[str]) ->
     )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    grid = _Grid(items, students, columns)
     if kind in ("canvas", "moodle"):
-        _wide(writer, kind, items, students, columns)
+        _wide(writer, kind, grid)
     elif kind == "gradescope":
-        _gradescope(writer, items, students, columns)
+        _gradescope(writer, grid)
     else:
-        _plain(writer, items, students, columns)
+        _plain(writer, grid)
     return out.getvalue()
 
 
@@ -61,6 +62,15 @@ def write_export(text: str, path: Path) -> None:
 
 
 Item = tuple[str, str]  # (module, kind)
+CsvWriter = Any  # what csv.writer returns (its type is private)
+
+
+class _Grid(NamedTuple):
+    """The attempt that counts per (student, item): rows are students, columns items."""
+
+    items: dict[tuple[str, Item], Attempt]
+    students: list[str]
+    columns: list[Item]
 
 
 def _items(
@@ -87,13 +97,8 @@ def _maximum(items: dict[tuple[str, Item], Attempt], item: Item) -> float:
     return max(a.max_score for (_, column), a in items.items() if column == item)
 
 
-def _wide(
-    writer: Any,  # a csv.writer
-    kind: Format,
-    items: dict[tuple[str, Item], Attempt],
-    students: list[str],
-    columns: list[Item],
-) -> None:
+def _wide(writer: CsvWriter, kind: Format, grid: _Grid) -> None:
+    items, students, columns = grid
     titles = [_title(c) for c in columns]
     if kind == "canvas":
         writer.writerow(
@@ -120,12 +125,8 @@ def _wide(
         writer.writerow([*lead, *scores])
 
 
-def _gradescope(
-    writer: Any,  # a csv.writer
-    items: dict[tuple[str, Item], Attempt],
-    students: list[str],
-    columns: list[Item],
-) -> None:
+def _gradescope(writer: CsvWriter, grid: _Grid) -> None:
+    items, students, columns = grid
     writer.writerow(
         ["Name", "SID", "Email", "Assignment", "Total Score", "Max Points", "Status"]
     )
@@ -150,12 +151,8 @@ def _gradescope(
                 )
 
 
-def _plain(
-    writer: Any,  # a csv.writer
-    items: dict[tuple[str, Item], Attempt],
-    students: list[str],
-    columns: list[Item],
-) -> None:
+def _plain(writer: CsvWriter, grid: _Grid) -> None:
+    items, students, columns = grid
     writer.writerow(
         ["student", "module", "kind", "score", "max_score", "percent", "finished_at"]
     )

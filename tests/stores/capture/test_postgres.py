@@ -13,7 +13,7 @@ from mlopslab.stores.capture import open_capture_store
 from mlopslab.stores.capture.postgres import PostgresCaptureStore, migrate
 from mlopslab.stores.capture.writer import CaptureWriter
 from tests.postgres import needs_postgres, postgres_url  # noqa: F401
-from tests.stores.capture.test_sqlite import record
+from tests.stores.capture.test_sqlite import check_round_trip_with_labels, record
 
 pytestmark = [pytest.mark.integration, needs_postgres]
 
@@ -23,15 +23,7 @@ def test_round_trip_with_labels_like_sqlite(postgres_url: str, tmp_path: Path) -
         open_capture_store(postgres_url),
         open_capture_store(tmp_path / "c.db"),
     ):
-        store.write([record(1), record(2), record(3)])
-        store.write([record(3)])  # a retried batch does not duplicate
-        assert store.count() == 3
-        assert store.add_labels([("id-2", "b"), ("id-99", "a")]) == 1
-        recent = store.recent(2)
-        assert [r.inference_id for r, _ in recent] == ["id-2", "id-3"]
-        assert recent[0][1] == "b" and recent[1][1] is None
-        assert recent[0][0].input == {"x": 2}
-        assert recent[0][0].probabilities == {"a": 0.9, "b": 0.1}
+        check_round_trip_with_labels(store)
         store.close()
 
 

@@ -4,7 +4,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mlopslab.stores.capture.record import CaptureRecord
+from mlopslab.stores.capture.record import CaptureRecord, CaptureStore
 from mlopslab.stores.capture.sqlite import SQLiteCaptureStore
 from mlopslab.stores.capture.writer import CaptureWriter
 
@@ -15,15 +15,22 @@ def record(n: int) -> CaptureRecord:
     )
 
 
-def test_store_round_trip_with_labels(tmp_path: Path) -> None:
-    store = SQLiteCaptureStore(tmp_path / "capture.db")
+def check_round_trip_with_labels(store: CaptureStore) -> None:
+    """Three records in (one batch retried), a label on one, the latest two back."""
     store.write([record(1), record(2), record(3)])
+    store.write([record(3)])  # a retried batch does not duplicate
     assert store.count() == 3
     assert store.add_labels([("id-2", "b"), ("id-99", "a")]) == 1
     recent = store.recent(2)
     assert [r.inference_id for r, _ in recent] == ["id-2", "id-3"]
     assert recent[0][1] == "b" and recent[1][1] is None
     assert recent[0][0].input == {"x": 2}
+    assert recent[0][0].probabilities == {"a": 0.9, "b": 0.1}
+
+
+def test_store_round_trip_with_labels(tmp_path: Path) -> None:
+    store = SQLiteCaptureStore(tmp_path / "capture.db")
+    check_round_trip_with_labels(store)
     mode = (
         sqlite3.connect(tmp_path / "capture.db")
         .execute("PRAGMA journal_mode")
