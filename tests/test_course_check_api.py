@@ -36,7 +36,12 @@ class FakeSandbox(Sandbox):
     ended: list[str]
 
     def run(
-        self, argv: list[str], timeout: float, env: dict[str, str] | None = None
+        self,
+        argv: list[str],
+        timeout: float,
+        env: dict[str, str] | None = None,
+        measuring: bool = False,
+        keep: int = 0,
     ) -> Outcome:
         time.sleep(self.seconds)  # a C call: where an asynchronous raise would land
         self.ended.append(argv[-1])

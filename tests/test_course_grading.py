@@ -109,7 +109,8 @@ def test_each_sample_gets_its_exact_score(
 
     assert result.code == 0, result.err
     scores = {
-        p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")
+        p.parent.name: json.loads(p.read_text())
+        for p in out.glob("results/*/results.json")
     }
     assert {name: r["score"] for name, r in scores.items()} == {
         name: expected[name] for name in scores
@@ -147,7 +148,8 @@ def test_the_graders_own_edge_cases(
 
     assert result.code == 0, result.err
     scores = {
-        p.parent.name: json.loads(p.read_text()) for p in out.glob("*/results.json")
+        p.parent.name: json.loads(p.read_text())
+        for p in out.glob("results/*/results.json")
     }
     assert scores["broken"]["score"] == 0
     assert scores["broken"]["output"].startswith("public checks passed: 0/3")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import socket
 import threading
 import time
@@ -175,3 +177,100 @@ def test_a_view_in_place_of_a_table_is_refused(sandbox: Sandbox) -> None:
         context.sqlite("capture.db", ("captures",)),
     ):
         pass
+
+
+as_root = pytest.mark.skipif(
+    not (bwrap_works() and os.geteuid() == 0), reason="the root grader's fences"
+)
+
+
+@as_root
+def test_files_only_root_may_read_stay_unreadable(sandbox: Sandbox) -> None:
+    shadow = Path("/etc/shadow")
+    assert shadow.exists() and not shadow.stat().st_mode & 0o004
+    outcome = sandbox.run(["bash", "-c", "id -u; cat /etc/shadow"], 20)
+    assert outcome.stdout.strip() == "65534"
+    assert "Permission denied" in outcome.stderr and outcome.code == 1
+
+
+@needs_bwrap
+def test_no_process_inside_shows_the_hidden_paths(tmp_path: Path) -> None:
+    course = tmp_path / "course-with-a-secret-name"
+    course.mkdir()
+    root = tmp_path / "copy"
+    root.mkdir()
+    sandbox = Sandbox(root, hidden=(course,))
+    outcome = sandbox.run(
+        ["bash", "-c", "cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ | tr '\\0' ' '"],
+        20,
+    )
+    assert "bash" in outcome.stdout  # it did read the process table
+    assert "secret-name" not in outcome.output
+
+
+@needs_bwrap
+def test_tmp_and_shared_memory_are_small_and_its_own(sandbox: Sandbox) -> None:
+    outcome = sandbox.run(
+        [
+            "python",
+            "-c",
+            "import os; print([os.statvfs(p).f_blocks * "
+            "os.statvfs(p).f_frsize for p in ('/tmp', '/dev/shm')])",
+        ],
+        20,
+    )
+    limits = sandbox.limits
+    assert outcome.stdout.strip() == str([limits.tmp_bytes, limits.shm_bytes])
+
+
+@pytest.mark.skipif(
+    not Sandbox(Path("/")).isolation[-1].endswith("(cgroup)"), reason="no memory cgroup"
+)
+def test_memory_is_bounded_for_the_whole_sandbox(tmp_path: Path) -> None:
+    root = tmp_path / "copy"
+    root.mkdir()
+    sandbox = Sandbox(root, Limits(memory_bytes=2**30))
+    # Three processes of 600 MB each: every one is within the per-process
+    # limit, together they are not.
+    hog = "import time; b = bytearray(600 * 2**20); time.sleep(3)"
+    script = (
+        "import subprocess, sys; "
+        f"ps = [subprocess.Popen([sys.executable, '-c', {hog!r}]) for _ in range(3)]; "
+        "print([p.wait() for p in ps])"
+    )
+    outcome = sandbox.run(["python", "-c", script], 30)
+    codes = outcome.stdout.strip()
+    assert codes.startswith("[") and codes != "[0, 0, 0]", outcome.output
+
+
+@as_root
+def test_learner_code_cannot_forge_what_a_session_measures(sandbox: Sandbox) -> None:
+    # The learner's process looks for the session's key and pipe everywhere
+    # it can, plants the key-less line too, and writes a fake measure where
+    # old graders kept theirs.
+    forge = r"""
+import glob, os, re
+keys = set()
+for path in glob.glob("/proc/[0-9]*/environ"):
+    try:
+        keys |= set(re.findall(rb"MLOPSLAB_REPORT_KEY=(\w+)", open(path, "rb").read()))
+    except OSError:
+        pass
+lines = [b"@grader-%s real Zm9yZ2Vk\n" % k for k in keys | {b""}]
+for path in glob.glob("/proc/[0-9]*/fd/[0-9]*"):
+    try:
+        with open(path, "wb") as pipe:
+            pipe.writelines(lines)
+    except OSError:
+        pass
+os.makedirs("grader", exist_ok=True)
+open("grader/real", "w").write("forged")
+print("tried", len(keys))
+"""
+    script = f"learner forge.log python -c {shlex.quote(forge)}\nmeasure real 1\n"
+    context = Context(sandbox, deadline=time.monotonic() + 60)
+
+    session = context.session(script)
+
+    assert session.measures == {"real": "1"}, session.outcome.output
+    assert (sandbox.root / "forge.log").read_text().startswith("tried 0")

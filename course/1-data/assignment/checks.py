@@ -1,22 +1,25 @@
 """Assignment 1, public checks: `mlopslab course check 1-data` runs these.
 
 One sandboxed session trains on penguins and on digits, then loads the
-penguins champion the way any MLflow client does and writes what it saw to
-`grader/probe.json`. The checks read that, the model's MLmodel file and the
-run's baseline from outside the sandbox.
+penguins champion the way any MLflow client does and reports what it saw. The
+checks read that, the model's MLmodel file and the run's baseline from outside
+the sandbox.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from mlopslab.course.grading import CheckFailed, Context, check
-from mlopslab.stores.registry.embedded import LocalVersion, local_version
+from mlopslab.course.grading import CheckFailed, Context, Session, check
+from mlopslab.stores.registry.embedded import LocalVersion, read_version
 
+TABLES = ("model_versions", "model_version_tags", "registered_model_aliases", "runs")
 RAW = [
     "island",
     "bill_length_mm",
@@ -26,7 +29,11 @@ RAW = [
     "sex",
     "year",
 ]
+# Started isolated (`python -I`): nothing of the copy runs before this file
+# puts the learner's src/ on the path itself (no sitecustomize, no .pth).
 PROBE = r"""
+import sys
+sys.path.insert(0, "src")
 import json
 import numpy as np
 import pandas as pd
@@ -56,49 +63,47 @@ try:
     out["predictions"] = [str(p) for p in pyfunc.predict(rows)]
 except Exception as exc:
     out["pyfunc_error"] = repr(exc)[:300]
-json.dump(out, open("grader/probe.json", "w"))
+print(json.dumps(out))
 """
-SESSION = rf"""
-mkdir -p grader
-mlopslab run --data penguins --trials 4 --home ws > grader/penguins.log 2>&1
-echo $? > grader/penguins.code
-python - <<'PROBE'
-{PROBE}
-PROBE
-code=0
-mlopslab run --data digits --trials 4 --home ws-digits > grader/digits.log 2>&1 \
-  || code=$?
-echo $code > grader/digits.code
+SESSION = f"""
+learner penguins.log mlopslab run --data penguins --trials 4 --home ws
+measure penguins.code $?
+probe probe.log python -I -c {shlex.quote(PROBE)} | tail -n 1 | report probe
+learner digits.log mlopslab run --data digits --trials 4 --home ws-digits
+measure digits.code $?
 """
 
 
-def session(ctx: Context) -> None:
-    ctx.session(SESSION)
+def session(ctx: Context) -> Session:
+    return ctx.session(SESSION)
 
 
 def exit_code(ctx: Context, name: str) -> int:
     try:
-        return int(ctx.file(f"grader/{name}.code").read_text().strip())
+        return int(session(ctx).measure(f"{name}.code"))
     except ValueError:
         raise CheckFailed(f"no exit code for the {name} run") from None
 
 
 def probe(ctx: Context) -> dict[str, Any]:
-    found = ctx.json("grader/probe.json")
+    try:
+        found = json.loads(session(ctx).measure("probe"))
+    except ValueError:
+        found = None
     if not isinstance(found, dict):
-        raise CheckFailed("the probe of the champion left nothing")
+        raise CheckFailed("the probe of the champion reported nothing")
     return found
 
 
 def champion(ctx: Context) -> LocalVersion:
     """The penguins champion, its model folder and run folder, from the store."""
-    ctx.file("ws/mlflow.db")  # a plain file inside the copy
-    version = ctx.require(
-        local_version(
-            f"sqlite:///{ctx.root / 'ws' / 'mlflow.db'}", "penguins", "champion"
-        ),
-        "no penguins champion in the store",
-    )
+    with ctx.sqlite("ws/mlflow.db", TABLES) as conn:
+        conn.row_factory = sqlite3.Row
+        try:
+            found = read_version(conn, "penguins", "champion")
+        except ValueError:
+            raise CheckFailed("the champion's files are not local paths") from None
+    version = ctx.require(found, "no penguins champion in the store")
     for folder in (version.model_dir, version.run_dir):
         if not folder.resolve().is_relative_to(ctx.root.resolve()):
             raise CheckFailed("the champion's files are outside the submission")

@@ -66,7 +66,7 @@ def two_runs(ctx: Context) -> tuple[float, float]:
 def cards(ctx: Context) -> dict[str, dict[str, Any]]:
     """Each version's model_card.json, by version."""
     found = {}
-    for folder in sorted((ctx.root / HOME / "runs").glob("*")):
+    for folder in ctx.folders(f"{HOME}/runs"):
         card = ctx.json(f"{HOME}/runs/{folder.name}/model_card.json")
         found[str(card.get("version"))] = card
     for version in ("1", "2"):

@@ -2,15 +2,16 @@
 
 One sandboxed session trains, then serves twice on the sandbox's own loopback:
 with your repository's configuration (probes, then 400 single-row requests)
-and with `--capture-rate 1.0` (400 requests). The checks read the responses
-and the capture stores from outside the sandbox.
+and with `--capture-rate 1.0` (400 requests). The session reports each response
+as its own curl saw it; the checks read those and the capture stores.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from mlopslab.course.grading import CheckFailed, Context, check
+from mlopslab.course.grading import CheckFailed, Context, Session, check
 
 ROW = (
     '{"island": "Biscoe", "bill_length_mm": 45.1, "bill_depth_mm": 14.5,'
@@ -24,17 +25,14 @@ SPLIT = (
     ' "data": [["Biscoe", 45.1, 14.5, 215, 5000, "female", 2008]]}}'
 )
 SESSION = rf"""
-mkdir -p grader
-mlopslab run --trials 4 --home ws > run.log 2>&1 || {{ echo "run failed"; exit 0; }}
-post() {{  # post NAME PATH BODY: the status code and the body, in grader/
-  curl -s -o "grader/$1.json" -w '%{{http_code}}' -X POST \
-    -H 'content-type: application/json' -d "$3" "http://127.0.0.1:8000$2" \
-    > "grader/$1.status" || true
+learner run.log mlopslab run --trials 4 --home ws || {{ measure run failed; exit 0; }}
+post() {{  # post NAME PATH BODY: the body, then the status code on its own line
+  curl -s -w '\n%{{http_code}}' -X POST -H 'content-type: application/json' \
+    -d "$3" "http://127.0.0.1:8000$2" | report "$1"
 }}
 serve() {{  # serve NAME ARGS...: start, probe when NAME is default, 400 rows, stop
-  rm -f ws/capture.db ws/capture.db-wal ws/capture.db-shm
-  mlopslab serve --home ws --port 8000 "${{@:2}}" > "grader/serve-$1.log" 2>&1 &
-  server=$!
+  learner /dev/null rm -f ws/capture.db ws/capture.db-wal ws/capture.db-shm
+  start "serve-$1.log" mlopslab serve --home ws --port 8000 "${{@:2}}"
   for _ in $(seq 150); do
     curl -sf http://127.0.0.1:8000/ready > /dev/null && break
     sleep 0.1
@@ -43,36 +41,37 @@ serve() {{  # serve NAME ARGS...: start, probe when NAME is default, 400 rows, s
     post two /predict '{{"rows": [{ROW}, {OTHER}]}}'
     post bad /predict '{{"rows": [{ROW}, {BAD}]}}'
     post invocations /invocations '{SPLIT}'
-    curl -s -o grader/openapi.json http://127.0.0.1:8000/openapi.json || true
+    curl -s http://127.0.0.1:8000/openapi.json | report openapi
   fi
   for _ in $(seq 400); do
     curl -s -o /dev/null -X POST -H 'content-type: application/json' \
-      -d '{{"rows": [{ROW}]}}' http://127.0.0.1:8000/predict || true
+      -d '{{"rows": [{ROW}]}}' http://127.0.0.1:8000/predict
   done
-  kill -TERM "$server"; wait "$server" || true
-  cp ws/capture.db "grader/$1.db" 2>/dev/null || true
+  stop "$started"
+  learner /dev/null cp ws/capture.db "capture-$1.db"
 }}
 serve default
 serve full --capture-rate 1.0
 """
 
 
-def session(ctx: Context) -> None:
-    outcome = ctx.session(SESSION)
-    ctx.expect("run failed" not in outcome.stdout, "`mlopslab run` failed")
+def session(ctx: Context) -> Session:
+    found = ctx.session(SESSION)
+    ctx.expect("run" not in found.measures, "`mlopslab run` failed")
+    return found
 
 
 def response(ctx: Context, name: str) -> tuple[int, Any]:
-    """A probe's status code and JSON body."""
+    """A request's status code and JSON body, as the session's curl saw them."""
+    body, _, status = session(ctx).measure(name).rpartition("\n")
     try:
-        status = int(ctx.file(f"grader/{name}.status").read_text().strip() or 0)
+        return int(status), json.loads(body)
     except ValueError:
-        raise CheckFailed(f"no status for the `{name}` request") from None
-    return status, ctx.json(f"grader/{name}.json")
+        raise CheckFailed(f"the `{name}` request got no JSON answer") from None
 
 
 def captured(ctx: Context, name: str) -> int:
-    with ctx.sqlite(f"grader/{name}.db", ("captures",)) as conn:
+    with ctx.sqlite(f"capture-{name}.db", ("captures",)) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0])
 
 

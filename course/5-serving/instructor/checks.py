@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mlopslab.course.grading import Context, check
+import json
+
+from mlopslab.course.grading import CheckFailed, Context, check
 
 from ..assignment.checks import response, session
 
@@ -49,7 +51,11 @@ def invocations_kept(ctx: Context) -> None:
 )
 def documented(ctx: Context) -> None:
     session(ctx)
-    schemas = ctx.json("grader/openapi.json").get("components", {}).get("schemas", {})
+    try:
+        document = json.loads(session(ctx).measure("openapi"))
+    except ValueError:
+        raise CheckFailed("/openapi.json is not JSON") from None
+    schemas = document.get("components", {}).get("schemas", {})
     rows = [s for s in schemas.values() if "probabilities" in s.get("properties", {})]
     ctx.expect(bool(rows), "no schema for a predicted row")
     field = rows[0]["properties"].get("confidence", {})

@@ -2,33 +2,32 @@
 
 One sandboxed session trains, serves on the sandbox's own loopback, sends the
 traffic the task README lists and runs `mlopslab monitor` after each batch. The
-checks then read each monitor's outputs from outside the sandbox.
+session reports each monitor's exit code; the checks read its outputs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mlopslab.course.grading import CheckFailed, Context, check
+from mlopslab.course.grading import CheckFailed, Context, Session, check
 
 SESSION = r"""
-mlopslab run --trials 4 --home ws > run.log 2>&1 || { echo "run failed"; exit 0; }
-mlopslab serve --home ws --port 8000 --capture-rate 1.0 > serve.log 2>&1 &
-server=$!
+learner run.log mlopslab run --trials 4 --home ws || { measure run failed; exit 0; }
+start serve.log mlopslab serve --home ws --port 8000 --capture-rate 1.0
+server=$started
 for _ in $(seq 150); do
   curl -sf http://127.0.0.1:8000/ready > /dev/null && break
   sleep 0.1
 done
-mkdir -p grader
-traffic() { mlopslab simulate traffic --home ws "$@" > /dev/null 2>&1 || true; }
-monitor() {  # monitor NAME ARGS...: exit code, output and result files
+learner /dev/null mkdir -p monitored
+traffic() { learner /dev/null mlopslab simulate traffic --home ws "$@"; }
+monitor() {  # monitor NAME ARGS...: its exit code, and its newest result folder
   name=$1; shift
-  code=0
-  mlopslab monitor --home ws --fail-on constraints "$@" > "grader/$name.out" 2>&1 \
-    || code=$?
-  echo "$code" > "grader/$name.code"
-  newest=$(ls -d ws/monitoring/*/ 2>/dev/null | sort | tail -n 1)
-  [ -n "$newest" ] && cp -r "$newest" "grader/$name" || true
+  learner "monitored/$name.out" mlopslab monitor --home ws --fail-on constraints "$@"
+  measure "$name.code" $?
+  learner /dev/null sh -c \
+    'newest=$(ls -d ws/monitoring/*/ | sort | tail -n 1) && cp -r "$newest" "$0"' \
+    "monitored/$name"
 }
 for seed in 1 2 3 4 5; do
   traffic --n 300 --seed "$seed"
@@ -39,24 +38,27 @@ monitor flipper --last 300
 traffic --n 300 --seed 12 --drift body_mass_g:+0.2sd
 monitor mass --last 300
 MLOPSLAB_MONITOR__MEAN_SHIFT_SD=0.1 monitor mass-strict --last 300
+traffic --n 300 --seed 14 --drift bill_length_mm:+1.5sd
+monitor bill --last 300
 traffic --n 20 --seed 13 --drift flipper_length_mm:+1sd
 monitor few --last 20
-kill -TERM "$server"; wait "$server" || true
+stop "$server"
 """
 
 
-def session(ctx: Context) -> None:
-    outcome = ctx.session(SESSION)
-    ctx.expect("run failed" not in outcome.stdout, "`mlopslab run` failed")
+def session(ctx: Context) -> Session:
+    found = ctx.session(SESSION)
+    ctx.expect("run" not in found.measures, "`mlopslab run` failed")
+    return found
 
 
 def monitored(ctx: Context, name: str) -> tuple[int, list[dict[str, Any]]]:
-    """A monitor's exit code and its constraint violations."""
+    """A monitor's exit code (measured) and its constraint violations (its files)."""
     try:
-        code = int(ctx.file(f"grader/{name}.code").read_text().strip())
+        code = int(session(ctx).measure(f"{name}.code"))
     except ValueError:
         raise CheckFailed(f"the `{name}` monitor left no exit code") from None
-    found = ctx.json(f"grader/{name}/constraint_violations.json")
+    found = ctx.json(f"monitored/{name}/constraint_violations.json")
     violations = found.get("violations") if isinstance(found, dict) else None
     if not isinstance(violations, list):
         raise CheckFailed(

@@ -50,7 +50,7 @@ def no_verdict_on_few_rows(ctx: Context) -> None:
 def everywhere(ctx: Context) -> None:
     session(ctx)
     _, violations = monitored(ctx, "flipper")
-    metrics = ctx.file("grader/flipper/metrics.prom").read_text()
+    metrics = ctx.file("monitored/flipper/metrics.prom").read_text()
     match = ctx.require(
         re.search(
             r"^mlopslab_monitor_constraint_violations(?:\{[^}]*\})? (\S+)$",

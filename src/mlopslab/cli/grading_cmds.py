@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mlopslab.cli.context import ConfigOpt, HomeOpt, resolve_config
@@ -26,11 +27,11 @@ from mlopslab.cli.course_context import (
     module_ids,
     open_gradebook,
 )
-from mlopslab.config import Config
 from mlopslab.errors import CourseError
 
 if TYPE_CHECKING:
     from mlopslab.course.autograder import Graded
+    from mlopslab.course.gradebook import Gradebook
 
 
 def grade(
@@ -53,6 +54,9 @@ def grade(
             "the hidden checks).",
         ),
     ] = False,
+    budget: Annotated[
+        float, typer.Option(help="Seconds one submission's checks may take in all.")
+    ] = 900,
     course: CourseOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
@@ -75,10 +79,17 @@ def grade(
     found = find_submissions(submissions)
     workers = jobs or os.cpu_count() or 1
     typer.echo(f"grading {len(found)} submissions of {module}, {workers} at a time")
-    graded = grade_class(found, folder, workers, _due(due))
-    _write_results(out, graded)
-    _record(cfg, graded)
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    with open_gradebook(cfg) as book:
+
+        def finished(item: Graded) -> None:  # each as soon as it is graded
+            _write_result(out, item)
+            _record(book, item)
+
+        graded = grade_class(found, folder, workers, _due(due), finished, budget)
+    _write_summary(out, graded)
     _print_summary(graded, out)
+    _raise_alarms(graded)
 
 
 def gradebook(
@@ -143,18 +154,26 @@ def _due(text: str | None) -> datetime | None:
     return when
 
 
-def _write_results(out: Path, graded: list[Graded]) -> None:
+def _write_result(out: Path, item: Graded) -> None:
+    """`results/<student>/results.json`, whole or not at all.
+
+    Under `results/`, so no student's name can be one of the grader's files.
+    """
     from mlopslab.course.autograder import gradescope_results
 
-    out.mkdir(parents=True, exist_ok=True)
-    for item in graded:
-        folder = out / item.student
-        folder.mkdir(exist_ok=True)
-        partial = folder / ".results.json.partial"
-        partial.write_text(json.dumps(gradescope_results(item), indent=2))
-        partial.replace(folder / "results.json")
-    with (out / "summary.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
+    folder = out / "results" / item.student
+    folder.mkdir(exist_ok=True)
+    partial = folder / ".results.json.partial"
+    partial.write_text(json.dumps(gradescope_results(item), indent=2))
+    partial.replace(folder / "results.json")
+
+
+def _write_summary(out: Path, graded: list[Graded]) -> None:
+    from mlopslab.course.safe_text import SafeWriter
+
+    partial = out / ".summary.csv.partial"
+    with partial.open("w", newline="") as handle:
+        writer = SafeWriter(csv.writer(handle))
         writer.writerow(
             ["student", "score", "max_score", "days_late", "public", "status"]
         )
@@ -169,41 +188,54 @@ def _write_results(out: Path, graded: list[Graded]) -> None:
                     item.problem or "graded",
                 ]
             )
+    partial.replace(out / "summary.csv")
 
 
-def _record(cfg: Config, graded: list[Graded]) -> None:
+def _record(book: Gradebook, item: Graded) -> None:
     from mlopslab.course.gradebook import Attempt
 
-    with open_gradebook(cfg) as book:
-        for item in graded:
-            book.record_attempt(
-                Attempt(
-                    student=item.student,
-                    module=item.module,
-                    kind="assignment",
-                    score=item.score,
-                    max_score=item.max_score,
-                    answers={"days_late": item.days_late, "problem": item.problem},
-                    details={r.check.id: r.score for r in item.results},
-                )
-            )
+    book.record_attempt(
+        Attempt(
+            student=item.student,
+            module=item.module,
+            kind="assignment",
+            score=item.score,
+            max_score=item.max_score,
+            answers={"days_late": item.days_late, "problem": item.problem},
+            details={r.check.id: r.score for r in item.results},
+        )
+    )
 
 
 def _print_summary(graded: list[Graded], out: Path) -> None:
+    from mlopslab.course.safe_text import plain
+
     table = Table(title="class summary", title_justify="left")
     for column in ("student", "score", "public checks", "late", "seconds", "status"):
         table.add_column(column)
-    for item in graded:
+    for item in graded:  # learner text: never markup, never terminal codes
         table.add_row(
-            item.student,
+            escape(plain(item.student)),
             f"{item.score:g}/{item.max_score:g}",
             item.public_line().split(";")[0].removeprefix("public checks passed: "),
             f"{item.days_late} d" if item.days_late else "-",
             f"{item.seconds:.0f}",
-            item.problem or "graded",
+            escape(plain(item.problem or "graded")),
         )
     Console(highlight=False, soft_wrap=True).print(table)
-    typer.echo(f"results: {out}/<student>/results.json, {out}/summary.csv")
+    typer.echo(f"results: {out}/results/<student>/results.json, {out}/summary.csv")
+
+
+def _raise_alarms(graded: list[Graded]) -> None:
+    """The grader's own trouble (copies it could not remove): the class's alarm."""
+    alarms = [item.alarm for item in graded if item.alarm]
+    if alarms:
+        for alarm in alarms:
+            typer.echo(f"ALARM: {alarm}", err=True)
+        raise CourseError(
+            f"{len(alarms)} grading copies could not be removed (grades stand)",
+            "free that disk space by hand (see ALARM lines); check the host",
+        )
 
 
 def register(course_app: typer.Typer) -> None:

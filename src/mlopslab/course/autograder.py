@@ -9,21 +9,11 @@ reason, never a crash; one submission's failure never stops the class.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-import os
-import shutil
-import subprocess
-import tarfile
-import tempfile
 import time
-import zipfile
-import zlib
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,12 +22,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlopslab.course.checks_loader import load_checks
+from mlopslab.course.copies import Ungradable, disk_fence, private_copy
 from mlopslab.course.grading import Check, CheckResult, run_checks
 from mlopslab.course.sandbox import Sandbox
 from mlopslab.errors import CourseError
 
-SUBMISSION_LIMIT = 200 * 2**20  # bytes, unpacked
-SKIPPED = {".git", ".venv", ".mlopslab", "__pycache__", "node_modules", ".mypy_cache"}
+__all__ = ["Graded", "Policy", "Ungradable", "grade", "grade_class"]
+BUDGET = 900.0  # seconds: one submission's checks, all together
 
 
 class Policy(BaseModel):
@@ -64,14 +55,6 @@ class Policy(BaseModel):
         return days, max(0.0, 1.0 - self.late_penalty_per_day * days)
 
 
-class Ungradable(CourseError):
-    """The submission cannot be graded; the message says why, for the learner.
-
-    The grader catches it and scores the submission "ungradable" with this
-    message; it never ends a class's grading.
-    """
-
-
 @dataclass(frozen=True)
 class Graded:
     student: str
@@ -82,6 +65,7 @@ class Graded:
     days_late: int = 0
     kept: float = 1.0
     problem: str | None = None  # set when ungradable
+    alarm: str | None = None  # the grader's own trouble (a copy left behind)
 
     @property
     def max_score(self) -> float:
@@ -119,23 +103,28 @@ def grade(
     checks: list[Check],
     policy: Policy,
     submitted: datetime | None = None,
+    budget: float = BUDGET,
 ) -> Graded:
     """One submission against `checks`, in a private copy that is removed after."""
     started = time.monotonic()
-    with _unpacked(submission) as (copy, problem):
-        if problem is not None:
-            return _ungradable(student, module_dir, checks, str(problem), started)
-        sandbox = Sandbox(copy, hidden=(module_dir.parent,))
-        results = run_checks(sandbox, checks)
+    hidden = (module_dir.parent,)
+    with private_copy(submission, hidden) as copy:
+        if copy.problem is None:
+            sandbox = Sandbox(copy.folder, hidden=hidden)
+            results = run_checks(sandbox, checks, budget)
+    if copy.problem is not None:
+        graded = _ungradable(student, module_dir, checks, str(copy.problem), started)
+        return replace(graded, alarm=copy.alarm)
     days, kept = policy.multiplier(submitted)
     return Graded(
         student,
         module_dir.name,
         results,
         time.monotonic() - started,
-        sandbox.isolation,
+        [*sandbox.isolation, disk_fence(), f"at most {budget:g} s per submission"],
         days,
         kept,
+        alarm=copy.alarm,
     )
 
 
@@ -144,23 +133,34 @@ def grade_class(
     module_dir: Path,
     jobs: int,
     due: datetime | None = None,
+    on_graded: Callable[[Graded], None] | None = None,
+    budget: float = BUDGET,
 ) -> list[Graded]:
-    """Every submission, `jobs` at a time (each one mostly waits on its sandbox)."""
+    """Every submission, `jobs` at a time (each one mostly waits on its sandbox).
+
+    `on_graded` sees each submission as soon as it is graded, so one that runs
+    long never holds back the others' results.
+    """
     checks = load_checks(module_dir, hidden=True)
     policy = policy_of(module_dir)
     if due is not None:
         policy = policy.model_copy(update={"due": due})
     if not Sandbox(module_dir).own_process_limit:
         jobs = 1  # a shared RLIMIT_NPROC: one fork bomb would starve the others
+    done: dict[str, Graded] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [
-            pool.submit(grade, student, path, module_dir, checks, policy, when)
+        futures = {
+            pool.submit(
+                grade, student, path, module_dir, checks, policy, when, budget
+            ): student
             for student, path, when in submissions
-        ]
-        return [
-            _finished(future, student, module_dir, checks)
-            for future, (student, _, _) in zip(futures, submissions, strict=True)
-        ]
+        }
+        for future in as_completed(futures):
+            student = futures[future]
+            done[student] = _finished(future, student, module_dir, checks)
+            if on_graded is not None:
+                on_graded(done[student])
+    return [done[student] for student, _, _ in submissions]
 
 
 def _finished(
@@ -275,132 +275,3 @@ def _ungradable(
         [],
         problem=f"ungradable: {reason}",
     )
-
-
-@contextmanager
-def _unpacked(submission: Path) -> Iterator[tuple[Path, Ungradable | None]]:
-    """A private copy of the submission's project, and why it is ungradable."""
-    scratch = Path(tempfile.mkdtemp(prefix="mlopslab-grade-"))
-    copy = scratch / "submission"
-    problem = None
-    try:
-        try:
-            _unpack(submission, copy)
-            _check_layout(copy)
-        except Ungradable as reason:
-            problem = reason
-        except (
-            OSError,
-            ValueError,
-            RuntimeError,
-            NotImplementedError,
-            zlib.error,
-            shutil.Error,
-            subprocess.SubprocessError,
-        ) as exc:
-            problem = Ungradable(f"{submission.name} cannot be unpacked ({exc})")
-        yield copy, problem
-    finally:
-        _remove(scratch)
-
-
-def _remove(folder: Path) -> None:
-    """Remove a copy, even folders the learner's code made unreadable."""
-
-    def writable(function: Any, path: str, _error: Any) -> None:
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(path), 0o700)
-            os.chmod(path, 0o700)
-            function(path)
-
-    shutil.rmtree(folder, onerror=writable)
-
-
-def _unpack(submission: Path, copy: Path) -> None:
-    if submission.is_dir():
-        _copy_tree(submission, copy)
-    elif submission.suffix == ".zip":
-        _unzip(submission, copy)
-    elif submission.suffix == ".bundle":
-        _clone_bundle(submission, copy)
-    else:
-        raise Ungradable(f"{submission.name} is not a folder, a .zip or a git .bundle")
-
-
-def _copy_tree(source: Path, copy: Path) -> None:
-    total = 0
-
-    def skip(folder: str, names: list[str]) -> list[str]:
-        nonlocal total
-        for name in names:
-            path = Path(folder) / name
-            if path.is_file() and not path.is_symlink():
-                total += path.stat().st_size
-        if total > SUBMISSION_LIMIT:
-            raise Ungradable(f"the submission is larger than {SUBMISSION_LIMIT} bytes")
-        return [n for n in names if n in SKIPPED]
-
-    # symlinks=True copies links as links: nothing outside the submission is read.
-    shutil.copytree(source, copy, symlinks=True, ignore=skip)
-
-
-def _unzip(archive: Path, copy: Path) -> None:
-    copy.mkdir(parents=True)
-    try:
-        with zipfile.ZipFile(archive) as zipped:
-            members = zipped.infolist()
-            if sum(m.file_size for m in members) > SUBMISSION_LIMIT:
-                raise Ungradable(
-                    f"the archive unpacks to over {SUBMISSION_LIMIT} bytes"
-                )
-            for member in members:
-                target = (copy / member.filename).resolve()
-                if not target.is_relative_to(copy.resolve()):
-                    raise Ungradable(
-                        f"the archive writes outside itself: {member.filename}"
-                    )
-            zipped.extractall(copy)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise Ungradable(f"{archive.name} is not a readable zip ({exc})") from exc
-    _lift_single_folder(copy)
-
-
-def _clone_bundle(bundle: Path, copy: Path) -> None:
-    """The bundle's HEAD tree, by `git archive`: no checkout, so no filters run."""
-    bare = copy.with_name("bundle.git")
-    quiet = {"GIT_CONFIG_NOSYSTEM": "1", "HOME": str(copy.parent), "PATH": os.defpath}
-    env = {**quiet, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
-    clone = _git(["clone", "--bare", "--quiet", str(bundle), str(bare)], env)
-    if clone.returncode != 0:
-        reason = clone.stderr.decode(errors="replace").strip().splitlines() or ["?"]
-        raise Ungradable(f"{bundle.name} is not a usable git bundle ({reason[-1]})")
-    tree = _git(["--git-dir", str(bare), "archive", "--format=tar", "HEAD"], env)
-    if tree.returncode != 0 or len(tree.stdout) > SUBMISSION_LIMIT:
-        raise Ungradable(f"{bundle.name} has no readable HEAD under the size limit")
-    copy.mkdir()
-    with tarfile.open(fileobj=io.BytesIO(tree.stdout)) as archive:
-        archive.extractall(copy, filter="data")
-
-
-def _git(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        ["git", "-c", "core.hooksPath=/dev/null", *args],
-        capture_output=True,
-        env=env,
-        timeout=120,
-    )
-
-
-def _lift_single_folder(copy: Path) -> None:
-    """A zip of `project/...` is graded as if it held the project's files."""
-    entries = list(copy.iterdir())
-    if len(entries) == 1 and entries[0].is_dir() and not (copy / "src").exists():
-        inner = entries[0].rename(copy.with_name("lifted"))
-        for child in inner.iterdir():
-            child.rename(copy / child.name)
-        inner.rmdir()
-
-
-def _check_layout(copy: Path) -> None:
-    if not (copy / "src" / "mlopslab" / "__init__.py").is_file():
-        raise Ungradable("no src/mlopslab/__init__.py: submit the whole project folder")

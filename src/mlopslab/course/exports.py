@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from mlopslab.course.gradebook import Attempt, Gradebook, Policy, counted
+from mlopslab.course.safe_text import SafeWriter
 from mlopslab.errors import CourseError
 
 Format = Literal["canvas", "moodle", "gradescope", "csv"]
@@ -36,7 +37,7 @@ def export(book: Gradebook, policy: Policy, kind: Format, modules: list[str]) ->
         {column for _, column in items}, key=lambda c: (modules.index(c[0]), c[1])
     )
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(csv.writer(out, lineterminator="\n"))
     grid = _Grid(items, students, columns)
     if kind in ("canvas", "moodle"):
         _wide(writer, kind, grid)

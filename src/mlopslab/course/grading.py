@@ -17,7 +17,11 @@ loads the checks files.
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import os
+import secrets
 import shutil
 import sqlite3
 import tempfile
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
-from mlopslab.course.sandbox import Outcome, Sandbox
+from mlopslab.course.sandbox import OUTPUT_LIMIT, Outcome, Sandbox
 from mlopslab.course.watchdog import Overrun, Watchdog
 from mlopslab.errors import CourseError
 
@@ -42,6 +46,33 @@ DATABASE_LIMIT = 64 * 2**20  # bytes: nor a bigger SQLite file
 # and a check ending over a second late scores 0 anyway: the watchdog only
 # stops code that would otherwise never end.
 OVERRUN_GRACE = 5.0
+SESSION_OUTPUT_LIMIT = 4 * 2**20  # bytes of a session's measures kept
+REPORT_KEY = "MLOPSLAB_REPORT_KEY"
+# Defined before every session script. `learner LOG CMD...` runs CMD as the
+# learner (the sandbox's prefix replaces `LEARNER `: when the grader is root, a
+# uid of its own) without the key, its output in LOG; `probe LOG CMD...` the
+# same, but its stdout comes back to the script; `start LOG CMD...` in the
+# background (its pid in $started), and `stop PID` ends it (as the learner: the
+# script's uid may not signal it). Redirections are made by the learner's own
+# shell: the copy is the learner's, not the script's, to write.
+SESSION_PRELUDE = r"""
+to_log='exec "$@" > "$0" 2>&1'
+learner() {
+  env -u MLOPSLAB_REPORT_KEY LEARNER sh -c "$to_log" "$@" < /dev/null
+}
+probe() {
+  env -u MLOPSLAB_REPORT_KEY LEARNER sh -c 'exec "$@" 2> "$0"' "$@" < /dev/null
+}
+start() {
+  env -u MLOPSLAB_REPORT_KEY LEARNER sh -c "$to_log" "$@" < /dev/null &
+  started=$!
+}
+stop() { learner /dev/null kill -TERM "$1"; wait "$1"; }
+report() {
+  printf '@grader-%s %s %s\n' "$MLOPSLAB_REPORT_KEY" "$1" "$(base64 -w0)"
+}
+measure() { printf '%s' "$2" | report "$1"; }
+"""
 
 
 class CheckFailed(CourseError):
@@ -138,20 +169,41 @@ class Context:
         return self._run(["bash", "-c", script], left, env)
 
     def _run(
-        self, argv: list[str], timeout: float, env: dict[str, str] | None
+        self,
+        argv: list[str],
+        timeout: float,
+        env: dict[str, str] | None,
+        measuring: bool = False,
+        keep: int = OUTPUT_LIMIT,
     ) -> Outcome:
         """A sandbox run, which the watchdog never interrupts (it has its own limit)."""
         shield = self.watchdog.shielded() if self.watchdog else nullcontext()
         with shield:
-            return self.sandbox.run(argv, timeout, env)
+            return self.sandbox.run(argv, timeout, env, measuring, keep)
 
-    def session(self, script: str, timeout: float = 240) -> Outcome:
-        """`script` run once per submission (the step "session"), to completion."""
+    def session(self, script: str, timeout: float = 240) -> Session:
+        """The grader's bash `script`, run once per submission (the step "session").
 
-        def run() -> Outcome:
-            outcome = self.shell(script, timeout=timeout)
+        The script starts learner code only through `learner LOG CMD...` or
+        `probe LOG CMD...` (SESSION_PRELUDE) and hands its findings to the
+        grader with `measure NAME VALUE` or `CMD | report NAME`: lines on the
+        run's own pipe, marked with a key only the script holds, never files
+        in the copy that the learner's code could have planted.
+        """
+
+        def run() -> Session:
+            key = secrets.token_hex(16)
+            prelude = SESSION_PRELUDE.replace("LEARNER ", self.sandbox.learner_prefix())
+            left = max(1.0, min(timeout, self.deadline - time.monotonic()))
+            outcome = self._run(
+                ["bash", "-c", prelude + script],
+                left,
+                {REPORT_KEY: key},
+                measuring=True,
+                keep=SESSION_OUTPUT_LIMIT,
+            )
             self.expect(not outcome.timed_out, "the session " + outcome.describe())
-            return outcome
+            return Session(outcome, _measures(outcome.stdout, key))
 
         return self.step("session", run)
 
@@ -222,13 +274,27 @@ class Context:
         except (ValueError, UnicodeDecodeError) as exc:
             raise CheckFailed(f"{relative} is not valid JSON: {exc}") from exc
 
+    def folders(self, relative: str) -> list[Path]:
+        """The real folders in `relative`, itself a real folder of the copy.
+
+        No link is followed, on the way there or in the listing: a learner's
+        link to `/etc` never shows the grader, or the feedback, what is there.
+        """
+        here = self.root
+        for part in Path(relative).parts:
+            here = here / part
+            if part == ".." or here.is_symlink() or not here.is_dir():
+                return []
+        with os.scandir(here) as entries:
+            found = [here / e.name for e in entries if e.is_dir(follow_symlinks=False)]
+        return sorted(found)
+
     def newest_run(self, home: str) -> str:
         """The workspace-relative folder of the newest run in `home`."""
-        runs = self.root / home / "runs"
-        folders = [p for p in runs.glob("*") if p.is_dir() and not p.is_symlink()]
+        folders = self.folders(f"{home}/runs")
         if not folders:
             raise CheckFailed(f"no run was recorded in {home}/runs")
-        newest = max(folders, key=lambda p: p.stat().st_mtime)
+        newest = max(folders, key=lambda p: p.lstat().st_mtime)
         return str(newest.relative_to(self.root))
 
     def versions(self, home: str, model: str = "penguins") -> dict[str, dict[str, Any]]:
@@ -287,16 +353,53 @@ class Context:
                 conn.close()
 
 
-def run_checks(sandbox: Sandbox, checks: list[Check]) -> list[CheckResult]:
-    """Every check, in order, each scored on its own."""
+@dataclass(frozen=True)
+class Session:
+    """A session's run, and what its script measured (`measure`, `report`)."""
+
+    outcome: Outcome
+    measures: dict[str, str]
+
+    def measure(self, name: str) -> str:
+        if name not in self.measures:
+            raise CheckFailed(f"the session measured no {name}")
+        return self.measures[name]
+
+
+def _measures(stdout: str, key: str) -> dict[str, str]:
+    """The `measure`/`report` lines marked with this session's key."""
+    found = {}
+    mark = f"@grader-{key} "
+    for line in stdout.splitlines():
+        if line.startswith(mark):
+            name, _, encoded = line[len(mark) :].partition(" ")
+            try:
+                found[name] = base64.b64decode(encoded).decode("utf-8", "replace")
+            except ValueError:
+                continue
+    return found
+
+
+def run_checks(
+    sandbox: Sandbox, checks: list[Check], budget: float | None = None
+) -> list[CheckResult]:
+    """Every check, in order, each scored on its own, all within `budget` seconds."""
     context = Context(sandbox)
-    return [_run_one(context, item) for item in checks]
+    end = time.monotonic() + budget if budget is not None else math.inf
+    results = []
+    for item in checks:
+        if time.monotonic() >= end:
+            spent = f"not run: the submission used its whole {budget:g} s"
+            results.append(CheckResult(item, 0.0, spent, 0.0))
+        else:
+            results.append(_run_one(context, item, end))
+    return results
 
 
-def _run_one(context: Context, item: Check) -> CheckResult:
+def _run_one(context: Context, item: Check, end: float = math.inf) -> CheckResult:
     started = time.monotonic()
-    context.deadline = started + item.timeout
-    context.watchdog = Watchdog(item.timeout + OVERRUN_GRACE)
+    context.deadline = min(started + item.timeout, end)
+    context.watchdog = Watchdog(context.deadline - started + OVERRUN_GRACE)
     try:
         with context.watchdog:
             item.run(context)
@@ -317,6 +420,6 @@ def _run_one(context: Context, item: Check) -> CheckResult:
         )
         score = 0.0
     seconds = time.monotonic() - started
-    if seconds > item.timeout + 1 and score:
+    if time.monotonic() > context.deadline + 1 and score:
         score, output = 0.0, f"{item.failure}: took {seconds:.0f} s, over its limit"
     return CheckResult(item, score, output, seconds)

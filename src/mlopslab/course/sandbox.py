@@ -3,18 +3,31 @@
 Learner code is untrusted. It runs on a private copy of the submission, never in
 the grader's process, under these fences, each used where the machine has it:
 
-- bubblewrap (Debian's `bubblewrap`): new user, PID, IPC, UTS and network
-  namespaces (no network at all, not even the grader's loopback), an
-  unprivileged uid (65534), and a file system that holds only the system's
-  programs, Python, the project's packages and the submission's own copy. The
+- bubblewrap (Debian's `bubblewrap`): new PID, IPC, UTS and network namespaces
+  (no network at all, not even the grader's loopback) and a file system that
+  holds only the system's programs, Python, the project's packages and the
+  submission's own copy, with a small `/tmp` and `/dev/shm` of its own. The
   course (hidden checks, keys, solutions) and the results folder do not exist
-  inside. Without bubblewrap, `unshare --net --map-root-user` still takes the
-  network away, and the results say that files were not fenced.
+  inside. bubblewrap's own arguments come from a file descriptor, so no
+  process inside can read the hidden paths from `/proc/1/cmdline`.
+- a real unprivileged uid: when the grader is root, learner code runs as host
+  uid 65534 with no capabilities (`setpriv`), so files only root may read stay
+  unreadable. (A user namespace would map its 65534 to the grader's own uid,
+  which for root is root.) Without root, bubblewrap's user namespace maps
+  65534 to the grader's uid: the sandbox reads what the grader's user may.
 - rlimits (util-linux `prlimit`): CPU seconds, address space, file size and
   open files.
-- a process limit: a `pids` cgroup where this user can make one (root), else
-  RLIMIT_NPROC (which the kernel does not apply to root).
+- cgroups where the grader may make them (root): at most `processes`
+  processes, and `memory_bytes` of memory with swap counted, for the whole
+  sandbox rather than each process. Without, RLIMIT_NPROC bounds processes
+  (the kernel does not apply it to root) and memory is bounded per process.
 - a wall-clock timeout that kills the whole process tree.
+
+A run's output comes back through pipes the grader holds, kept to a bounded
+tail. When the grader is root, a shell run (`Sandbox.run(..., measuring=True)`)
+runs as a second uid (65533), which learner processes cannot signal, trace or
+read: commands it starts through its `learner` function run as 65534, so what
+the shell itself prints (exit codes, HTTP statuses) is the grader's measure.
 
 `Sandbox.isolation` lists what applied, so results never claim a fence that
 was not there.
@@ -24,32 +37,39 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
-import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import IO, Literal
 
-NOBODY = 65534
-TMP_BYTES = 256 * 2**20  # the sandbox's /tmp lives in memory
-OUTPUT_LIMIT = 64_000  # characters of stdout/stderr kept per run
-_CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+LEARNER_UID = 65534  # "nobody": learner code
+GRADER_UID = 65533  # a measuring shell's own commands (root grader only)
+OUTPUT_LIMIT = 64_000  # bytes of stdout/stderr kept per run
+SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc")
+MOUNTED = ("/", "/tmp", "/dev", "/dev/shm", "/proc")  # the sandbox's own
+_CGROUP_ROOTS = (Path("/sys/fs/cgroup"),)
+Mode = Literal["root", "user", "unshare", "none"]
 
 
 @dataclass(frozen=True)
 class Limits:
     cpu_seconds: int = 300
-    memory_bytes: int = 6 * 2**30
+    memory_bytes: int = 6 * 2**30  # the whole sandbox (cgroup), else each process
     processes: int = 256
     file_bytes: int = 512 * 2**20
     open_files: int = 1024
+    tmp_bytes: int = 256 * 2**20  # the sandbox's own /tmp, in memory
+    shm_bytes: int = 64 * 2**20  # and its /dev/shm
 
 
 @dataclass(frozen=True)
@@ -83,109 +103,141 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     python_bin: Path = field(default_factory=lambda: Path(sys.executable).parent)
     hidden: tuple[Path, ...] = ()  # never visible inside, e.g. the course
+    _owned: bool = field(default=False, init=False, repr=False)
 
     @property
     def own_process_limit(self) -> bool:
         """True when the process limit is this sandbox's alone (a cgroup)."""
-        return _cgroup_parent() is not None
+        return "pids" in _controllers()
 
     @property
     def isolation(self) -> list[str]:
-        fences = ["rlimits (cpu, memory, file size, open files)", "wall-clock timeout"]
-        if bwrap_works():
-            fences.insert(0, "bubblewrap: no network, uid 65534, only its own files")
-        elif unshare_works():
-            fences.insert(0, "no network (unshare); files NOT fenced: no bubblewrap")
-        else:
-            fences.insert(0, "NO network or file fence on this machine")
-        if _cgroup_parent() is not None:
-            fences.append(f"at most {self.limits.processes} processes (cgroup)")
+        limits = self.limits
+        fences = [_file_fence(), "rlimits (cpu, file size, open files)"]
+        fences.append("wall-clock timeout")
+        controllers = _controllers()
+        if "pids" in controllers:
+            fences.append(f"at most {limits.processes} processes (cgroup)")
         elif os.geteuid() != 0:
-            fences.append(f"at most {self.limits.processes} processes (rlimit)")
+            fences.append(f"at most {limits.processes} processes (rlimit)")
         else:
             fences.append("NO process limit (root without a pids cgroup)")
+        memory = f"{limits.memory_bytes / 2**30:g} GiB"
+        if "memory" in controllers:
+            fences.append(f"memory at most {memory}, swap counted (cgroup)")
+        else:
+            fences.append(f"memory at most {memory} per process (rlimit; no cgroup)")
         return fences
 
     def run(
-        self, argv: list[str], timeout: float, env: dict[str, str] | None = None
+        self,
+        argv: list[str],
+        timeout: float,
+        env: dict[str, str] | None = None,
+        measuring: bool = False,
+        keep: int = OUTPUT_LIMIT,
     ) -> Outcome:
-        """Run `argv` (a project command name first) in `root` with `env` added."""
-        started = time.perf_counter()
-        with _scratch() as scratch, _process_group_cgroup(self.limits) as cgroup:
-            out_path, err_path = scratch / "stdout", scratch / "stderr"
-            with out_path.open("wb") as out, err_path.open("wb") as err:
-                process = subprocess.Popen(
-                    _fenced(self._command(argv), self.limits, cgroup),
-                    cwd=self.root,
-                    env=self._environment(env or {}),
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    start_new_session=True,
-                )
-                timed_out = _wait(process, timeout, cgroup)
-            code = process.returncode
-            return Outcome(
-                code=None if timed_out or code < 0 else code,
-                stdout=_tail(out_path),
-                stderr=_tail(err_path),
-                seconds=time.perf_counter() - started,
-                timed_out=timed_out,
-                signal=signal.Signals(-code).name
-                if code < 0 and not timed_out
-                else None,
-            )
+        """Run `argv` (a project command name first) in `root` with `env` added.
 
-    def _command(self, argv: list[str]) -> list[str]:
+        `measuring`: `argv` is the grader's own shell (see the module's notes).
+        """
+        self._take_ownership()
+        started = time.perf_counter()
+        with _cgroups(self.limits) as groups, _arguments(self._bwrap()) as args_fd:
+            process = subprocess.Popen(
+                _fenced(self._command(argv, args_fd, measuring), self.limits, groups),
+                cwd=self.root,
+                env=self._environment(env or {}),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=() if args_fd is None else (args_fd,),
+            )
+            assert process.stdout is not None and process.stderr is not None
+            with _Tail(process.stdout, keep) as out, _Tail(process.stderr, keep) as err:
+                timed_out = _wait(process, timeout, groups)
+        code = process.returncode
+        return Outcome(
+            code=None if timed_out or code < 0 else code,
+            stdout=out.text(),
+            stderr=err.text(),
+            seconds=time.perf_counter() - started,
+            timed_out=timed_out,
+            signal=signal.Signals(-code).name if code < 0 and not timed_out else None,
+        )
+
+    def learner_prefix(self) -> str:
+        """Shell words that run a command as the learner, inside a measuring run."""
+        if _mode() != "root":
+            return ""
+        return shlex.join(_setpriv(LEARNER_UID)) + " "
+
+    def _take_ownership(self) -> None:
+        """Give the copy to the learner's uid (root grader), without following links."""
+        if self._owned or _mode() != "root":
+            return
+        owner = f"{LEARNER_UID}:{LEARNER_UID}"
+        subprocess.run(["chown", "-R", "-h", owner, str(self.root)], check=True)
+        self._owned = True
+
+    def _command(
+        self, argv: list[str], args_fd: int | None, measuring: bool
+    ) -> list[str]:
         """The program (a project command, or bash) inside its fences."""
         tool = self.python_bin / argv[0]
         program = [str(tool) if tool.exists() else argv[0], *argv[1:]]
-        if bwrap_works():
-            return [*self._bwrap(), "--", *program]
-        if unshare_works():
+        mode = _mode()
+        if mode == "root":
+            uid = _setpriv(GRADER_UID, keep_setuid=True) if measuring else None
+            return [
+                "bwrap",
+                "--args",
+                str(args_fd),
+                "--",
+                *(uid or _learner()),
+                *program,
+            ]
+        if mode == "user":
+            return ["bwrap", "--args", str(args_fd), "--", *program]
+        if mode == "unshare":
             return ["unshare", "--net", "--map-root-user", "--", *program]
         return program
 
-    def _bwrap(self) -> list[str]:
-        venv = self.python_bin.parent
-        args = [
-            "bwrap",
-            "--die-with-parent",
-            "--new-session",
-            "--unshare-all",
-            "--uid",
-            str(NOBODY),
-            "--gid",
-            str(NOBODY),
-            "--hostname",
-            "sandbox",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--size",
-            str(TMP_BYTES),
-            "--tmpfs",
-            "/tmp",
-        ]
-        for system in ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc"):
+    def _bwrap(self) -> list[str] | None:
+        """bubblewrap's options (read from a descriptor), or None without it."""
+        mode = _mode()
+        if mode not in ("root", "user"):
+            return None
+        args = ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        if mode == "root":  # no user namespace: setpriv drops to a real uid
+            args += ["--unshare-pid", "--unshare-net", "--unshare-ipc"]
+            args += ["--unshare-uts", "--unshare-cgroup-try"]
+        else:
+            args += ["--unshare-all", "--uid", str(LEARNER_UID)]
+            args += ["--gid", str(LEARNER_UID)]
+        args += ["--dev", "/dev", "--proc", "/proc"]
+        args += _tmpfs("/tmp", self.limits.tmp_bytes)
+        args += _tmpfs("/dev/shm", self.limits.shm_bytes)
+        for system in SYSTEM:
             args += ["--ro-bind-try", system, system]
-        for prefix in {sys.base_prefix, str(venv)}:
+        binds = sorted({sys.base_prefix, str(self.python_bin.parent)})
+        for prefix in binds:
             args += ["--ro-bind", prefix, prefix]
-        # The grader's own mlopslab (with the course it ships) and the course
-        # being graded are not the learner's to see, wherever they are installed.
-        import mlopslab
-
-        installed = Path(sysconfig.get_paths()["purelib"]) / "mlopslab"
-        for secret in (Path(mlopslab.__file__).parent, installed, *self.hidden):
-            if secret.is_dir():
-                args += ["--tmpfs", str(secret.resolve())]
-        args += ["--bind", str(self.root), str(self.root), "--chdir", str(self.root)]
-        return args
+        for secret in _secrets(self.hidden):
+            args += ["--tmpfs", secret]
+        root = str(self.root)
+        args += ["--bind", root, root]
+        for folder in _ancestors([*binds, root]):
+            args += ["--chmod", "0711", folder]  # made by bwrap: traversable only
+        return [*args, "--chdir", root]
 
     def _environment(self, extra: dict[str, str]) -> dict[str, str]:
         home = self.root / ".home"
-        home.mkdir(exist_ok=True)
+        if not home.is_dir():
+            home.mkdir()
+            if _mode() == "root":
+                os.chown(home, LEARNER_UID, LEARNER_UID)
         return {
             "PATH": f"{self.python_bin}:/usr/bin:/bin",
             "HOME": str(home),
@@ -200,13 +252,38 @@ class Sandbox:
 
 
 @cache
+def _mode() -> Mode:
+    """How this machine fences: bwrap as root, bwrap as a user, unshare, nothing."""
+    probe = ["--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--", "true"]
+    if os.geteuid() == 0 and _works(["bwrap", *probe]):
+        return "root"
+    if _works(["bwrap", "--unshare-all", *probe]):
+        return "user"
+    if _works(["unshare", "--net", "--map-root-user", "true"]):
+        return "unshare"
+    return "none"
+
+
 def bwrap_works() -> bool:
-    return _works(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"])
+    return _mode() in ("root", "user")
 
 
-@cache
 def unshare_works() -> bool:
-    return _works(["unshare", "--net", "--map-root-user", "true"])
+    return _mode() != "none"
+
+
+def _file_fence() -> str:
+    mode = _mode()
+    if mode == "root":
+        return f"bubblewrap: no network, only its own files, host uid {LEARNER_UID}"
+    if mode == "user":
+        return (
+            f"bubblewrap: no network, only its own files, uid {LEARNER_UID} "
+            "(the grader's own uid outside)"
+        )
+    if mode == "unshare":
+        return "no network (unshare); files NOT fenced: no bubblewrap"
+    return "NO network or file fence on this machine"
 
 
 def _works(command: list[str]) -> bool:
@@ -218,11 +295,98 @@ def _works(command: list[str]) -> bool:
         return False
 
 
-def _fenced(command: list[str], limits: Limits, cgroup: Path | None) -> list[str]:
-    """The command behind its rlimits (util-linux `prlimit`), in its cgroup.
+def _setpriv(uid: int, keep_setuid: bool = False) -> list[str]:
+    """`setpriv` to a real uid; `keep_setuid` leaves it able to start the learner."""
+    words = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    if keep_setuid:
+        caps = "-all,+setuid,+setgid,+setpcap"
+        words += [f"--inh-caps={caps}", f"--ambient-caps={caps}"]
+        return [*words, f"--bounding-set={caps}", "--"]
+    words += ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all"]
+    return [*words, "--no-new-privs", "--"]
 
-    A shell joins the cgroup and then execs, so nothing the command starts is
-    outside it. (No `preexec_fn`: Python code between fork and exec can
+
+def _learner() -> list[str]:
+    return _setpriv(LEARNER_UID)
+
+
+def _tmpfs(path: str, size: int) -> list[str]:
+    return ["--perms", "1777", "--size", str(size), "--tmpfs", path]
+
+
+def _secrets(hidden: tuple[Path, ...]) -> list[str]:
+    """The grader's own mlopslab (and the course it ships), and `hidden`."""
+    import mlopslab
+
+    installed = Path(sysconfig.get_paths()["purelib"]) / "mlopslab"
+    folders = (Path(mlopslab.__file__).parent, installed, *hidden)
+    return sorted({str(f.resolve()) for f in folders if f.is_dir()})
+
+
+def _ancestors(paths: list[str]) -> list[str]:
+    """Folders bwrap makes on the way to `paths`: outside the system's own."""
+    found: set[str] = set()
+    for path in paths:
+        for parent in Path(path).parents:
+            text = str(parent)
+            system = any(text == s or text.startswith(s + "/") for s in SYSTEM)
+            if not system and text not in MOUNTED:
+                found.add(text)
+    return sorted(found, key=len)
+
+
+@contextlib.contextmanager
+def _arguments(args: list[str] | None) -> Iterator[int | None]:
+    """bwrap's options in an in-memory file (its descriptor), or None."""
+    if args is None:
+        yield None
+        return
+    fd = os.memfd_create("bwrap-args", 0)  # inheritable only through pass_fds
+    try:
+        os.write(fd, b"".join(a.encode() + b"\0" for a in args))
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+class _Tail:
+    """Drains a pipe on a thread, keeping only its last `keep` bytes."""
+
+    def __init__(self, pipe: IO[bytes], keep: int) -> None:
+        self._pipe, self._keep = pipe, keep
+        self._data = bytearray()
+        self._cut = False
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+
+    def __enter__(self) -> _Tail:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        # Every writer is dead by now (the tree and its cgroup were killed);
+        # a writer that escaped both cannot hold the grader: it stops waiting.
+        self._thread.join(timeout=5)
+        self._pipe.close()
+
+    def _drain(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while chunk := os.read(self._pipe.fileno(), 65536):
+                self._data += chunk
+                if len(self._data) > self._keep:
+                    del self._data[: len(self._data) - self._keep]
+                    self._cut = True
+
+    def text(self) -> str:
+        text = bytes(self._data).decode("utf-8", errors="replace")
+        return f"[...]{text}" if self._cut else text
+
+
+def _fenced(command: list[str], limits: Limits, groups: list[Path]) -> list[str]:
+    """The command behind its rlimits (util-linux `prlimit`), in its cgroups.
+
+    A shell joins the cgroups and then execs, so nothing the command starts is
+    outside them. (No `preexec_fn`: Python code between fork and exec can
     deadlock when the grader runs submissions on several threads.)
     """
     limited = [
@@ -233,18 +397,18 @@ def _fenced(command: list[str], limits: Limits, cgroup: Path | None) -> list[str
         f"--nofile={limits.open_files}",
         "--core=0",
     ]
-    if cgroup is None and os.geteuid() != 0:
+    if not groups and os.geteuid() != 0:
         limited.append(f"--nproc={limits.processes}")
     limited += ["--", *command]
-    if cgroup is None:
+    if not groups:
         return limited
-    join = 'echo $$ > "$0" && exec "$@"'
-    return ["sh", "-c", join, str(cgroup / "cgroup.procs"), *limited]
+    join = " && ".join(
+        f"echo $$ > {shlex.quote(str(g / 'cgroup.procs'))}" for g in groups
+    )
+    return ["sh", "-c", f'{join} && exec "$@"', "sandbox", *limited]
 
 
-def _wait(
-    process: subprocess.Popen[bytes], timeout: float, cgroup: Path | None
-) -> bool:
+def _wait(process: subprocess.Popen[bytes], timeout: float, groups: list[Path]) -> bool:
     """Wait; on timeout kill the whole tree. True when it timed out."""
     try:
         process.wait(timeout=timeout)
@@ -254,28 +418,42 @@ def _wait(
     # Leftovers (daemons, a fork bomb's children) go too, finished or not.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    if cgroup is not None:
-        _kill_cgroup(cgroup)
+    for group in groups:
+        _kill_cgroup(group)
     process.wait()
     return timed_out
 
 
 @cache
-def _cgroup_parent() -> Path | None:
-    """A pids cgroup folder this process may create children in, or None."""
-    for root in _CGROUP_ROOTS:
-        if (root / "pids.max").exists() or (root / "cgroup.procs").exists():
-            probe = root / f"mlopslab-probe-{os.getpid()}"
-            try:
-                probe.mkdir()
-            except OSError:
-                continue
-            usable = (probe / "pids.max").exists()
-            probe.rmdir()
+def _controllers() -> dict[str, Path]:
+    """The cgroup folders (by controller) this process may make children in."""
+    candidates = {
+        "pids": [("pids", "pids.max"), ("", "pids.max")],
+        "memory": [("memory", "memory.limit_in_bytes"), ("", "memory.max")],
+    }  # cgroup v1 (a hierarchy per controller), then v2 (one for all)
+    found: dict[str, Path] = {}
+    for controller, places in candidates.items():
+        for root in _CGROUP_ROOTS:
+            usable = [root / sub for sub, limit in places if _usable(root / sub, limit)]
             if usable:
-                _sweep(root)
-                return root
-    return None
+                found[controller] = usable[0]
+                break
+    return found
+
+
+def _usable(root: Path, limit_file: str) -> bool:
+    if not (root / "cgroup.procs").exists():
+        return False
+    probe = root / f"mlopslab-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return False
+    usable = (probe / limit_file).exists()
+    probe.rmdir()
+    if usable:
+        _sweep(root)
+    return usable
 
 
 def _sweep(root: Path) -> None:
@@ -285,21 +463,40 @@ def _sweep(root: Path) -> None:
             stale.rmdir()  # only succeeds when no process is left in it
 
 
+def _limits_for(controller: str, group: Path, limits: Limits) -> list[tuple[str, str]]:
+    if controller == "pids":
+        return [("pids.max", str(limits.processes))]
+    memory = str(limits.memory_bytes)
+    if (group / "memory.max").exists():  # cgroup v2: swap is its own limit
+        swap = (
+            [("memory.swap.max", "0")] if (group / "memory.swap.max").exists() else []
+        )
+        return [("memory.max", memory), *swap]
+    settings = [("memory.limit_in_bytes", memory)]
+    if (group / "memory.memsw.limit_in_bytes").exists():  # memory plus swap
+        settings.append(("memory.memsw.limit_in_bytes", memory))
+    return settings
+
+
 @contextlib.contextmanager
-def _process_group_cgroup(limits: Limits) -> Iterator[Path | None]:
-    parent = _cgroup_parent()
-    if parent is None:
-        yield None
-        return
-    group = parent / f"mlopslab-sandbox-{uuid.uuid4().hex[:12]}"
-    group.mkdir()
+def _cgroups(limits: Limits) -> Iterator[list[Path]]:
+    """A new group under each usable controller, with this sandbox's limits."""
+    groups: list[Path] = []
+    name = f"mlopslab-sandbox-{uuid.uuid4().hex[:12]}"
     try:
-        (group / "pids.max").write_text(str(limits.processes))
-        yield group
+        for controller, parent in _controllers().items():
+            group = parent / name
+            if not group.exists():  # cgroup v2: one group holds both controllers
+                group.mkdir()
+                groups.append(group)
+            for setting, value in _limits_for(controller, group, limits):
+                (group / setting).write_text(value)
+        yield groups
     finally:
-        _kill_cgroup(group)
-        with contextlib.suppress(OSError):
-            group.rmdir()
+        for group in groups:
+            _kill_cgroup(group)
+            with contextlib.suppress(OSError):
+                group.rmdir()
 
 
 def _kill_cgroup(group: Path) -> None:
@@ -314,21 +511,3 @@ def _kill_cgroup(group: Path) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.02)
-
-
-@contextlib.contextmanager
-def _scratch() -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="mlopslab-sandbox-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _tail(path: Path) -> str:
-    with path.open("rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - OUTPUT_LIMIT))
-        text = handle.read().decode("utf-8", errors="replace")
-    return text if size <= OUTPUT_LIMIT else f"[...]{text}"

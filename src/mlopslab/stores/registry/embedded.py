@@ -89,6 +89,17 @@ def local_version(tracking_uri: str, name: str | None, ref: str) -> LocalVersion
         return None  # artifacts not on local disk: MLflow downloads them
 
 
+def read_version(
+    db: sqlite3.Connection, name: str | None, ref: str
+) -> LocalVersion | None:
+    """`local_version` on a connection the caller opened (rows as sqlite3.Row).
+
+    For a reader that must control how the file is opened: the autograder reads
+    a private copy of a learner's store, under its own deadline.
+    """
+    return _lookup(db, name, ref.lstrip("@"))
+
+
 def local_model_files(version: LocalVersion) -> ModelFiles | None:
     """The scikit-learn flavor's files, described from the model's MLmodel file."""
     import yaml
