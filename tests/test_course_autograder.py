@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,9 @@ import pytest
 
 from mlopslab.course.autograder import Policy, find_submissions
 from mlopslab.errors import CourseError
+from tests.conftest import Cli
+
+REPO = Path(__file__).resolve().parents[1]
 
 DUE = datetime(2026, 12, 14, 23, 59, tzinfo=UTC)
 
@@ -55,3 +59,33 @@ def test_submission_times_come_from_the_csv_only(tmp_path: Path) -> None:
     (tmp_path / "ana.zip").write_bytes(b"")
     with pytest.raises(CourseError, match="two submissions for ana in"):
         find_submissions(tmp_path)
+
+
+def test_a_copy_left_behind_is_the_classs_alarm_not_a_grade(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlopslab.course import copies
+
+    # The corner under test is what the grader does when removal fails.
+    monkeypatch.setattr(copies, "_remove", lambda *_: "cannot remove /x: busy")
+    submissions = tmp_path / "subs"
+    (submissions / "ana").mkdir(parents=True)
+    out = tmp_path / "grades"
+
+    result = cli(
+        "course",
+        "grade",
+        "3-evaluation",
+        submissions,
+        "--out",
+        out,
+        "--course",
+        REPO / "course",
+        "--allow-unfenced",
+    )
+
+    assert result.code != 0
+    assert "ALARM: cannot remove /x: busy" in result.err
+    assert "grades stand" in result.err
+    graded = json.loads((out / "results" / "ana" / "results.json").read_text())
+    assert graded["output"].startswith("ungradable: no src/mlopslab")  # its own

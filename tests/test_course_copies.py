@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -142,3 +143,21 @@ def test_a_git_bomb_is_cut_at_the_size_limit_inside_the_fence(tmp_path: Path) ->
         assert "tree is larger than" in str(copy.problem)
     assert not copy.folder.parent.exists()
     assert Sandbox(tmp_path).isolation  # the fence it ran in is the graders'
+
+
+def test_copies_a_killed_grader_left_are_swept(tmp_path: Path) -> None:
+    from mlopslab.course import copies
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid is free now: a grader that died
+    stale = Path(tempfile.gettempdir()) / f"{copies.PREFIX}{dead.pid}-abc"
+    (stale / "submission" / "deep").mkdir(parents=True)
+    mine = Path(tempfile.gettempdir()) / f"{copies.PREFIX}{os.getpid()}-live"
+    mine.mkdir()  # a live grader's (this one's): kept
+    copies._sweep_once.cache_clear()
+    submission = tmp_path / "ana"
+    submission.mkdir()
+    with private_copy(submission):
+        pass
+    assert not stale.exists() and mine.exists()
+    mine.rmdir()

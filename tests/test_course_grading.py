@@ -21,6 +21,7 @@ import yaml
 
 from mlopslab.course.sandbox import Sandbox, bwrap_works
 from tests.conftest import CliResult
+from tests.test_course_copies import git_bomb
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -128,14 +129,18 @@ def test_each_sample_gets_its_exact_score(
 def test_the_graders_own_edge_cases(
     tmp_path: Path, cli: Callable[..., CliResult], probe: tuple[int, list[bytes]]
 ) -> None:
-    """Assignment 3: the hostile sample's failures, a zip, garbage, LMS export."""
+    """Assignment 3: hostile samples beside the reference, a zip, garbage, a git
+    bomb, the LMS export."""
     port, received = probe
     samples = MODULE / "instructor" / "samples"
     folder = tmp_path / "submissions"
     fenced = fully_fenced(tmp_path)
+    submission(folder / "reference", MODULE / "instructor" / "solution.patch")
     if fenced:
         hostile = submission(folder / "hostile", samples / "hostile.patch")
         (hostile / "probe_port.txt").write_text(str(port))
+        submission(folder / "hog", samples / "hog.patch")
+        git_bomb(tmp_path, copies=260).rename(folder / "bomb.bundle")
     broken = submission(tmp_path / "broken", samples / "broken.patch")
     with zipfile.ZipFile(folder / "broken.zip", "w") as archive:
         for path in broken.rglob("*"):
@@ -151,6 +156,7 @@ def test_the_graders_own_edge_cases(
         p.parent.name: json.loads(p.read_text())
         for p in out.glob("results/*/results.json")
     }
+    assert scores["reference"]["score"] == 11  # whatever the others did
     assert scores["broken"]["score"] == 0
     assert scores["broken"]["output"].startswith("public checks passed: 0/3")
     assert scores["garbage"]["output"].startswith("ungradable: garbage.zip is not")
@@ -164,6 +170,9 @@ def test_the_graders_own_edge_cases(
         assert "exited 9" in outputs[1]  # the fork bomb, stopped at the limit
         assert "MemoryError" in outputs[4]  # the 10 GB allocation
         assert received == []
+        # Its disk, /dev/shm and memory filled, 20,000 folders deep: only its own.
+        assert scores["hog"]["score"] == 0
+        assert "tree is larger than" in scores["bomb"]["output"]
     assert "student,score,max_score" in (out / "summary.csv").read_text()
 
     exported = cli("course", "gradebook", "--export", "canvas")
@@ -194,4 +203,4 @@ def test_check_runs_the_public_checks_only(
 def test_the_sandbox_states_what_it_fenced(tmp_path: Path) -> None:
     fences = Sandbox(tmp_path).isolation
     assert any("wall-clock" in f for f in fences)
-    assert len(fences) == 4
+    assert len(fences) == 5

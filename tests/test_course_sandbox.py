@@ -274,3 +274,16 @@ print("tried", len(keys))
 
     assert session.measures == {"real": "1"}, session.outcome.output
     assert (sandbox.root / "forge.log").read_text().startswith("tried 0")
+
+
+def test_listings_never_follow_a_link_out(sandbox: Sandbox) -> None:
+    root = sandbox.root
+    (root / "ws").symlink_to("/etc")  # the whole folder a link out
+    (root / "ws2" / "runs" / "real").mkdir(parents=True)
+    (root / "ws2" / "runs" / "host").symlink_to("/")  # one entry a link out
+    context = Context(sandbox)
+    assert context.folders("ws/runs") == []
+    assert context.folders("ws2/runs") == [root / "ws2" / "runs" / "real"]
+    assert context.folders("ws2/../ws2/runs") == []
+    with pytest.raises(CheckFailed, match="no run was recorded in ws/runs"):
+        context.newest_run("ws")

@@ -2,11 +2,77 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
+
+import numpy as np
 
 from mlopslab.course.grading import Context, check
 
 from ..assignment.checks import champion, exit_code, session, signature_inputs
+
+# Rows the public checks never send: bill_ratio must be their ratio, not a name.
+LENGTHS = [35.2, 40.1, 48.7, 52.3, 58.0, 44.4]
+DEPTHS = [20.3, 14.2, 19.1, 15.0, 16.4, 13.5]
+ROWS = {
+    "island": ["Dream", "Biscoe", "Torgersen", "Biscoe", "Dream", "Biscoe"],
+    "bill_length_mm": LENGTHS,
+    "bill_depth_mm": DEPTHS,
+    "flipper_length_mm": [185.0, 210.0, 197.0, 222.0, 201.0, 215.0],
+    "body_mass_g": [3400.0, 4900.0, 3900.0, 5600.0, 4100.0, 5050.0],
+    "sex": ["female", "male", "male", "male", "female", "female"],
+    "year": [2007, 2008, 2009, 2009, 2008, 2007],
+}
+RATIO_PROBE = r"""
+import sys
+sys.path.insert(0, "src")
+import json
+import mlflow
+import numpy as np
+import pandas as pd
+
+mlflow.set_tracking_uri("sqlite:///ws/mlflow.db")
+model = mlflow.sklearn.load_model("models:/penguins@champion")
+names = [str(n) for n in model[:-1].get_feature_names_out()]
+out = np.asarray(model[:-1].transform(pd.DataFrame(json.loads(sys.argv[1]))))
+column = names.index("bill_ratio") if "bill_ratio" in names else None
+values = None if column is None else [float(v) for v in out[:, column]]
+print(json.dumps(values))
+"""
+RATIO_SESSION = f"""
+rows={shlex.quote(json.dumps(ROWS))}
+code={shlex.quote(RATIO_PROBE)}
+probe ratio.log python -I -c "$code" "$rows" | tail -n 1 | report ratio
+"""
+
+
+@check(
+    "bill_ratio is the ratio of the two bill columns, on rows never sent before",
+    points=2,
+    visibility="hidden",
+    timeout=240,
+    success="the fitted feature follows bill_length_mm / bill_depth_mm",
+    failure="bill_ratio is not the ratio of the bill columns",
+)
+def ratio_values(ctx: Context) -> None:
+    session(ctx)
+    try:
+        found = json.loads(ctx.session(RATIO_SESSION, step="ratio").measure("ratio"))
+    except ValueError:
+        found = None
+    values = ctx.require(found, "the champion has no bill_ratio output to compare")
+    ctx.expect(len(values) == len(LENGTHS), f"{len(values)} values for 6 rows")
+    truth = np.asarray(LENGTHS) / np.asarray(DEPTHS)
+    seen = np.asarray(values, dtype=float)
+    ctx.expect(
+        bool(np.isfinite(seen).all()) and seen.std() > 0, "not a varying feature"
+    )
+    # Scaled or not, the feature is an increasing straight-line function of it.
+    correlation = float(np.corrcoef(truth, seen)[0, 1])
+    ctx.expect(
+        correlation > 0.999, f"correlation with the true ratio {correlation:.3f}"
+    )
 
 
 @check(
@@ -23,8 +89,13 @@ def baseline_consistent(ctx: Context) -> None:
     inputs = signature_inputs(ctx, version)
     run = Path(version.run_dir).relative_to(ctx.root)
     for name in ("statistics", "constraints"):
-        features = ctx.json(f"{run}/baseline/{name}.json").get("features", [])
-        names = sorted(f.get("name") for f in features)
+        found = ctx.json(f"{run}/baseline/{name}.json")
+        features = found.get("features") if isinstance(found, dict) else None
+        ctx.expect(isinstance(features, list), f"{name}.json has no features list")
+        assert isinstance(features, list)
+        names = sorted(
+            str(f.get("name")) if isinstance(f, dict) else repr(f) for f in features
+        )
         ctx.expect(names == sorted(inputs), f"{name}.json lists {names}")
 
 

@@ -6,6 +6,26 @@ from mlopslab.course.grading import Context, check
 
 from ..assignment.checks import PATIENT, nested_params, run, trials
 
+# A patience and a seed the public checks never use.
+PATIENT_TWO = {"MLOPSLAB_TUNE__PATIENCE": "2", "MLOPSLAB_SEED": "7"}
+BATCH = 4
+
+
+def expected_stop(losses: list[float], patience: int, limit: int) -> int:
+    """How many trials the rule allows: stop at `patience` stale batches in a row."""
+    best, stale = float("inf"), 0
+    for start in range(0, limit, BATCH):
+        if stale >= patience:
+            return start
+        batch = losses[start : start + BATCH]
+        if not batch:  # it stopped although the rule says go on
+            return limit
+        if min(batch) < best:
+            best, stale = min(batch), 0
+        else:
+            stale += 1
+    return limit
+
 
 @check(
     "the nested MLflow runs match tuning.json and carry min_samples_leaf",
@@ -54,3 +74,19 @@ def reproducible(ctx: Context) -> None:
         (t.get("family"), t.get("params")) for t in trials(ctx, "ws-patient-again")
     ]
     ctx.expect(first == second, "the two runs tried different trials")
+
+
+@check(
+    "with patience 2 and another seed, tuning stops at the first 2 stale batches",
+    points=2,
+    visibility="hidden",
+    timeout=120,
+    success="exactly as many trials as the rule allows, replayed on the losses",
+    failure="the stopping rule does not follow tune.patience",
+)
+def patience_two(ctx: Context) -> None:
+    run(ctx, "ws-patient-two", 40, PATIENT_TWO)
+    losses = [t.get("cv_log_loss") for t in trials(ctx, "ws-patient-two")]
+    done = [loss if isinstance(loss, float | int) else float("inf") for loss in losses]
+    stop = expected_stop(done, 2, 40)
+    ctx.expect(len(done) == stop, f"{len(done)} trials; the rule stops at {stop}")

@@ -88,3 +88,27 @@ def nothing_else(ctx: Context) -> None:
             entry["tags"].get("status") == "approved", f"v{version} not approved"
         )
         ctx.expect(alias in entry["aliases"], f"v{version} is not {alias}")
+
+
+@check(
+    "a third version names the second as the champion it replaced",
+    points=1,
+    visibility="hidden",
+    timeout=150,
+    success="v3's lineage and tag say 2",
+    failure="champion_before does not follow the registry",
+)
+def third_version(ctx: Context) -> None:
+    # Last in this file: the third run changes the registry the others read.
+    two_runs(ctx)
+
+    def third() -> None:
+        outcome = ctx.mlopslab("run", "--trials", "4", "--home", HOME)
+        ctx.expect_exit(outcome, 0, "mlopslab run (number 3)")
+
+    ctx.step("third", third)
+    card = ctx.require(cards(ctx).get("3"), "no model card for version 3")
+    before = lineage(card)["champion_before"]
+    ctx.expect(before == "2", f'v3\'s champion_before is {before!r}, not "2"')
+    tag = ctx.versions(HOME).get("3", {}).get("tags", {}).get("champion_before")
+    ctx.expect(tag == "2", f"v3's champion_before tag is {tag!r}")

@@ -33,10 +33,7 @@ post() {{  # post NAME PATH BODY: the body, then the status code on its own line
 serve() {{  # serve NAME ARGS...: start, probe when NAME is default, 400 rows, stop
   learner /dev/null rm -f ws/capture.db ws/capture.db-wal ws/capture.db-shm
   start "serve-$1.log" mlopslab serve --home ws --port 8000 "${{@:2}}"
-  for _ in $(seq 150); do
-    curl -sf http://127.0.0.1:8000/ready > /dev/null && break
-    sleep 0.1
-  done
+  ready http://127.0.0.1:8000/ready
   if [ "$1" = default ]; then
     post two /predict '{{"rows": [{ROW}, {OTHER}]}}'
     post bad /predict '{{"rows": [{ROW}, {BAD}]}}'
@@ -61,13 +58,30 @@ def session(ctx: Context) -> Session:
     return found
 
 
-def response(ctx: Context, name: str) -> tuple[int, Any]:
+def response(ctx: Context, name: str, found: Session | None = None) -> tuple[int, Any]:
     """A request's status code and JSON body, as the session's curl saw them."""
-    body, _, status = session(ctx).measure(name).rpartition("\n")
+    body, _, status = (found or session(ctx)).measure(name).rpartition("\n")
     try:
         return int(status), json.loads(body)
     except ValueError:
         raise CheckFailed(f"the `{name}` request got no JSON answer") from None
+
+
+def expect_confidence(ctx: Context, status: int, body: Any, count: int) -> None:
+    """`count` predicted rows, each with the probability of its class as confidence."""
+    ctx.expect(status == 200, f"/predict answered {status}")
+    rows = body.get("predictions") if isinstance(body, dict) else None
+    ctx.expect(isinstance(rows, list) and len(rows) == count, f"not {count} rows")
+    assert isinstance(rows, list)
+    for index, row in enumerate(rows):
+        value, probabilities = row.get("confidence"), row.get("probabilities", {})
+        ctx.expect(
+            isinstance(value, float | int), f"row {index}: no numeric confidence"
+        )
+        top = max(probabilities.values())
+        ctx.expect(abs(value - top) <= 1e-9, f"row {index}: {value} is not {top}")
+        chosen = probabilities.get(row.get("prediction"))
+        ctx.expect(chosen is not None and abs(value - chosen) <= 1e-9, f"row {index}")
 
 
 def captured(ctx: Context, name: str) -> int:
@@ -95,21 +109,8 @@ def configured_rate(ctx: Context) -> None:
     failure="the confidence field is missing or wrong",
 )
 def confidence(ctx: Context) -> None:
-    session(ctx)
     status, body = response(ctx, "two")
-    ctx.expect(status == 200, f"/predict answered {status}")
-    rows = body.get("predictions") if isinstance(body, dict) else None
-    ctx.expect(isinstance(rows, list) and len(rows) == 2, "not two predicted rows")
-    assert isinstance(rows, list)
-    for index, row in enumerate(rows):
-        value, probabilities = row.get("confidence"), row.get("probabilities", {})
-        ctx.expect(
-            isinstance(value, float | int), f"row {index}: no numeric confidence"
-        )
-        top = max(probabilities.values())
-        ctx.expect(abs(value - top) <= 1e-9, f"row {index}: {value} is not {top}")
-        chosen = probabilities.get(row.get("prediction"))
-        ctx.expect(chosen is not None and abs(value - chosen) <= 1e-9, f"row {index}")
+    expect_confidence(ctx, status, body, 2)
 
 
 @check(

@@ -4,9 +4,40 @@ from __future__ import annotations
 
 import json
 
-from mlopslab.course.grading import CheckFailed, Context, check
+from mlopslab.course.grading import CheckFailed, Context, Session, check
 
-from ..assignment.checks import response, session
+from ..assignment.checks import captured, expect_confidence, response, session
+
+# Rows and a rate the public checks never use.
+ROWS = (
+    '{"island": "Torgersen", "bill_length_mm": 38.2, "bill_depth_mm": 19.9,'
+    ' "flipper_length_mm": 188, "body_mass_g": 3650, "sex": "male", "year": 2009},'
+    ' {"island": "Dream", "bill_length_mm": 50.8, "bill_depth_mm": 18.9,'
+    ' "flipper_length_mm": 199, "body_mass_g": 3900, "sex": "male", "year": 2008},'
+    ' {"island": "Biscoe", "bill_length_mm": 47.6, "bill_depth_mm": 14.1,'
+    ' "flipper_length_mm": 219, "body_mass_g": 5300, "sex": "female", "year": 2007}'
+)
+ONE = ROWS.split("},")[0] + "}"
+HALF = rf"""
+learner /dev/null rm -f ws/capture.db ws/capture.db-wal ws/capture.db-shm
+start serve-half.log mlopslab serve --home ws --port 8000 --capture-rate 0.5
+server=$started
+ready http://127.0.0.1:8000/ready
+curl -s -w '\n%{{http_code}}' -X POST -H 'content-type: application/json' \
+  -d '{{"rows": [{ROWS}]}}' http://127.0.0.1:8000/predict | report three
+for _ in $(seq 400); do
+  curl -s -o /dev/null -X POST -H 'content-type: application/json' \
+    -d '{{"rows": [{ONE}]}}' http://127.0.0.1:8000/predict
+done
+stop "$server"
+learner /dev/null cp ws/capture.db capture-half.db
+"""
+
+
+def half(ctx: Context) -> Session:
+    """A third server, at --capture-rate 0.5, sent rows never sent before."""
+    session(ctx)
+    return ctx.session(HALF, step="half")
 
 
 @check(
@@ -60,3 +91,30 @@ def documented(ctx: Context) -> None:
     ctx.expect(bool(rows), "no schema for a predicted row")
     field = rows[0]["properties"].get("confidence", {})
     ctx.expect(field.get("type") == "number", f"confidence is described as {field}")
+
+
+@check(
+    "rows never sent before get the right confidence too",
+    points=1,
+    visibility="hidden",
+    timeout=240,
+    success="a three-row /predict: each confidence is its row's top probability",
+    failure="the confidence is not computed from each row",
+)
+def confidence_elsewhere(ctx: Context) -> None:
+    status, body = response(ctx, "three", half(ctx))
+    expect_confidence(ctx, status, body, 3)
+
+
+@check(
+    "--capture-rate 0.5 captures about half of the requests",
+    points=1,
+    visibility="hidden",
+    timeout=240,
+    success="between 140 and 260 of 400 (and the three-row request) captured",
+    failure="capture does not follow the rate it is given",
+)
+def half_rate(ctx: Context) -> None:
+    half(ctx)
+    count = captured(ctx, "half")
+    ctx.expect(140 <= count <= 263, f"{count} rows captured at --capture-rate 0.5")

@@ -8,6 +8,22 @@ from mlopslab.course.grading import Context, check
 
 from ..assignment.checks import mean_shifts, monitored, session
 
+# A shift, a feature and a seed the public checks never use.
+OTHER = r"""
+start serve-other.log mlopslab serve --home ws --port 8000 --capture-rate 1.0
+server=$started
+ready http://127.0.0.1:8000/ready
+learner /dev/null mlopslab simulate traffic --home ws --n 300 --seed 21 \
+  --drift bill_depth_mm:-1.2sd
+learner monitored/other.out mlopslab monitor --home ws --fail-on constraints \
+  --last 300
+measure other.code $?
+learner /dev/null sh -c \
+  'newest=$(ls -d ws/monitoring/*/ | sort | tail -n 1) && cp -r "$newest" "$0"' \
+  monitored/other
+stop "$server"
+"""
+
 
 @check(
     "the threshold is the setting: +0.2 sd passes at 0.5 and is flagged at 0.1",
@@ -68,3 +84,19 @@ def everywhere(ctx: Context) -> None:
     ]
     numbers = re.findall(r"\d+(?:\.\d+)?", str(shift[0].get("description", "")))
     ctx.expect(len(numbers) >= 3, "the description lacks the means and the shift")
+
+
+@check(
+    "a -1.2 sd shift of bill_depth_mm is flagged, and nothing else",
+    points=2,
+    visibility="hidden",
+    timeout=240,
+    success="another feature, direction and seed: exit 1, one mean_shift_check",
+    failure="the check does not flag a shift it was never shown",
+)
+def other_shift(ctx: Context) -> None:
+    session(ctx)
+    code, violations = monitored(ctx, "other", ctx.session(OTHER, step="other"))
+    ctx.expect(code == 1, f"monitor exited {code}, not 1")
+    flagged = mean_shifts(violations)
+    ctx.expect(flagged == ["bill_depth_mm"], f"mean_shift_check on {flagged}")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mlopslab.cli.context import ConfigOpt, HomeOpt, resolve_config
 from mlopslab.cli.course_context import (
@@ -215,12 +215,12 @@ def _print_summary(graded: list[Graded], out: Path) -> None:
         table.add_column(column)
     for item in graded:  # learner text: never markup, never terminal codes
         table.add_row(
-            escape(plain(item.student)),
+            Text(plain(item.student)),
             f"{item.score:g}/{item.max_score:g}",
             item.public_line().split(";")[0].removeprefix("public checks passed: "),
             f"{item.days_late} d" if item.days_late else "-",
             f"{item.seconds:.0f}",
-            escape(plain(item.problem or "graded")),
+            Text(plain(item.problem or "graded")),
         )
     Console(highlight=False, soft_wrap=True).print(table)
     typer.echo(f"results: {out}/results/<student>/results.json, {out}/summary.csv")

@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from mlopslab.course.sandbox import Limits, Sandbox
@@ -32,6 +33,7 @@ SUBMISSION_LIMIT = 200 * 2**20  # bytes, unpacked
 DISK_BYTES = 2 * 2**30  # each submission's disk: its files and what it writes
 INODES = 200_000  # and its number of files and folders
 SKIPPED = {".git", ".venv", ".mlopslab", "__pycache__", "node_modules", ".mypy_cache"}
+PREFIX = "mlopslab-grade-"  # then the grader's pid: a dead grader's copies go
 _UNPACK_LIMITS = Limits(cpu_seconds=120, file_bytes=SUBMISSION_LIMIT + 1)
 
 
@@ -62,7 +64,8 @@ def disk_fence() -> str:
 @contextmanager
 def private_copy(submission: Path, hidden: tuple[Path, ...] = ()) -> Iterator[Copy]:
     """Unpack `submission` into a budgeted folder; remove it after, whatever happens."""
-    scratch = Path(tempfile.mkdtemp(prefix="mlopslab-grade-"))
+    _sweep_once()
+    scratch = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
     copy = Copy(scratch / "submission")
     mounted = _mount(scratch)
     try:
@@ -76,6 +79,25 @@ def private_copy(submission: Path, hidden: tuple[Path, ...] = ()) -> Iterator[Co
         yield copy
     finally:
         copy.alarm = _remove(scratch, mounted)
+
+
+@cache
+def _sweep_once() -> None:
+    """Remove the copies of graders that died before removing them (killed)."""
+    for scratch in Path(tempfile.gettempdir()).glob(f"{PREFIX}*-*"):
+        pid = scratch.name.removeprefix(PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove(scratch, mounted=os.path.ismount(scratch))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _mount(scratch: Path) -> bool:

@@ -53,8 +53,9 @@ REPORT_KEY = "MLOPSLAB_REPORT_KEY"
 # uid of its own) without the key, its output in LOG; `probe LOG CMD...` the
 # same, but its stdout comes back to the script; `start LOG CMD...` in the
 # background (its pid in $started), and `stop PID` ends it (as the learner: the
-# script's uid may not signal it). Redirections are made by the learner's own
-# shell: the copy is the learner's, not the script's, to write.
+# script's uid may not signal it); `ready URL` waits up to 15 s for a server.
+# Redirections are made by the learner's own shell: the copy is the learner's,
+# not the script's, to write.
 SESSION_PRELUDE = r"""
 to_log='exec "$@" > "$0" 2>&1'
 learner() {
@@ -68,6 +69,9 @@ start() {
   started=$!
 }
 stop() { learner /dev/null kill -TERM "$1"; wait "$1"; }
+ready() {
+  for _ in $(seq 150); do curl -sf "$1" > /dev/null && return; sleep 0.1; done
+}
 report() {
   printf '@grader-%s %s %s\n' "$MLOPSLAB_REPORT_KEY" "$1" "$(base64 -w0)"
 }
@@ -181,8 +185,10 @@ class Context:
         with shield:
             return self.sandbox.run(argv, timeout, env, measuring, keep)
 
-    def session(self, script: str, timeout: float = 240) -> Session:
-        """The grader's bash `script`, run once per submission (the step "session").
+    def session(
+        self, script: str, timeout: float = 240, step: str = "session"
+    ) -> Session:
+        """The grader's bash `script`, run once per submission (as the step `step`).
 
         The script starts learner code only through `learner LOG CMD...` or
         `probe LOG CMD...` (SESSION_PRELUDE) and hands its findings to the
@@ -205,7 +211,7 @@ class Context:
             self.expect(not outcome.timed_out, "the session " + outcome.describe())
             return Session(outcome, _measures(outcome.stdout, key))
 
-        return self.step("session", run)
+        return self.step(step, run)
 
     def config(self, env: dict[str, str] | None = None) -> dict[str, Any]:
         """`mlopslab config show` as a dict; an error or other output fails."""

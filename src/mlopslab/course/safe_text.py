@@ -5,7 +5,7 @@ printed) reach the instructor's terminal and the CSV files an LMS or a
 spreadsheet opens. `plain` drops terminal escape sequences and control
 characters; `SafeWriter` does that to every CSV cell and neutralises a cell a
 spreadsheet would run as a formula (OWASP's advice: prefix it with a quote).
-Rich markup is escaped where a table is drawn (`rich.markup.escape`).
+Where a table is drawn, learner text goes in as `rich.text.Text`, never markup.
 """
 
 from __future__ import annotations

@@ -247,6 +247,12 @@ class Sandbox:
             "MLFLOW_DISABLE_TELEMETRY": "true",
             "NO_COLOR": "1",
             "COLUMNS": "200",
+            # One thread each: sandboxes run side by side (`--jobs`), and
+            # OpenMP's spinning threads, more of them than cores, stall each
+            # other for minutes (a 1 s fit took over 60).
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
             **extra,
         }
 
@@ -276,6 +282,11 @@ def _file_fence() -> str:
     mode = _mode()
     if mode == "root":
         return f"bubblewrap: no network, only its own files, host uid {LEARNER_UID}"
+    if mode == "user" and os.geteuid() == 0:
+        return (
+            f"bubblewrap: no network, only its own files, but uid {LEARNER_UID} "
+            "is ROOT outside (files only root may read are readable)"
+        )
     if mode == "user":
         return (
             f"bubblewrap: no network, only its own files, uid {LEARNER_UID} "
