@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,3 +90,31 @@ def test_a_copy_left_behind_is_the_classs_alarm_not_a_grade(
     assert "grades stand" in result.err
     graded = json.loads((out / "results" / "ana" / "results.json").read_text())
     assert graded["output"].startswith("ungradable: no src/mlopslab")  # its own
+
+
+def test_each_result_is_out_as_soon_as_its_submission_is_graded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlopslab.course import autograder
+
+    # The corner under test is the order results come out in, not grading.
+    finished: list[str] = []
+
+    def grade(student: str, *_: object) -> autograder.Graded:
+        if student == "slow":
+            while "fast" not in finished:  # held until the fast one is out
+                time.sleep(0.01)
+        return autograder.Graded(student, "m", [], 0.0, [])
+
+    monkeypatch.setattr(autograder, "grade", grade)
+    subs = [("slow", tmp_path, None), ("fast", tmp_path, None)]
+
+    graded = autograder.grade_class(
+        subs,
+        REPO / "course" / "3-evaluation",
+        2,
+        on_graded=lambda g: finished.append(g.student),
+    )
+
+    assert finished == ["fast", "slow"]
+    assert [g.student for g in graded] == ["slow", "fast"]  # the class's order

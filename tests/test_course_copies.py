@@ -14,6 +14,7 @@ from mlopslab.course.copies import DISK_BYTES, private_copy
 from mlopslab.course.sandbox import Sandbox, bwrap_works
 
 
+@pytest.mark.slow  # a bundle unpacks in the sandbox
 def test_malformed_submissions_are_ungradable_not_crashes(tmp_path: Path) -> None:
     slip = tmp_path / "slip.zip"
     with zipfile.ZipFile(slip, "w") as archive:
@@ -43,6 +44,7 @@ def git(folder: Path, *args: str) -> None:
     )
 
 
+@pytest.mark.slow  # a bundle unpacks in the sandbox
 def test_a_bundle_is_read_without_a_checkout(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     (repo / "src" / "mlopslab").mkdir(parents=True)

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
+from rich.text import Text
 
 from mlopslab.cli.context import ConfigOpt, HomeOpt, open_workspace, resolve_config
 from mlopslab.cli.course_context import (
@@ -487,7 +488,7 @@ def check(
     graded = grade("you", path, folder, checks, Policy(title=module))
     _print_checks(console, graded.results)
     if graded.problem:
-        console.print(f"[red]{graded.problem}[/]")
+        console.print(Text(graded.problem, style="red"))
     passed = sum(r.passed for r in graded.results)
     console.print(
         f"public checks passed: {passed}/{len(checks)}; hidden checks run at grading"
@@ -496,12 +497,16 @@ def check(
 
 
 def _print_checks(console: Console, results: list[CheckResult]) -> None:
+    from mlopslab.course.safe_text import plain
+
     for result in results:
         mark = "[green]✓[/]" if result.passed else "[red]✗[/]"
         console.print(
             f"{mark} {result.check.name} ({result.score:g}/{result.check.points:g}, "
-            f"{result.seconds:.1f} s)\n    {result.output}"
+            f"{result.seconds:.1f} s)"
         )
+        # What the submission printed is text, never markup or terminal codes.
+        console.print(Text("    " + plain(result.output)))
 
 
 def register(course_app: typer.Typer) -> None:
