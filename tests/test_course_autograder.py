@@ -69,6 +69,7 @@ def test_a_copy_left_behind_is_the_classs_alarm_not_a_grade(
 
     # The corner under test is what the grader does when removal fails.
     monkeypatch.setattr(copies, "_remove", lambda *_: "cannot remove /x: busy")
+    monkeypatch.setattr(copies, "_sweep_once", lambda: None)
     submissions = tmp_path / "subs"
     (submissions / "ana").mkdir(parents=True)
     out = tmp_path / "grades"
@@ -107,7 +108,10 @@ def test_each_result_is_out_as_soon_as_its_submission_is_graded(
         return autograder.Graded(student, "m", [], 0.0, [])
 
     monkeypatch.setattr(autograder, "grade", grade)
-    subs = [("slow", tmp_path, None), ("fast", tmp_path, None)]
+    subs: list[tuple[str, Path, datetime | None]] = [
+        ("slow", tmp_path, None),
+        ("fast", tmp_path, None),
+    ]
 
     graded = autograder.grade_class(
         subs,

@@ -87,7 +87,7 @@ def _sweep_once() -> None:
     for scratch in Path(tempfile.gettempdir()).glob(f"{PREFIX}*-*"):
         pid = scratch.name.removeprefix(PREFIX).split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
-            _remove(scratch, mounted=os.path.ismount(scratch))
+            _remove(scratch, os.path.ismount(scratch))  # what stays is ours no more
 
 
 def _alive(pid: int) -> bool:
