@@ -36,7 +36,7 @@ typecheck: $(STAMP)
 # Test files run in parallel (one file stays on one worker, so its fixtures
 # are built once); most of the time is spent waiting on servers and sandboxes.
 pytest: $(STAMP)
-	$(BIN)/pytest --durations=15 -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest --durations=15 -n $(PYTEST_WORKERS) --dist loadgroup
 
 # Carry the course's solution and sample patches over a change to the code they
 # patch: `make patches BASE=<commit they still apply to>` (see tools/rebase_patches.py).

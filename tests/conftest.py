@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mlopslab.cli.main import main
+# pytest-xdist runs a worker per core: one math thread each. More OpenMP
+# threads than cores spin against each other and stall (a 1 s fit took 60 s).
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
+from mlopslab.cli.main import main  # noqa: E402
 
 
 @dataclass

@@ -24,7 +24,12 @@ from tests.ray_cluster import (
 )
 from tests.servers import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+# One worker keeps the module's cluster: `make test` distributes by group.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.integration,
+    pytest.mark.xdist_group("ray-cluster"),
+]
 
 
 @pytest.fixture(scope="module")

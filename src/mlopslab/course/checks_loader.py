@@ -88,11 +88,14 @@ def _load(package: str, module_dir: Path, folder: str) -> ModuleType | None:
         raise CourseError(f"cannot load {path}", "check the file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # before it runs: the hidden file imports it
-    try:
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:  # no __pycache__ left in the course (it may be read-only, or shipped)
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
         raise CourseError(
             f"{path} does not load: {exc}", "fix the checks file"
         ) from exc
+    finally:
+        sys.dont_write_bytecode = writes
     return module
