@@ -203,4 +203,4 @@ def test_check_runs_the_public_checks_only(
 def test_the_sandbox_states_what_it_fenced(tmp_path: Path) -> None:
     fences = Sandbox(tmp_path).isolation
     assert any("wall-clock" in f for f in fences)
-    assert len(fences) == 5
+    assert len(fences) == 6

@@ -55,6 +55,7 @@ from typing import IO, Literal
 LEARNER_UID = 65534  # "nobody": learner code
 GRADER_UID = 65533  # a measuring shell's own commands (root grader only)
 OUTPUT_LIMIT = 64_000  # bytes of stdout/stderr kept per run
+GROUP_PREFIX = "mlopslab-sandbox-"  # then the grader's pid: a dead one's are swept
 SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc")
 MOUNTED = ("/", "/tmp", "/dev", "/dev/shm", "/proc")  # the sandbox's own
 _CGROUP_ROOTS = (Path("/sys/fs/cgroup"),)
@@ -112,22 +113,14 @@ class Sandbox:
 
     @property
     def isolation(self) -> list[str]:
-        limits = self.limits
-        fences = [_file_fence(), "rlimits (cpu, file size, open files)"]
-        fences.append("wall-clock timeout")
-        controllers = _controllers()
-        if "pids" in controllers:
-            fences.append(f"at most {limits.processes} processes (cgroup)")
-        elif os.geteuid() != 0:
-            fences.append(f"at most {limits.processes} processes (rlimit)")
-        else:
-            fences.append("NO process limit (root without a pids cgroup)")
-        memory = f"{limits.memory_bytes / 2**30:g} GiB"
-        if "memory" in controllers:
-            fences.append(f"memory at most {memory}, swap counted (cgroup)")
-        else:
-            fences.append(f"memory at most {memory} per process (rlimit; no cgroup)")
-        return fences
+        return [
+            _file_fence(),
+            "rlimits (cpu, file size, open files)",
+            "wall-clock timeout",
+            _process_fence(self.limits),
+            _measure_fence(),
+            _memory_fence(self.limits),
+        ]
 
     def run(
         self,
@@ -295,6 +288,27 @@ def _file_fence() -> str:
     if mode == "unshare":
         return "no network (unshare); files NOT fenced: no bubblewrap"
     return "NO network or file fence on this machine"
+
+
+def _process_fence(limits: Limits) -> str:
+    if "pids" in _controllers():
+        return f"at most {limits.processes} processes (cgroup)"
+    if os.geteuid() != 0:
+        return f"at most {limits.processes} processes (rlimit)"
+    return "NO process limit (root without a pids cgroup)"
+
+
+def _measure_fence() -> str:
+    if _mode() == "root":
+        return f"measures taken as uid {GRADER_UID}, apart from learners'"
+    return "measures NOT apart from learner processes (same uid)"
+
+
+def _memory_fence(limits: Limits) -> str:
+    memory = f"{limits.memory_bytes / 2**30:g} GiB"
+    if "memory" in _controllers():
+        return f"memory at most {memory}, swap counted (cgroup)"
+    return f"memory at most {memory} per process (rlimit; no cgroup)"
 
 
 def _works(command: list[str]) -> bool:
@@ -468,10 +482,12 @@ def _usable(root: Path, limit_file: str) -> bool:
 
 
 def _sweep(root: Path) -> None:
-    """Remove groups a killed grader left behind; a group still in use stays."""
-    for stale in root.glob("mlopslab-sandbox-*"):
-        with contextlib.suppress(OSError):
-            stale.rmdir()  # only succeeds when no process is left in it
+    """Remove groups a killed grader left behind (never a live grader's)."""
+    for stale in root.glob(f"{GROUP_PREFIX}*-*"):
+        pid = stale.name.removeprefix(GROUP_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                stale.rmdir()  # only succeeds when no process is left in it
 
 
 def _limits_for(controller: str, group: Path, limits: Limits) -> list[tuple[str, str]]:
@@ -493,7 +509,7 @@ def _limits_for(controller: str, group: Path, limits: Limits) -> list[tuple[str,
 def _cgroups(limits: Limits) -> Iterator[list[Path]]:
     """A new group under each usable controller, with this sandbox's limits."""
     groups: list[Path] = []
-    name = f"mlopslab-sandbox-{uuid.uuid4().hex[:12]}"
+    name = f"{GROUP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
     try:
         for controller, parent in _controllers().items():
             group = parent / name
