@@ -240,3 +240,22 @@ def test_a_step_that_never_ends_is_not_tried_again(sandbox: FakeSandbox) -> None
     assert calls == [1]
     assert "(stopped)" in results[0].output
     assert results[1].output == "no: the step 'setup' ran out of time"
+
+
+def test_hard_links_to_one_big_file_cost_one_budget(sandbox: FakeSandbox) -> None:
+    # One 4 MB card, linked into 40 run folders: free to make, 160 MB to parse.
+    card = sandbox.root / "card.json"
+    card.write_text('{"pad": "' + "x" * (4 * 2**20 - 20) + '"}')
+    for number in range(40):
+        folder = sandbox.root / "ws" / "runs" / f"r{number:02d}"
+        folder.mkdir(parents=True)
+        (folder / "model_card.json").hardlink_to(card)
+
+    def reads_every_card(ctx: Context) -> None:
+        for folder in ctx.folders("ws/runs"):
+            ctx.json(f"ws/runs/{folder.name}/model_card.json")
+
+    result = run_checks(sandbox, [declared(reads_every_card, timeout=60)])[0]
+
+    assert result.score == 0 and result.seconds < 10
+    assert f"reach {grading.READ_BUDGET} bytes" in result.output

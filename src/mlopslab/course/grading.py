@@ -41,6 +41,9 @@ T = TypeVar("T")
 Visibility = Literal["visible", "hidden", "after_due_date"]
 READ_LIMIT = 5 * 2**20  # bytes: the grader reads no bigger learner file
 DATABASE_LIMIT = 64 * 2**20  # bytes: nor a bigger SQLite file
+# Bytes one check reads of learner files in all: a thousand hard links to one
+# large file cost nothing to make and would cost the grader minutes to parse.
+READ_BUDGET = 128 * 2**20
 # Seconds past a check's deadline before the watchdog stops the check. Its
 # sandbox runs end by then (each gets at least 1 s, plus the time to kill it),
 # and a check ending over a second late scores 0 anyway: the watchdog only
@@ -149,6 +152,7 @@ class Context:
     deadline: float = 0.0
     watchdog: Watchdog | None = None  # the running check's, set by run_checks
     _steps: dict[str, Any] = field(default_factory=dict)
+    read_bytes: int = 0  # of learner files, by this check (READ_BUDGET)
 
     @property
     def root(self) -> Path:
@@ -270,8 +274,14 @@ class Context:
         resolved = path.resolve()
         if not resolved.is_relative_to(self.root.resolve()):
             raise CheckFailed(f"{relative} points outside the submission")
-        if resolved.stat().st_size > limit:
+        size = resolved.stat().st_size
+        if size > limit:
             raise CheckFailed(f"{relative} is larger than {limit} bytes")
+        self.read_bytes += size
+        if self.read_bytes > READ_BUDGET:
+            raise CheckFailed(
+                f"the files this check read reach {READ_BUDGET} bytes at {relative}"
+            )
         return resolved
 
     def json(self, relative: str) -> Any:
@@ -405,6 +415,7 @@ def run_checks(
 def _run_one(context: Context, item: Check, end: float = math.inf) -> CheckResult:
     started = time.monotonic()
     context.deadline = min(started + item.timeout, end)
+    context.read_bytes = 0
     context.watchdog = Watchdog(context.deadline - started + OVERRUN_GRACE)
     try:
         with context.watchdog:
