@@ -22,6 +22,7 @@ import yaml
 from mlopslab.course.sandbox import Sandbox, bwrap_works
 from tests.conftest import CliResult
 from tests.test_course_copies import git_bomb
+from tests.test_course_safe_text import HOSTILE_NAMES
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -147,6 +148,8 @@ def test_the_graders_own_edge_cases(
             archive.write(path, Path("project") / path.relative_to(broken))
     (folder / "garbage.zip").write_bytes(b"not a zip")
     (folder / "notes.txt").write_text("not a submission")
+    for name in HOSTILE_NAMES:  # learner text: markup, terminal codes, formulas
+        (folder / name).mkdir()
     out = tmp_path / "grades"
 
     result = cli("course", "grade", "3-evaluation", folder, "--out", out, *UNFENCED)
@@ -173,7 +176,12 @@ def test_the_graders_own_edge_cases(
         # Its disk, /dev/shm and memory filled, 20,000 folders deep: only its own.
         assert scores["hog"]["score"] == 0
         assert "tree is larger than" in scores["bomb"]["output"]
-    assert "student,score,max_score" in (out / "summary.csv").read_text()
+    summary = (out / "summary.csv").read_text()
+    assert "student,score,max_score" in summary
+    assert "'=HYPERLINK" in summary and "\x1b" not in result.out
+    assert all(
+        (out / "results" / name / "results.json").is_file() for name in HOSTILE_NAMES
+    )
 
     exported = cli("course", "gradebook", "--export", "canvas")
     rows = exported.out.splitlines()
