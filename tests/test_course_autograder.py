@@ -67,8 +67,16 @@ def test_a_copy_left_behind_is_the_classs_alarm_not_a_grade(
 ) -> None:
     from mlopslab.course import copies
 
-    # The corner under test is what the grader does when removal fails.
-    monkeypatch.setattr(copies, "_remove", lambda *_: "cannot remove /x: busy")
+    # The corner under test is what the grader does when removal fails; the
+    # copies are removed for real afterwards (a tmpfs each, when root).
+    left: list[tuple[Path, bool]] = []
+    remove = copies._remove
+
+    def fails(scratch: Path, mounted: bool) -> str:
+        left.append((scratch, mounted))
+        return "cannot remove /x: busy"
+
+    monkeypatch.setattr(copies, "_remove", fails)
     monkeypatch.setattr(copies, "_sweep_once", lambda: None)
     submissions = tmp_path / "subs"
     (submissions / "ana").mkdir(parents=True)
@@ -91,6 +99,7 @@ def test_a_copy_left_behind_is_the_classs_alarm_not_a_grade(
     assert "grades stand" in result.err
     graded = json.loads((out / "results" / "ana" / "results.json").read_text())
     assert graded["output"].startswith("ungradable: no src/mlopslab")  # its own
+    assert left and all(remove(*copy) is None for copy in left)
 
 
 def test_each_result_is_out_as_soon_as_its_submission_is_graded(
