@@ -103,6 +103,7 @@ def test_each_copy_has_a_disk_of_its_own(tmp_path: Path) -> None:
     (submission / "src" / "mlopslab").mkdir(parents=True)
     (submission / "src" / "mlopslab" / "__init__.py").write_text("")
     with private_copy(submission) as copy:
+        assert copy.mounted and "(tmpfs)" in copy.disk_fence
         disk = os.statvfs(copy.folder)
         assert disk.f_blocks * disk.f_frsize == DISK_BYTES
         assert disk.f_files > 0 and disk.f_files < 10**6  # an inode cap too

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlopslab.course.checks_loader import load_checks
-from mlopslab.course.copies import Ungradable, disk_fence, private_copy
+from mlopslab.course.copies import Ungradable, private_copy
 from mlopslab.course.grading import Check, CheckResult, run_checks
 from mlopslab.course.sandbox import Sandbox
 from mlopslab.errors import CourseError
@@ -121,7 +121,7 @@ def grade(
         module_dir.name,
         results,
         time.monotonic() - started,
-        [*sandbox.isolation, disk_fence(), f"at most {budget:g} s per submission"],
+        [*sandbox.isolation, copy.disk_fence, f"at most {budget:g} s per submission"],
         days,
         kept,
         alarm=copy.alarm,

@@ -52,13 +52,14 @@ class Copy:
     folder: Path
     problem: Ungradable | None = None
     alarm: str | None = None  # set when the copy could not be removed
+    mounted: bool = False  # on a tmpfs of its own
 
-
-def disk_fence() -> str:
-    """What bounds a copy's disk, for the results' list of fences."""
-    if os.geteuid() == 0:
-        return f"disk at most {DISK_BYTES / 2**30:g} GiB and {INODES} files (tmpfs)"
-    return "disk NOT bounded per submission (a tmpfs needs root)"
+    @property
+    def disk_fence(self) -> str:
+        """What bounded this copy's disk, for the results' list of fences."""
+        if self.mounted:
+            return f"disk at most {DISK_BYTES / 2**30:g} GiB and {INODES} files (tmpfs)"
+        return "disk NOT bounded per submission (no tmpfs: it needs root)"
 
 
 @contextmanager
@@ -66,8 +67,7 @@ def private_copy(submission: Path, hidden: tuple[Path, ...] = ()) -> Iterator[Co
     """Unpack `submission` into a budgeted folder; remove it after, whatever happens."""
     _sweep_once()
     scratch = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
-    copy = Copy(scratch / "submission")
-    mounted = _mount(scratch)
+    copy = Copy(scratch / "submission", mounted=_mount(scratch))
     try:
         try:
             _unpack(submission, copy.folder, hidden)
@@ -78,7 +78,7 @@ def private_copy(submission: Path, hidden: tuple[Path, ...] = ()) -> Iterator[Co
             copy.problem = Ungradable(f"{submission.name} cannot be unpacked ({exc})")
         yield copy
     finally:
-        copy.alarm = _remove(scratch, mounted)
+        copy.alarm = _remove(scratch, copy.mounted)
 
 
 @cache
