@@ -181,16 +181,13 @@ class Sandbox:
         tool = self.python_bin / argv[0]
         program = [str(tool) if tool.exists() else argv[0], *argv[1:]]
         mode = _mode()
-        if mode == "root":
-            uid = _setpriv(GRADER_UID, keep_setuid=True) if measuring else None
-            return [
-                "bwrap",
-                "--args",
-                str(args_fd),
-                "--",
-                *(uid or _learner()),
-                *program,
-            ]
+        if mode == "root":  # a real uid: the measuring shell's, or the learner's
+            who = (
+                _setpriv(GRADER_UID, keep_setuid=True)
+                if measuring
+                else _setpriv(LEARNER_UID)
+            )
+            return ["bwrap", "--args", str(args_fd), "--", *who, *program]
         if mode == "user":
             return ["bwrap", "--args", str(args_fd), "--", *program]
         if mode == "unshare":
@@ -329,10 +326,6 @@ def _setpriv(uid: int, keep_setuid: bool = False) -> list[str]:
         return [*words, f"--bounding-set={caps}", "--"]
     words += ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all"]
     return [*words, "--no-new-privs", "--"]
-
-
-def _learner() -> list[str]:
-    return _setpriv(LEARNER_UID)
 
 
 def _tmpfs(path: str, size: int) -> list[str]:
