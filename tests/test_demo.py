@@ -10,7 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = pytest.mark.slow
+# One worker runs both demos, one after the other (as `--dist loadfile` did):
+# two demos at once contend for the CPU and pick their free ports in a race.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
 
 
 def demo(home: Path) -> subprocess.Popen[str]:
