@@ -193,7 +193,18 @@ QuizItem = Annotated[
 
 class QuizFile(Strict):
     module: str = Field(pattern=SLUG)
+    # A graded quiz counts toward the module's grade and allows `attempts`
+    # tries (2 unless said); a practice quiz allows any number.
+    graded: bool = True
+    attempts: int | None = Field(None, ge=1)
     questions: list[QuizItem] = Field(min_length=1)
+
+    @property
+    def attempt_limit(self) -> int | None:
+        """How many attempts count: None means unlimited (practice)."""
+        if self.attempts is not None:
+            return self.attempts
+        return 2 if self.graded else None
 
     def all_questions(self) -> list[Single | Multiple | Numeric | Text | Order]:
         found: list[Single | Multiple | Numeric | Text | Order] = []
