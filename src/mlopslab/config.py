@@ -165,6 +165,9 @@ class CourseConfig(Frozen):
     # else the course that ships with mlopslab.
     root: Path | None = None
     attempt_policy: Literal["best", "last"] = "best"  # which quiz attempt counts
+    # The class database (the gradebook): a postgresql:// URL, or by default
+    # course.db in the workspace. MLOPSLAB_COURSE_DATABASE overrides it.
+    database: str | None = None
 
 
 class Config(Frozen):

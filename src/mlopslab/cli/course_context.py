@@ -7,6 +7,7 @@ the `mlopslab course` group.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -57,7 +58,17 @@ def open_gradebook(cfg: Config) -> Gradebook:
     """The workspace's gradebook; use it as `with open_gradebook(cfg) as book:`."""
     from mlopslab.course.gradebook import Gradebook
 
-    return Gradebook(open_workspace(cfg).home / "gradebook.db")
+    home = open_workspace(cfg).home
+    return Gradebook(course_database(cfg), home)
+
+
+def course_database(cfg: Config, flag: str | None = None) -> str:
+    """--database-url, else MLOPSLAB_COURSE_DATABASE, else course.database, else
+    course.db in the workspace: the one store of the class's grades."""
+    from mlopslab.course.classroom.database import database_url
+
+    chosen = flag or os.environ.get("MLOPSLAB_COURSE_DATABASE") or cfg.course.database
+    return database_url(chosen or cfg.home.resolve() / "course.db")
 
 
 def module_ids(root: Path) -> list[str]:

@@ -1,53 +1,27 @@
-"""The gradebook: quiz and assignment attempts and lesson views, in SQLite.
+"""The gradebook: quiz and assignment attempts and lesson views.
 
-One file in the workspace (`gradebook.db`). The autograder and a future course
-server write through the same small interface: `record_attempt`,
-`record_view`, `attempts` and `standing`. Open it as a context manager,
-`with Gradebook(path) as book:`, so its connection is closed however the block
-ends.
+It is the class database (`mlopslab.course.classroom`): the course server, its
+grading workers and the CLI's `course grade`, `course gradebook` and
+`course progress` all read and write it through this small interface:
+`record_attempt`, `record_view`, `attempts` and `standing`. Open it as a
+context manager, `with Gradebook(database) as book:`, so its connection is
+closed however the block ends.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from mlopslab.errors import StoreError
+from django.db import DatabaseError, connections, transaction
+
+from mlopslab.course.classroom.database import database_url, unreachable, use_database
 
 Kind = Literal["quiz", "assignment"]
 Policy = Literal["best", "last"]
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    student TEXT NOT NULL,
-    module TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('quiz', 'assignment')),
-    variant_seed INTEGER,
-    demo TEXT,                    -- a quiz on one demo only: not the module's score
-    answers TEXT NOT NULL,        -- JSON: question id -> given answer
-    details TEXT NOT NULL,        -- JSON: question id -> points
-    score REAL NOT NULL,
-    max_score REAL NOT NULL,
-    started_at REAL NOT NULL,
-    finished_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS attempts_by_student ON attempts (student, module, kind);
-CREATE TABLE IF NOT EXISTS lesson_views (
-    student TEXT NOT NULL,
-    module TEXT NOT NULL,
-    first_opened REAL NOT NULL,
-    last_opened REAL NOT NULL,
-    PRIMARY KEY (student, module)
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -82,24 +56,15 @@ class Standing:
 
 
 class Gradebook:
-    """One connection to the gradebook; `with Gradebook(path) as book:` closes it."""
+    """The class database; `with Gradebook(url_or_sqlite_path) as book:`."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self._db = sqlite3.connect(path, isolation_level=None)
-        except sqlite3.DatabaseError as exc:
-            raise _cannot_open(path, exc) from exc
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise _cannot_open(path, exc) from exc
-        except StoreError:
-            self._db.close()
-            raise
+    def __init__(self, database: str | Path | None = None, home: Path | None = None):
+        """Open `database` (a URL or an SQLite path); None: the one in use."""
+        if database is None:
+            return
+        if home is None:
+            home = Path(database).parent if "://" not in str(database) else Path()
+        use_database(database_url(database), home)
 
     def __enter__(self) -> Gradebook:
         return self
@@ -113,38 +78,29 @@ class Gradebook:
         self.close()
 
     def close(self) -> None:
-        self._db.close()
+        connections.close_all()
 
     def record_attempt(self, attempt: Attempt) -> int:
-        with self._transaction():
-            cursor = self._db.execute(
-                "INSERT INTO attempts (student, module, kind, variant_seed, demo,"
-                " answers, details, score, max_score, started_at, finished_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    attempt.student,
-                    attempt.module,
-                    attempt.kind,
-                    attempt.variant_seed,
-                    attempt.demo,
-                    json.dumps(attempt.answers),
-                    json.dumps(attempt.details),
-                    attempt.score,
-                    attempt.max_score,
-                    attempt.started_at,
-                    attempt.finished_at,
-                ),
+        from mlopslab.course.classroom.models import Attempt as Row
+
+        with _guarded():
+            row = Row.objects.create(
+                student=attempt.student,
+                module=attempt.module,
+                kind=attempt.kind,
+                variant_seed=attempt.variant_seed,
+                demo=attempt.demo,
+                answers=attempt.answers,
+                details=attempt.details,
+                score=attempt.score,
+                max_score=attempt.max_score,
+                started_at=attempt.started_at,
+                finished_at=attempt.finished_at,
             )
-        return int(cursor.lastrowid or 0)
+        return int(row.pk)
 
     def record_view(self, student: str, module: str) -> None:
-        now = time.time()
-        with self._transaction():
-            self._db.execute(
-                "INSERT INTO lesson_views VALUES (?, ?, ?, ?) ON CONFLICT (student,"
-                " module) DO UPDATE SET last_opened = excluded.last_opened",
-                (student, module, now, now),
-            )
+        record_view(student, module)
 
     def attempts(
         self,
@@ -153,78 +109,74 @@ class Gradebook:
         kind: Kind | None = None,
     ) -> list[Attempt]:
         """Attempts, oldest first, filtered by whatever is given."""
-        clauses, args = [], []
-        for column, value in (("student", student), ("module", module), ("kind", kind)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._db.execute(
-            "SELECT id, student, module, kind, variant_seed, demo, answers, details,"
-            f" score, max_score, started_at, finished_at FROM attempts{where}"
-            " ORDER BY id",
-            args,
-        ).fetchall()
-        return [_attempt(row) for row in rows]
+        from mlopslab.course.classroom.models import Attempt as Row
+
+        wanted = {"student": student, "module": module, "kind": kind}
+        rows = Row.objects.filter(**{k: v for k, v in wanted.items() if v is not None})
+        with _guarded():
+            return [_attempt(row) for row in rows.order_by("id")]
 
     def standing(
         self, student: str, modules: list[str], policy: Policy
     ) -> list[Standing]:
         """Per module: lesson opened, and the quiz and assignment attempt counted."""
-        opened = {
-            module
-            for (module,) in self._db.execute(
-                "SELECT module FROM lesson_views WHERE student = ?", (student,)
-            )
-        }
-        attempts = self.attempts(student)
-        result = []
-        for module in modules:
-            quizzes = [
-                a
-                for a in attempts
-                if a.module == module and a.kind == "quiz" and a.demo is None
-            ]
-            tasks = [
-                a for a in attempts if a.module == module and a.kind == "assignment"
-            ]
-            result.append(
-                Standing(
-                    module,
-                    module in opened,
-                    counted(quizzes, policy),
-                    counted(tasks, policy),
-                    len(quizzes),
+        from mlopslab.course.classroom.models import LessonView
+
+        with _guarded():
+            opened = set(
+                LessonView.objects.filter(student=student).values_list(
+                    "module", flat=True
                 )
             )
-        return result
-
-    def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the gradebook {self.path} is from a newer mlopslab",
-                "upgrade mlopslab",
-            )
-        self._db.executescript(SCHEMA)
-        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        attempts = self.attempts(student)
+        return [
+            _standing(module, module in opened, attempts, policy) for module in modules
+        ]
 
 
-def _cannot_open(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
-    return StoreError(
-        f"cannot open the gradebook {path}: {exc}",
-        "move the damaged file aside; a new one is created",
+def record_view(student: str, module: str) -> None:
+    """A lesson opened: the first and the last time count."""
+    from mlopslab.course.classroom.models import LessonView
+
+    now = time.time()
+    with _guarded(), transaction.atomic():
+        view, made = LessonView.objects.get_or_create(
+            student=student,
+            module=module,
+            defaults={"first_opened": now, "last_opened": now},
+        )
+        if not made:
+            LessonView.objects.filter(pk=view.pk).update(last_opened=now)
+
+
+def _standing(
+    module: str, opened: bool, attempts: list[Attempt], policy: Policy
+) -> Standing:
+    quizzes = [
+        a
+        for a in attempts
+        if a.module == module and a.kind == "quiz" and a.demo is None
+    ]
+    tasks = [a for a in attempts if a.module == module and a.kind == "assignment"]
+    return Standing(
+        module, opened, counted(quizzes, policy), counted(tasks, policy), len(quizzes)
     )
+
+
+class _guarded:
+    """Database trouble (locked, unreachable) as the one-line StoreError."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, DatabaseError):
+            raise unreachable(exc) from exc
 
 
 def counted(attempts: list[Attempt], policy: Policy) -> Attempt | None:
@@ -236,32 +188,18 @@ def counted(attempts: list[Attempt], policy: Policy) -> Attempt | None:
     return max(attempts, key=lambda a: (a.percent, -(a.id or 0)))
 
 
-def _attempt(row: tuple[Any, ...]) -> Attempt:
-    (
-        id_,
-        student,
-        module,
-        kind,
-        seed,
-        demo,
-        answers,
-        details,
-        score,
-        max_score,
-        started,
-        finished,
-    ) = row
+def _attempt(row: Any) -> Attempt:
     return Attempt(
-        student=student,
-        module=module,
-        kind=kind,
-        score=score,
-        max_score=max_score,
-        answers=json.loads(answers),
-        details=json.loads(details),
-        variant_seed=seed,
-        demo=demo,
-        started_at=started,
-        finished_at=finished,
-        id=id_,
+        student=row.student,
+        module=row.module,
+        kind=row.kind,
+        score=row.score,
+        max_score=row.max_score,
+        answers=row.answers,
+        details=row.details,
+        variant_seed=row.variant_seed,
+        demo=row.demo,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        id=row.pk,
     )

@@ -1,0 +1,65 @@
+"""Start the course server (Django under uvicorn) and its local workers."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from mlopslab.course.classroom.database import use_database
+from mlopslab.errors import CourseError
+
+
+def configure(url: str, home: Path, course_root: Path, policy: str = "best") -> None:
+    """Point this process at the class database and the instructor's course."""
+    use_database(url, home, course_root.resolve(), policy)
+    from mlopslab.course.server.syllabus import units
+
+    units()  # read the course now: a broken one fails at start, not per page
+
+
+def check_port(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CourseError(
+                f"cannot listen on {host}:{port}: {exc.strerror}",
+                "pick another --port, or stop what is using it",
+            ) from exc
+
+
+def start_workers(count: int, argv: list[str]) -> list[subprocess.Popen[bytes]]:
+    """`count` grading workers, each its own process (`mlopslab course worker`)."""
+    command = [sys.executable, "-m", "mlopslab.cli.main", "course", "worker", *argv]
+    return [subprocess.Popen(command) for _ in range(count)]
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def serve(host: str, port: int) -> None:
+    """Serve until interrupted."""
+    import uvicorn
+    from django.core.asgi import get_asgi_application
+
+    config = uvicorn.Config(
+        get_asgi_application(),
+        host=host,
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+    )
+    uvicorn.Server(config).run()
