@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlopslab.course.content import load_course, read_course
+from mlopslab.course.content import WITHHELD_NOTE, load_course, read_course
 from mlopslab.errors import CourseError
 from tests.course_fixture import write_course
 
@@ -176,3 +176,35 @@ def test_unknown_module_is_one_line_listing_the_modules(tmp_path: Path) -> None:
     assert caught.value.one_line() == (
         "no module '3-nothing'; choose one of: 0-intro, 1-drift"
     )
+
+
+def test_a_checkout_without_a_quiz_file_is_still_a_problem(tmp_path: Path) -> None:
+    root = write_course(tmp_path / "c")
+    quiz(root).unlink()
+    _, problems = read_course(root)
+    assert [p for p in problems if p.endswith("0-intro/quiz.yaml: missing")]
+
+
+def test_a_students_copy_loads_without_keys_and_says_where_the_quiz_is(
+    tmp_path: Path,
+) -> None:
+    root = write_course(tmp_path / "c")
+    for module in ("0-intro", "1-drift"):
+        (root / module / "quiz.yaml").unlink()
+    (root / WITHHELD_NOTE).write_text("keys stay with the instructor\n")
+    course = load_course(root)
+    assert [m.quiz for m in course.modules] == [None, None]
+    with pytest.raises(CourseError) as caught:
+        course.module("0-intro").quiz_keys()
+    assert caught.value.one_line() == (
+        "this copy of the course carries no quiz keys for 0-intro; take the quiz "
+        "on the course server (`mlopslab course quiz 0-intro --server URL`)"
+    )
+
+
+def test_a_students_copy_still_checks_the_keys_it_has(tmp_path: Path) -> None:
+    root = write_course(tmp_path / "c")
+    (root / WITHHELD_NOTE).write_text("keys stay with the instructor\n")
+    set_question(0, answer=5)(root)
+    _, problems = read_course(root)
+    assert any("answer 5 is not an option" in p for p in problems)

@@ -15,7 +15,7 @@ from tests.course_fixture import write_course
 
 @pytest.fixture
 def quiz(tmp_path: Path) -> QuizFile:
-    return load_course(write_course(tmp_path / "c")).module("0-intro").quiz
+    return load_course(write_course(tmp_path / "c")).module("0-intro").quiz_keys()
 
 
 def by_id(questions: tuple[Shown, ...], question_id: str) -> Shown:
@@ -159,7 +159,7 @@ def test_every_question_of_the_real_course_marks_right_and_wrong() -> None:
 
     course = load_course(REAL_COURSE)
     for module in course.modules:
-        questions = module.quiz.all_questions()
+        questions = module.quiz_keys().all_questions()
         for seed in range(3):  # several draws of the templated numbers
             for question in questions:
                 shown = present(question, random.Random(seed))
@@ -167,7 +167,7 @@ def test_every_question_of_the_real_course_marks_right_and_wrong() -> None:
                 assert right.points == 1.0, (module.id, question.id, right)
                 wrong = mark(shown, wrong_answer(shown))
                 assert wrong.points < 1.0, (module.id, question.id, wrong)
-        drawn = make_variant(module.quiz, "s123", module.id).questions
+        drawn = make_variant(module.quiz_keys(), "s123", module.id).questions
         if module.core:
             assert len(drawn) >= 8, f"{module.id} has {len(drawn)} questions"
         assert {q.type for q in drawn} >= (

@@ -142,12 +142,13 @@ def quiz(
 
     cfg, loaded = _setup(config, home, course)
     lesson = loaded.module(module)
+    keys = lesson.quiz_keys()  # a students' copy has none: the server scores
     who = _student(student)
     if demo is not None and demo not in {d.id for d in lesson.meta.demos}:
         known = ", ".join(d.id for d in lesson.meta.demos) or "none"
         raise CourseError(f"no demo '{demo}' in {module}", f"demos: {known}")
     attempt = _attempts_so_far(cfg, who, module)
-    variant = make_variant(lesson.quiz, who, module, demo, attempt)
+    variant = make_variant(keys, who, module, demo, attempt)
     console = Console(highlight=False)
     if show_only:
         console.print_json(json.dumps([q.public() for q in variant.questions]))
@@ -418,9 +419,10 @@ def validate(
         raise CourseError(
             f"{len(problems)} problem(s) in the course at {root}", "fix the lines above"
         )
-    count = sum(len(m.quiz.all_questions()) for m in loaded.modules)
+    count = sum(len(m.quiz.all_questions()) for m in loaded.modules if m.quiz)
+    questions = f"{count} questions" if count else "quiz keys withheld"
     typer.echo(
-        f"{root}: {len(loaded.modules)} modules, {count} questions, "
+        f"{root}: {len(loaded.modules)} modules, {questions}, "
         f"{len(loaded.glossary)} glossary terms: valid"
     )
     if run_lessons:

@@ -4,7 +4,10 @@ Left out: each module's `instructor/` folder (hidden checks, reference
 solutions, sample submissions) and its `quiz.yaml` (answer keys and
 explanations). In place of the quiz file each module gets `quiz.md`, the
 questions as the course site shows them: no keys, options in alphabetical
-order. Public checks stay, so `mlopslab course check` works from the bundle.
+order. Public checks stay, so `mlopslab course check` works from the bundle,
+and `WITHHELD.md` says what is left out (so the bundle loads as a course whose
+quiz keys are withheld on purpose). `course release` puts the same copy in the
+students' starting repository.
 """
 
 from __future__ import annotations
@@ -13,12 +16,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mlopslab.course.content import Course
+from mlopslab.course.content import WITHHELD_NOTE, Course
 from mlopslab.course.site import quiz_page
 from mlopslab.errors import CourseError
 
 MARKER = ".mlopslab-student-bundle"
 WITHHELD = {"instructor", "quiz.yaml", "__pycache__"}
+# hatch_build.py writes the same note into the wheel's copy.
+NOTE_TEXT = """\
+# Withheld from this copy
+
+Quiz keys and explanations, hidden checks, reference solutions and sample
+submissions stay with the instructor. Take quizzes on the course server
+(`mlopslab course quiz MODULE --server URL`) and submit assignments there.
+"""
 
 
 def export_student(course: Course, root: Path, out: Path) -> int:
@@ -33,7 +44,7 @@ def export_student(course: Course, root: Path, out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=out.parent))
     try:
-        _copy_course(course, root, staging)
+        copy_public_course(course, root, staging)
         (staging / MARKER).write_text("written by mlopslab course export --student\n")
         count = sum(1 for p in staging.rglob("*") if p.is_file())
         if out.exists():
@@ -44,7 +55,8 @@ def export_student(course: Course, root: Path, out: Path) -> int:
     return count
 
 
-def _copy_course(course: Course, root: Path, staging: Path) -> None:
+def copy_public_course(course: Course, root: Path, staging: Path) -> None:
+    """Write the learners' copy of `course` (read from `root`) into `staging`."""
     for name in ("course.yaml", "glossary.yaml", "capstone.md", "README.md"):
         if (root / name).is_file():
             shutil.copy2(root / name, staging / name)
@@ -55,4 +67,6 @@ def _copy_course(course: Course, root: Path, staging: Path) -> None:
             target,
             ignore=lambda _folder, names: [n for n in names if n in WITHHELD],
         )
-        (target / "quiz.md").write_text(quiz_page(module) + "\n", encoding="utf-8")
+        page = quiz_page(module, where="--server URL")  # no keys here to take it
+        (target / "quiz.md").write_text(page + "\n", encoding="utf-8")
+    (staging / WITHHELD_NOTE).write_text(NOTE_TEXT, encoding="utf-8")

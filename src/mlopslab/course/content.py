@@ -2,6 +2,10 @@
 
 Every problem is reported as `FILE: FIELD: what is wrong`, and all of them at
 once, so an instructor fixes a broken course in one pass.
+
+A students' copy (the wheel's, a release's, a bundle's) holds `WITHHELD.md`
+and no `quiz.yaml`: its modules load with `quiz` None. In the instructor's
+checkout, without that note, a missing `quiz.yaml` is still a problem.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ UNION_TAGS = {"single", "multiple", "numeric", "text", "order", "question", "poo
 TERM_LINK = re.compile(r"\[\[([^\]|]+)(?:\|([^\]]+))?\]\]")
 # Code is not prose: `df.iloc[[3, 8]]` in a code block is not a glossary link.
 CODE = re.compile(r"(^```.*?^```|`[^`\n]*`)", re.DOTALL | re.MULTILINE)
+# Written into every students' copy of the course (hatch_build.py repeats the
+# name): quiz keys are withheld on purpose, not lost.
+WITHHELD_NOTE = "WITHHELD.md"
 
 
 class Strict(BaseModel):
@@ -235,7 +242,17 @@ class Module:
     folder: Path
     meta: LessonMeta
     body: str
-    quiz: QuizFile
+    quiz: QuizFile | None  # None in a students' copy: the keys stay with the server
+
+    def quiz_keys(self) -> QuizFile:
+        """The quiz with its keys, or a CourseError where this copy has none."""
+        if self.quiz is None:
+            raise CourseError(
+                f"this copy of the course carries no quiz keys for {self.id}",
+                "take the quiz on the course server "
+                f"(`mlopslab course quiz {self.id} --server URL`)",
+            )
+        return self.quiz
 
 
 @dataclass(frozen=True)
@@ -295,8 +312,9 @@ def read_course(root: Path) -> tuple[Course | None, list[str]]:
     if course_file is None:
         return None, problems
     modules = []
+    withheld = (root / WITHHELD_NOTE).is_file()
     for entry in course_file.modules:
-        module = _read_module(root, entry, problems)
+        module = _read_module(root, entry, problems, withheld)
         if module is not None:
             modules.append(module)
     terms = tuple(glossary.terms) if glossary else ()
@@ -305,7 +323,9 @@ def read_course(root: Path) -> tuple[Course | None, list[str]]:
     return course, problems
 
 
-def _read_module(root: Path, entry: ModuleEntry, problems: list[str]) -> Module | None:
+def _read_module(
+    root: Path, entry: ModuleEntry, problems: list[str], withheld: bool
+) -> Module | None:
     folder = root / entry.id
     if not folder.is_dir():
         problems.append(
@@ -321,10 +341,13 @@ def _read_module(root: Path, entry: ModuleEntry, problems: list[str]) -> Module 
         meta = _validate(lesson, LessonMeta, post.metadata, problems)
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.append(f"{lesson}: {_reason(exc)}")
-    quiz = _parse(folder / "quiz.yaml", QuizFile, problems)
+    keys = folder / "quiz.yaml"
+    # Without keys on purpose (a students' copy), the module still loads.
+    needs_quiz = keys.exists() or not withheld
+    quiz = _parse(keys, QuizFile, problems) if needs_quiz else None
     if not (folder / "assignment" / "README.md").is_file():
         problems.append(f"{folder / 'assignment' / 'README.md'}: missing")
-    if meta is None or quiz is None:
+    if meta is None or (needs_quiz and quiz is None):
         return None
     return Module(entry.id, entry.core, folder, meta, body, quiz)
 
@@ -360,11 +383,13 @@ def _module_checks(module: Module, terms: set[str]) -> list[str]:
         problems.append(
             f"{lesson}: core: {module.meta.core} disagrees with course.yaml"
         )
-    if module.quiz.module != module.id:
-        problems.append(f"{quiz}: module: '{module.quiz.module}' is not '{module.id}'")
     for match in term_links(module.body):
         if match.group(1).strip().lower() not in terms:
             problems.append(f"{lesson}: [[{match.group(1)}]]: not in glossary.yaml")
+    if module.quiz is None:
+        return problems
+    if module.quiz.module != module.id:
+        problems.append(f"{quiz}: module: '{module.quiz.module}' is not '{module.id}'")
     demos = {demo.id for demo in module.meta.demos}
     seen: set[str] = set()
     for question in module.quiz.all_questions():

@@ -139,14 +139,19 @@ def lesson_page(course: Course, module: Module) -> str:
     )
 
 
-def quiz_page(module: Module) -> str:
-    """The questions with no answers, no explanations and no telling order."""
+def quiz_page(module: Module, where: str = "--student YOUR_ID") -> str:
+    """The questions with no answers, no explanations and no telling order.
+
+    `where` ends the command that takes the quiz: students' copies have no
+    keys, so theirs says `--server URL`.
+    """
+    if module.quiz is None:
+        return _keyless_quiz_page(module)
     lines = [
         f"# Quiz: {module.meta.title}",
         "",
-        "Take it with `mlopslab course quiz "
-        f"{module.id} --student YOUR_ID`: your variant shuffles the options, "
-        "draws from the pools and picks its own numbers.",
+        f"Take it with `mlopslab course quiz {module.id} {where}`: your variant "
+        "shuffles the options, draws from the pools and picks its own numbers.",
         "",
     ]
     number = 0
@@ -167,6 +172,18 @@ def quiz_page(module: Module) -> str:
                 neutral = sorted(choices, key=str.lower)
                 lines += [f"- {choice}" for choice in neutral] + [""]
     return "\n".join(lines)
+
+
+def _keyless_quiz_page(module: Module) -> str:
+    """A students' copy: its own `quiz.md` if it has one, else where to go."""
+    written = module.folder / "quiz.md"
+    if written.is_file():
+        return written.read_text(encoding="utf-8")
+    return (
+        f"# Quiz: {module.meta.title}\n\nThis copy of the course carries no "
+        f"quiz: take it on the course server (`mlopslab course quiz {module.id} "
+        "--server URL`).\n"
+    )
 
 
 def glossary_page(course: Course) -> str:
