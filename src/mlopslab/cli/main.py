@@ -17,6 +17,7 @@ from mlopslab.cli import (
     grading_cmds,
     monitor_cmds,
     registry_cmds,
+    release_cmds,
     run_cmds,
     serve_cmds,
     team_cmds,
@@ -38,6 +39,7 @@ course_app = typer.Typer(
 )
 course_cmds.register(course_app)  # learners: list, show, quiz, ..., check
 grading_cmds.register(course_app)  # instructors: grade, gradebook, export
+release_cmds.register(course_app)  # instructors: the students' starting repository
 app.add_typer(course_app, name="course")
 team_cmds.register(app)
 
