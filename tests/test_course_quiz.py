@@ -121,6 +121,50 @@ def test_demo_keeps_only_its_questions(quiz: QuizFile) -> None:
     assert [q.id for q in variant.questions] == ["pick-one"]
 
 
+def pooled_demo_quiz() -> QuizFile:
+    """A pool of four with two questions on demo-x, and one on it outside."""
+
+    def single(question_id: str, demo: str | None = None) -> dict[str, object]:
+        return {
+            "id": question_id,
+            "type": "single",
+            "prompt": f"{question_id}?",
+            "options": ["yes", "no"],
+            "answer": 0,
+            "explanation": "Because.",
+            "demo": demo,
+        }
+
+    pooled = [single("p1", "demo-x"), single("p2"), single("p3", "demo-x")]
+    return QuizFile.model_validate(
+        {
+            "module": "m",
+            "questions": [
+                single("alone", "demo-x"),
+                single("untagged"),
+                {"pool": "p", "draw": 1, "questions": [*pooled, single("p4")]},
+            ],
+        }
+    )
+
+
+def test_a_demo_quiz_draws_from_the_demo_questions_of_each_pool() -> None:
+    quiz = pooled_demo_quiz()
+    drawn = [
+        [q.id for q in make_variant(quiz, f"s{n:02d}", "m", demo="demo-x").questions]
+        for n in range(1, 31)
+    ]
+    # Never empty, the same length for everyone (filtering the graded draw
+    # would give some students one question and others two), fairly drawn.
+    assert all(len(ids) == 2 and ids[0] == "alone" for ids in drawn)
+    assert {ids[1] for ids in drawn} == {"p1", "p3"}
+
+
+def test_a_demo_without_questions_is_an_error(quiz: QuizFile) -> None:
+    with pytest.raises(CourseError, match="no question of 0-intro's quiz is on demo"):
+        make_variant(quiz, "s1", "0-intro", demo="demo-nothing")
+
+
 REAL_COURSE = Path(__file__).resolve().parents[1] / "course"
 
 

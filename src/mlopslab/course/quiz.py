@@ -111,22 +111,35 @@ def make_variant(
     demo: str | None = None,
     attempt: int = 0,
 ) -> Variant:
-    """Draw this student's questions for one attempt; `demo` keeps those tagged.
+    """Draw this student's questions for one attempt; `demo` draws a demo's quiz.
 
     A retake (the next `attempt`) draws again: other pool questions, other
     numbers and other shuffles, so keys seen after one attempt do not carry over.
+    A demo quiz draws from the questions tagged with the demo only (a pool gives
+    as many of its tagged questions as it draws, or all if fewer), so every
+    student gets the same number of them; a demo without any is a CourseError.
     """
     seed = variant_seed(student, module, attempt)
     rng = random.Random(seed)
     shown: list[Shown] = []
     for item in quiz.questions:
-        drawn = (
-            rng.sample(item.questions, item.draw) if isinstance(item, Pool) else [item]
+        shown.extend(present(question, rng) for question in _drawn(item, rng, demo))
+    if demo is not None and not shown:
+        raise CourseError(
+            f"no question of {module}'s quiz is on demo '{demo}'",
+            f"tag questions with `demo: {demo}` in {module}/quiz.yaml",
         )
-        shown.extend(present(question, rng) for question in drawn)
-    if demo is not None:
-        shown = [q for q in shown if q.demo == demo]
     return Variant(student, module, seed, tuple(shown))
+
+
+def _drawn(
+    item: AnyQuestion | Pool, rng: random.Random, demo: str | None
+) -> list[AnyQuestion]:
+    """The questions one quiz item gives this draw, only the demo's if asked."""
+    if not isinstance(item, Pool):
+        return [item] if demo is None or item.demo == demo else []
+    candidates = [q for q in item.questions if demo is None or q.demo == demo]
+    return rng.sample(candidates, min(item.draw, len(candidates)))
 
 
 def present(question: AnyQuestion, rng: random.Random) -> Shown:
