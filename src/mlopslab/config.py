@@ -168,6 +168,9 @@ class CourseConfig(Frozen):
     # The class database (the gradebook): a postgresql:// URL, or by default
     # course.db in the workspace. MLOPSLAB_COURSE_DATABASE overrides it.
     database: str | None = None
+    # Seconds a grading worker may go without a heartbeat before its job is
+    # given to another worker.
+    worker_silent: float = Field(20.0, gt=0)
 
 
 class Config(Frozen):

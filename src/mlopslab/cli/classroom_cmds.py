@@ -118,7 +118,7 @@ def worker(
     _open(cfg, database_url, course)
     from mlopslab.course.server import workers  # its models need Django set up
 
-    workers.run()
+    workers.run(silent=cfg.course.worker_silent)
 
 
 def roster_import(
@@ -160,13 +160,13 @@ def token(
     config: ConfigOpt = None,
 ) -> None:
     """Make a `course submit` token for a student (shown once), or revoke them."""
-    from django.utils import timezone
+    cfg = resolve_config(config, home)
+    _open(cfg, database_url, course)
+    from django.utils import timezone  # models need Django set up first
 
     from mlopslab.course.classroom.models import Member, Token
     from mlopslab.course.server.access import new_token
 
-    cfg = resolve_config(config, home)
-    _open(cfg, database_url, course)
     member = Member.objects.filter(student=student).first()
     if member is None:
         raise CourseError(

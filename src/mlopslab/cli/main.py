@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from mlopslab.cli import (
+    classroom_cmds,
     course_cmds,
     demo_cmds,
     grading_cmds,
@@ -40,6 +41,7 @@ course_app = typer.Typer(
 course_cmds.register(course_app)  # learners: list, show, quiz, ..., check
 grading_cmds.register(course_app)  # instructors: grade, gradebook, export
 release_cmds.register(course_app)  # instructors: the students' starting repository
+classroom_cmds.register(course_app)  # the course server and its workers
 app.add_typer(course_app, name="course")
 team_cmds.register(app)
 

@@ -26,6 +26,7 @@ import importlib.util
 import itertools
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -40,8 +41,11 @@ def load_checks(module_dir: Path, hidden: bool) -> list[Check]:
     """A module's public checks, and with `hidden` its instructor checks too."""
     package = _package(module_dir)
     folders = FOLDERS if hidden else ("assignment",)
-    modules = [_load(package, module_dir, folder) for folder in folders]
-    checks = [check for module in modules if module for check in declared(module)]
+    checks: list[Check] = []
+    for folder in folders:
+        module = _load(package, module_dir, folder)
+        found = declared(module) if module else []
+        checks += [_kept_hidden(c) for c in found] if folder == "instructor" else found
     if not checks:
         raise CourseError(
             f"{module_dir.name} has no assignment checks",
@@ -51,6 +55,12 @@ def load_checks(module_dir: Path, hidden: bool) -> list[Check]:
     if len(set(ids)) != len(ids):
         raise CourseError(f"{module_dir.name}: two checks share a name", "rename one")
     return checks
+
+
+def _kept_hidden(check: Check) -> Check:
+    """An instructor check is never shown as "visible", even if declared so:
+    its output could tell students what the hidden checks test."""
+    return replace(check, visibility="hidden") if check.public else check
 
 
 def declared(module: ModuleType) -> list[Check]:

@@ -17,7 +17,13 @@ def configure(url: str, home: Path, course_root: Path, policy: str = "best") -> 
     use_database(url, home, course_root.resolve(), policy)
     from mlopslab.course.server.syllabus import units
 
-    units()  # read the course now: a broken one fails at start, not per page
+    # Read the course now: a broken one fails at start, not page by page.
+    keyless = [unit.id for unit in units() if unit.quiz is None]
+    if keyless:
+        raise CourseError(
+            f"{course_root} is a students' copy: no quiz keys for {keyless[0]}",
+            "serve the course from the instructor's checkout (--course DIR)",
+        )
 
 
 def check_port(host: str, port: int) -> None:

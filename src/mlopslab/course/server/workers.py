@@ -20,7 +20,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 
 from mlopslab.course.classroom.models import Submission, WorkerBeat
 
-BEAT = 3.0  # seconds between heartbeats
+BEAT = 2.0  # seconds between heartbeats
 SILENT = 20.0  # seconds without a beat before a worker counts as dead
 
 
@@ -28,13 +28,14 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:32]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def run(name: str | None = None) -> None:
-    """Take grading jobs until interrupted (SIGINT or SIGTERM)."""
+def run(name: str | None = None, silent: float = SILENT) -> None:
+    """Take grading jobs until interrupted (SIGINT or SIGTERM); rescue the jobs
+    of workers silent for `silent` seconds."""
     name = name or worker_name()
     stop = threading.Event()
-    beat = threading.Thread(target=_beat, args=(name, stop), daemon=True)
+    beat = threading.Thread(target=_beat, args=(name, stop, silent), daemon=True)
     _record_beat(name)
-    rescue_abandoned()
+    rescue_abandoned(silent)
     beat.start()
     try:
         call_command(
@@ -51,14 +52,14 @@ def run(name: str | None = None) -> None:
         WorkerBeat.objects.filter(worker=name).delete()
 
 
-def rescue_abandoned(now: datetime | None = None) -> int:
+def rescue_abandoned(silent: float = SILENT) -> int:
     """Queue again the jobs whose worker went silent; return how many."""
     from django_tasks_db.models import DBTaskResult
 
-    now = now or datetime.now(UTC)
+    now = datetime.now(UTC)
     alive = set(
         WorkerBeat.objects.filter(
-            last_seen__gte=now - timedelta(seconds=SILENT)
+            last_seen__gte=now - timedelta(seconds=silent)
         ).values_list("worker", flat=True)
     )
     rescued = 0
@@ -80,11 +81,11 @@ def _requeue_submission(args_kwargs: dict[str, list[object]]) -> None:
         Submission.objects.filter(pk=args[0], status="running").update(status="queued")
 
 
-def _beat(name: str, stop: threading.Event) -> None:
+def _beat(name: str, stop: threading.Event, silent: float) -> None:
     while not stop.wait(BEAT):
         try:
             _record_beat(name)
-            rescue_abandoned()
+            rescue_abandoned(silent)
         except DatabaseError:  # the database is away for a moment: beat again later
             close_old_connections()
     connection.close()
