@@ -57,7 +57,12 @@ def hidden(ctx: Context) -> None:
         time.sleep(float(text.split()[1]))
     ctx.expect(text.endswith("yes"), "not yes")
 """
-PASSWORDS = {"prof": "prof-pass-1", "ana": "ana-pass-1", "bob": "bob-pass-1"}
+PASSWORDS = {
+    "prof": "prof-pass-1",
+    "ana": "ana-pass-1",
+    "bob": "bob-pass-1",
+    "cy": "cy-pass-1",
+}
 
 
 def write_graded_course(root: Path, due: str = "2099-01-01T00:00:00Z") -> Path:
@@ -165,7 +170,7 @@ def prepare(root: Path) -> Classroom:
     )
     done = mlopslab("course", "roster", "import", str(roster), *room.args())
     assert done.returncode == 0, done.stderr
-    for who in ("ana", "bob"):
+    for who in ("ana", "bob", "cy"):
         made = mlopslab("course", "token", who, *room.args())
         assert made.returncode == 0, made.stderr
         room.tokens[who] = made.stdout.strip()

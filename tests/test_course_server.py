@@ -216,6 +216,25 @@ def test_logins_are_rate_limited(room: Classroom) -> None:
     assert locked.status_code == 429 and "locked" in locked.text
 
 
+def test_the_terminal_quiz_is_the_graded_one_on_the_server(room: Classroom) -> None:
+    # Whatever each question's type, one of these lines is a well-formed answer;
+    # a malformed one is asked again.
+    lines = "A\n1\nAB\nABC\nABCD\n" * 12
+    args = ["--server", room.url, "--token", room.tokens["cy"]]
+    done = subprocess.run(
+        [sys.executable, "-m", "mlopslab.cli.main", "course", "quiz", "0-intro", *args],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "recorded on the course server" in done.stdout
+    assert "point(s)" in done.stdout  # each key arrives after its answer
+    page = room.login("cy").get("/").text
+    assert re.search(r"Quiz: [\d.]+ / \d", page), "the attempt is not on the server"
+
+
 def test_course_submit_hands_in_the_committed_work(
     room: Classroom, tmp_path: Path
 ) -> None:

@@ -171,6 +171,9 @@ class CourseConfig(Frozen):
     # Seconds a grading worker may go without a heartbeat before its job is
     # given to another worker.
     worker_silent: float = Field(20.0, gt=0)
+    # A student's course server and token (`course submit`, `course quiz`).
+    server: str | None = None
+    token: str | None = None
 
 
 class Config(Frozen):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +18,11 @@ from mlopslab.cli.context import ConfigOpt, HomeOpt, open_workspace, resolve_con
 from mlopslab.cli.course_context import (
     CourseOpt,
     ModuleArg,
+    ServerOpt,
+    TokenOpt,
     course_database,
     course_root,
+    course_server,
 )
 from mlopslab.config import Config
 from mlopslab.errors import CourseError, first_line
@@ -31,20 +33,6 @@ DatabaseOpt = Annotated[
         "--database-url",
         help="The class database (default: course.db in the workspace; or "
         "postgresql://...). Also MLOPSLAB_COURSE_DATABASE.",
-    ),
-]
-ServerOpt = Annotated[
-    str,
-    typer.Option(
-        "--server", envvar="MLOPSLAB_COURSE_SERVER", help="The course server's URL."
-    ),
-]
-TokenOpt = Annotated[
-    str,
-    typer.Option(
-        "--token",
-        envvar="MLOPSLAB_COURSE_TOKEN",
-        help="Your token from the instructor (or MLOPSLAB_COURSE_TOKEN).",
     ),
 ]
 
@@ -190,18 +178,23 @@ def submit(
         bool, typer.Option(help="Wait for the grade and print the feedback.")
     ] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 1200,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Hand in this repository (its committed work, as a git bundle)."""
-    import httpx
-
+    cfg = resolve_config(config, home)
+    reach = course_server(cfg, server, token)
     bundle = _bundle()
     try:
-        reply = _post(httpx, server, token, module, bundle)
+        reply = reach.submit(module, bundle)
     finally:
         bundle.unlink(missing_ok=True)
     typer.echo(f"handed in: submission {reply['id']} of {module} ({reply['lateness']})")
     if wait:
-        _print_result(_wait(httpx, server, token, int(reply["id"]), timeout))
+        done = reach.wait(
+            int(reply["id"]), timeout, lambda state: typer.echo(f"{state}…")
+        )
+        _print_result(done)
 
 
 def _bundle() -> Path:
@@ -228,74 +221,6 @@ def _git(*args: str) -> str:
             "run `course submit` inside your course repository, with a commit",
         ) from exc
     return done.stdout
-
-
-def _post(
-    httpx: Any, server: str, token: str, module: str, bundle: Path
-) -> dict[str, Any]:
-    url = f"{server.rstrip('/')}/api/submit/{module}/"
-    with bundle.open("rb") as handle:
-        reply = _call(
-            httpx,
-            lambda: httpx.post(
-                url,
-                headers={"Authorization": f"Bearer {token}"},
-                files={"upload": ("work.bundle", handle)},
-                timeout=120,
-            ),
-            server,
-        )
-    return reply
-
-
-def _wait(
-    httpx: Any, server: str, token: str, pk: int, timeout: float
-) -> dict[str, Any]:
-    url = f"{server.rstrip('/')}/api/submissions/{pk}/"
-    deadline = time.monotonic() + timeout
-    shown = ""
-    while True:
-        reply = _call(
-            httpx,
-            lambda: httpx.get(
-                url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-            ),
-            server,
-        )
-        if reply["status"] in {"graded", "failed"}:
-            return reply
-        if reply["status"] != shown:
-            shown = reply["status"]
-            typer.echo(f"{shown}…")
-        if time.monotonic() > deadline:
-            raise CourseError(
-                f"submission {pk} is still {shown} after {timeout:g} s",
-                "its grade will appear on the course server",
-            )
-        time.sleep(2)
-
-
-def _call(httpx: Any, request: Any, server: str) -> dict[str, Any]:
-    try:
-        response = request()
-    except httpx.HTTPError as exc:
-        raise CourseError(
-            f"cannot reach the course server {server}: {first_line(exc)}",
-            "check --server (or MLOPSLAB_COURSE_SERVER) and your network",
-        ) from exc
-    try:
-        body: dict[str, Any] = response.json()
-    except ValueError as exc:
-        raise CourseError(
-            f"{server} answered {response.status_code} without JSON",
-            "check that --server is the course server's address",
-        ) from exc
-    if response.status_code >= 400:
-        raise CourseError(
-            f"the course server refused: {body.get('error', response.status_code)}",
-            "fix that and submit again",
-        )
-    return body
 
 
 def _print_result(reply: dict[str, Any]) -> None:

@@ -23,7 +23,10 @@ from mlopslab.cli.context import ConfigOpt, HomeOpt, open_workspace, resolve_con
 from mlopslab.cli.course_context import (
     CourseOpt,
     ModuleArg,
+    ServerOpt,
+    TokenOpt,
     course_root,
+    course_server,
     module_folder,
     open_gradebook,
 )
@@ -31,6 +34,7 @@ from mlopslab.config import Config
 from mlopslab.errors import CourseError
 
 if TYPE_CHECKING:
+    from mlopslab.course.client import Server
     from mlopslab.course.content import Course
     from mlopslab.course.grading import CheckResult
     from mlopslab.course.quiz import Marked, Shown, Variant
@@ -133,13 +137,20 @@ def quiz(
     show_only: Annotated[
         bool, typer.Option("--show", help="Print your questions without answering.")
     ] = False,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
     course: CourseOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Take a module's quiz: your own variant, scored and recorded."""
+    """Take a module's quiz: your own variant, scored and recorded (on the course
+    server, graded, with --server; here, for practice, without)."""
     from mlopslab.course.quiz import make_variant
 
+    if server or token or _configured_server(config, home):
+        cfg = resolve_config(config, home)
+        _remote_quiz(course_server(cfg, server, token), module)
+        return
     cfg, loaded = _setup(config, home, course)
     lesson = loaded.module(module)
     keys = lesson.quiz_keys()  # a students' copy has none: the server scores
@@ -171,6 +182,54 @@ def quiz(
         if answered:
             _record(cfg, variant, marked, started, demo)
     _report(console, marked, from_file=False)
+
+
+def _configured_server(config: Path | None, home: Path | None) -> bool:
+    return bool(resolve_config(config, home).course.server)
+
+
+def _remote_quiz(server: Server, module: str) -> None:
+    """The graded quiz, taken against the server: it keeps the keys and the
+    score; each key and explanation arrives only after its answer is final."""
+    from mlopslab.course.quiz import LETTERS
+
+    console = Console(highlight=False)
+    run = server.quiz(module)
+    console.print(
+        f"{module}: attempt {run['attempt']}"
+        + (f", {run['left']} attempt(s) left" if run["left"] is not None else "")
+    )
+    points = 0.0
+    for number, question in enumerate(run["questions"], start=1):
+        if question["answered"]:
+            continue
+        console.print(f"\n[bold]{number}. [{question['id']}][/] {question['prompt']}")
+        for letter, choice in zip(LETTERS, question["choices"], strict=False):
+            console.print(f"   {letter}) {choice}")
+        marked = _remote_answer(server, module, run["run"], question)
+        points += marked["points"]
+        verdict = (
+            "right" if marked["points"] == 1 else f"the key is {marked['correct']}"
+        )
+        console.print(
+            f"   {marked['points']:g} point(s): {verdict}. {marked['explanation']}"
+        )
+    console.print(f"\nrecorded on the course server ({points:g} point(s) this sitting)")
+
+
+def _remote_answer(
+    server: Server, module: str, run: int, question: dict[str, Any]
+) -> dict[str, Any]:
+    from mlopslab.course.client import Refused
+
+    while True:
+        given = typer.prompt(f"Your answer ({question['answer_format']})")
+        try:
+            return server.answer(module, run, question["id"], given)
+        except Refused as exc:
+            if exc.status != 400:  # only a malformed answer may be given again
+                raise
+            typer.echo(exc.one_line())
 
 
 def _ask(console: Console, shown: Shown, number: int) -> Marked:

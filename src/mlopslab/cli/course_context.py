@@ -19,6 +19,7 @@ from mlopslab.config import Config
 from mlopslab.errors import CourseError
 
 if TYPE_CHECKING:
+    from mlopslab.course.client import Server
     from mlopslab.course.gradebook import Gradebook
 
 ModuleArg = Annotated[str, typer.Argument(help="Module id, e.g. 3-evaluation.")]
@@ -26,6 +27,21 @@ CourseOpt = Annotated[
     Path | None,
     typer.Option(
         "--course", help="Course folder (default ./course, else the built-in one)."
+    ),
+]
+
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="The course server's URL (or course.server, MLOPSLAB_COURSE__SERVER).",
+    ),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="Your token from the instructor (or MLOPSLAB_COURSE__TOKEN).",
     ),
 ]
 
@@ -90,3 +106,23 @@ def module_folder(root: Path, module: str) -> Path:
             f"no module {module!r} in the course", f"choose one of {', '.join(ids)}"
         )
     return root / module
+
+
+def course_server(cfg: Config, url: str | None, token: str | None) -> Server:
+    """The course server to talk to: flags first, then the config."""
+    from mlopslab.course.client import Server
+
+    url, token = url or cfg.course.server, token or cfg.course.token
+    if not url:
+        raise CourseError(
+            "no course server given",
+            "pass --server URL (your instructor gives it) or set"
+            " MLOPSLAB_COURSE__SERVER",
+        )
+    if not token:
+        raise CourseError(
+            "no token given",
+            "pass --token TOKEN (your instructor gives it) or set"
+            " MLOPSLAB_COURSE__TOKEN",
+        )
+    return Server(url, token)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -30,7 +31,12 @@ def signed_in(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         member = member_of(request)
-        if member is None:
+        if member is None:  # never signed in, or the session expired
+            if request.headers.get("HX-Request"):
+                # A fragment request: send the whole page to the login form.
+                response = HttpResponse(status=401)
+                response["HX-Redirect"] = f"{settings.LOGIN_URL}?next=/"
+                return response
             return redirect_to_login(request.get_full_path())
         request.member = member
         return view(request, *args, **kwargs)
