@@ -109,9 +109,11 @@ class Classroom:
     home: Path
     course: Path
     tokens: dict[str, str] = field(default_factory=dict)
+    database: str | None = None  # default: course.db in the workspace
 
     def args(self) -> list[str]:
-        return ["--home", str(self.home), "--course", str(self.course)]
+        found = ["--home", str(self.home), "--course", str(self.course)]
+        return found + (["--database-url", self.database] if self.database else [])
 
     def login(self, user: str, password: str | None = None) -> httpx.Client:
         client = httpx.Client(base_url=self.url, timeout=30)
@@ -156,10 +158,10 @@ def upload(
     )
 
 
-def prepare(root: Path) -> Classroom:
+def prepare(root: Path, database: str | None = None) -> Classroom:
     """A course, a roster and tokens, in a fresh workspace under `root`."""
     course = write_graded_course(root / "course")
-    room = Classroom("", root / "home", course)
+    room = Classroom("", root / "home", course, database=database)
     roster = root / "roster.csv"
     roster.write_text(
         "student,name,role,password\n"

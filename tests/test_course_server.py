@@ -30,6 +30,7 @@ from tests.classroom_fixture import (
     upload,
 )
 from tests.course_fixture import QUIZ
+from tests.postgres import SERVER_URL, needs_postgres, postgres_url  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("course-server")]
 
@@ -355,3 +356,66 @@ def test_a_malformed_roster_names_its_line(tmp_path: Path) -> None:
     assert done.returncode != 0 and "line 3" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "course.db").exists(), "a bad roster opened the database"
+
+
+@needs_postgres
+@pytest.mark.integration
+def test_a_class_on_postgresql_with_two_workers(
+    postgres_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    room = prepare(tmp_path, database=postgres_url)
+    with serving(room, workers=2):
+        clients = {who: room.login(who) for who in ("ana", "bob", "cy")}
+        handed = {}
+        for who, client in clients.items():
+            reply = upload(client, "0-intro", submission_zip(hidden="slow 1 yes"))
+            handed[who] = int(reply.headers["location"].rstrip("/").split("/")[-1])
+        for who, pk in handed.items():
+            assert "6 / 6" in room.wait_graded(clients[who], pk)
+        answer_all(clients["ana"], "0-intro")
+        exported = mlopslab(
+            "course",
+            "gradebook",
+            "--export",
+            "csv",
+            "--home",
+            str(room.home),
+            "--course",
+            str(room.course),
+            env={"MLOPSLAB_COURSE__DATABASE": postgres_url},
+        )
+        _drop(postgres_url)  # the database goes away under the server
+        down = clients["ana"].get("/")
+        assert down.status_code == 503 and "database is unavailable" in down.text
+    assert exported.returncode == 0, exported.stderr
+    assert all(who in exported.stdout for who in ("ana", "bob", "cy"))
+
+
+def _drop(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(SERVER_URL, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student\nana\n")
+    done = mlopslab(
+        "course",
+        "roster",
+        "import",
+        str(roster),
+        "--home",
+        str(tmp_path),
+        "--database-url",
+        "postgresql://nobody:x@127.0.0.1:1/nothing",
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "cannot open the course database" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
