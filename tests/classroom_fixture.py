@@ -158,9 +158,11 @@ def upload(
     )
 
 
-def prepare(root: Path, database: str | None = None) -> Classroom:
+def prepare(
+    root: Path, database: str | None = None, due: str = "2099-01-01T00:00:00Z"
+) -> Classroom:
     """A course, a roster and tokens, in a fresh workspace under `root`."""
-    course = write_graded_course(root / "course")
+    course = write_graded_course(root / "course", due)
     room = Classroom("", root / "home", course, database=database)
     roster = root / "roster.csv"
     roster.write_text(

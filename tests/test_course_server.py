@@ -15,6 +15,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -337,6 +338,43 @@ def _wait_for(condition: object, timeout: float, message: str) -> None:
             return
         time.sleep(0.3)
     raise AssertionError(message)
+
+
+def test_late_work_extensions_and_the_released_solution(tmp_path: Path) -> None:
+    due = datetime.now(UTC) - timedelta(days=1, hours=12)
+    room = prepare(tmp_path, due=due.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    with serving(room):
+        prof = room.login("prof")
+        token = csrf(prof, "/teach/m/0-intro/")
+        later = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+        granted = prof.post(
+            "/teach/m/0-intro/extend/",
+            data={"student": "bob", "due": later, "csrfmiddlewaretoken": token},
+            follow_redirects=True,
+        )
+        assert "bob has until" in granted.text
+        ana, bob = room.login("ana"), room.login("bob")
+        assert (
+            "2 day(s) late: 80% of its score is kept"
+            in ana.get("/m/0-intro/assignment/").text
+        )
+        pk = int(
+            upload(ana, "0-intro", submission_zip()).headers["location"].split("/")[-2]
+        )
+        page = room.wait_graded(ana, pk)
+        shown = re.sub(r"<[^>]+>", " ", page)
+        assert "4.8 / 6" in page and "2 day(s) late" in page, shown[-900:]
+        assert "AFTER-DUE-PASS" in page, "past the due date, after-due checks show"
+        assert "on time" in bob.get("/m/0-intro/assignment/").text
+        assert ana.get("/m/0-intro/solution/").status_code == 404  # not released
+        released = prof.post(
+            "/teach/m/0-intro/release/",
+            data={"csrfmiddlewaretoken": token},
+            follow_redirects=True,
+        )
+        assert "solution is open" in released.text
+        assert ana.get("/m/0-intro/solution/").text == "SOLUTION-TEXT\n"
+        assert bob.get("/m/0-intro/solution/").status_code == 404  # still working
 
 
 def test_serve_refuses_a_students_copy_and_a_busy_port(tmp_path: Path) -> None:

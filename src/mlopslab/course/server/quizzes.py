@@ -48,6 +48,13 @@ def open_run(student: str, module: str, demo: str = "") -> QuizRun:
             f"no attempts left on the {module} quiz",
             "your best attempt counts; ask your instructor if something went wrong",
         )
+    # A demo quiz is taken once: it counts toward participation, and its keys
+    # (questions that may come back in the graded quiz) are not for harvesting.
+    if demo and finished_runs(student, module, demo) >= 1:
+        raise NoAttemptsLeft(
+            f"you have taken the {demo} demo quiz",
+            "it counts toward your participation; go on with the module",
+        )
     number = finished_runs(student, module, demo)
     variant = _variant(student, module, demo, number)
     try:
