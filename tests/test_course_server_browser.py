@@ -23,7 +23,7 @@ from tests.classroom_fixture import (
     submission_zip,
 )
 
-pytestmark = pytest.mark.xdist_group("course-server")
+pytestmark = pytest.mark.xdist_group("course-server-browser")
 sync_api = pytest.importorskip("playwright.sync_api")
 SIZES = {"laptop": (1280, 800), "phone": (390, 844)}
 
