@@ -21,11 +21,16 @@ pytestmark = pytest.mark.slow
 
 
 async def load(
-    url: str, total: int, concurrency: int, rows: int = 1
+    url: str,
+    total: int,
+    concurrency: int,
+    rows: int = 1,
+    responses: list[httpx.Response] | None = None,
 ) -> list[httpx.Response]:
-    """Send `total` predict requests from `concurrency` clients; keep every response."""
+    """Send `total` predict requests from `concurrency` clients; keep every response
+    (in `responses`, when given, as they arrive)."""
     body = {"rows": [PENGUIN] * rows}
-    responses: list[httpx.Response] = []
+    responses = [] if responses is None else responses
     counter = iter(range(total))
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
@@ -42,9 +47,13 @@ async def load(
 
 
 async def load_then(url: str, interrupt: Callable[[], object]) -> list[httpx.Response]:
-    """Load the server for two seconds, interrupt it, keep every response it gave."""
-    task = asyncio.create_task(load(url, 20_000, 16))
-    await asyncio.sleep(2.0)
+    """Load the server until it has answered 200 times (30 s at most; a busy
+    machine is slow), interrupt it, keep every response it gave."""
+    responses: list[httpx.Response] = []
+    task = asyncio.create_task(load(url, 20_000, 16, responses=responses))
+    deadline = time.monotonic() + 30
+    while len(responses) < 200 and time.monotonic() < deadline and not task.done():
+        await asyncio.sleep(0.05)
     interrupt()
     return await task
 
