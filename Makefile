@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.scale
 	$(BIN)/python -m benchmarks.grading
+	$(BIN)/python -m benchmarks.course_server
 
 ui: $(STAMP)
 	$(BIN)/mlopslab ui
