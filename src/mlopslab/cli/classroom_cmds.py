@@ -53,6 +53,9 @@ def serve(
     workers: Annotated[
         int, typer.Option(help="Grading workers to start beside the server.")
     ] = 1,
+    processes: Annotated[
+        int, typer.Option(help="Server processes (default: one per core, at most 4).")
+    ] = 0,
     database_url: DatabaseOpt = None,
     course: CourseOpt = None,
     home: HomeOpt = None,
@@ -68,18 +71,25 @@ def serve(
         serve as run_server,
     )
 
-    if workers < 0:
-        raise CourseError(f"--workers {workers}", "give 0 or more workers")
+    if workers < 0 or processes < 0:
+        raise CourseError("--workers and --processes cannot be negative", "give 0+")
+    processes = processes or min(4, os.cpu_count() or 1)
     cfg = resolve_config(config, home)
     check_port(host, port)
-    root = _open(cfg, database_url, course)
+    root = _open(cfg, database_url, course)  # fails here, once, on a bad course
+    setup = {
+        "url": course_database(cfg, database_url),
+        "home": str(open_workspace(cfg).home.resolve()),
+        "course": str(root.resolve()),
+        "policy": cfg.course.attempt_policy,
+    }
     started = start_workers(workers, _worker_args(cfg, database_url, root))
     typer.echo(
-        f"course server on http://{host}:{port} ({workers} grading worker(s));"
-        " Ctrl-C stops it"
+        f"course server on http://{host}:{port} ({processes} process(es),"
+        f" {workers} grading worker(s)); Ctrl-C stops it"
     )
     try:
-        run_server(host, port)
+        run_server(host, port, processes, setup)
     finally:
         stop_workers(started)
 

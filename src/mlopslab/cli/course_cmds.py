@@ -197,7 +197,11 @@ def _remote_quiz(server: Server, module: str) -> None:
     run = server.quiz(module)
     console.print(
         f"{module}: attempt {run['attempt']}"
-        + (f", {run['left']} attempt(s) left" if run["left"] is not None else "")
+        + (
+            f", {run['left']} attempt(s) left after this one"
+            if run["left"] is not None
+            else ""
+        )
     )
     points = 0.0
     for number, question in enumerate(run["questions"], start=1):

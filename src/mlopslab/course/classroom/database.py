@@ -63,13 +63,19 @@ def database_settings(url: str) -> dict[str, Any]:
 
 
 def use_database(
-    url: str, home: Path, course_root: Path | None = None, policy: str = "best"
+    url: str,
+    home: Path,
+    course_root: Path | None = None,
+    policy: str = "best",
+    migrated: bool = False,
 ) -> None:
     """Point this process at the class database `url`, migrated to this version.
 
     `home` holds what the database does not: the server's secret key and the
     uploaded submissions. The server and its workers also name the
-    instructor's `course_root` and the quiz attempt `policy`.
+    instructor's `course_root` and the quiz attempt `policy`. `migrated`:
+    another process has just migrated it (and this one may not touch the
+    database yet, as a server process while its event loop starts).
     """
     wanted = database_settings(url)
     if not settings.configured:
@@ -78,7 +84,8 @@ def use_database(
         django.setup()
     elif settings.DATABASES["default"] != wanted:
         _switch(wanted)
-    migrate()
+    if not migrated:
+        migrate()
 
 
 def migrate() -> None:

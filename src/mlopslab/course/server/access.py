@@ -22,7 +22,10 @@ def member_of(request: HttpRequest) -> Member | None:
     user = request.user
     if not user.is_authenticated:
         return None
-    return Member.objects.filter(user=user).first()
+    try:
+        return user.member  # cached on the user: the page's header reads it too
+    except Member.DoesNotExist:
+        return None
 
 
 def signed_in(view: View) -> View:

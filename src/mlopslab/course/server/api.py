@@ -100,7 +100,7 @@ def quiz(request: HttpRequest, member: Member, module: str) -> HttpResponse:
         {
             "run": run.pk,
             "attempt": run.number + 1,
-            "left": quizzes.attempts_left(member.student, module),
+            "left": quizzes.attempts_left(run),
             "questions": [
                 {
                     **q.public(),
@@ -123,7 +123,7 @@ def _answer(request: HttpRequest, member: Member, module: str) -> HttpResponse:
         pk=run, student=member.student, module=module
     ).exists():
         return _problem(404, f"you have no quiz run {run} in {module}")
-    marked = quizzes.answer(run, member.student, question, str(given))
+    marked, _ = quizzes.answer(run, member.student, question, str(given))
     return JsonResponse(
         {
             "question": question,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -11,10 +13,20 @@ from pathlib import Path
 from mlopslab.course.classroom.database import use_database
 from mlopslab.errors import CourseError
 
+# How `course serve` hands its settings to its server processes. Not MLOPSLAB_*:
+# those are configuration overrides.
+SETUP_VARIABLE = "_MLOPSLAB_COURSE_SERVER_SETUP"
 
-def configure(url: str, home: Path, course_root: Path, policy: str = "best") -> None:
+
+def configure(
+    url: str,
+    home: Path,
+    course_root: Path,
+    policy: str = "best",
+    migrated: bool = False,
+) -> None:
     """Point this process at the class database and the instructor's course."""
-    use_database(url, home, course_root.resolve(), policy)
+    use_database(url, home, course_root.resolve(), policy, migrated)
     from mlopslab.course.server.syllabus import units
 
     # Read the course now: a broken one fails at start, not page by page.
@@ -55,17 +67,22 @@ def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
             worker.kill()
 
 
-def serve(host: str, port: int) -> None:
-    """Serve until interrupted."""
-    import uvicorn
-    from django.core.asgi import get_asgi_application
+def serve(host: str, port: int, processes: int, setup: dict[str, str]) -> None:
+    """Serve until interrupted, in `processes` processes.
 
-    config = uvicorn.Config(
-        get_asgi_application(),
+    Django runs every synchronous view of one process on one thread, so one
+    process uses one core; each process sets itself up from `setup` (see
+    server/asgi.py).
+    """
+    import uvicorn
+
+    os.environ[SETUP_VARIABLE] = json.dumps(setup)
+    uvicorn.run(
+        "mlopslab.course.server.asgi:application",
         host=host,
         port=port,
+        workers=processes,
         lifespan="off",
         log_level="warning",
         access_log=False,
     )
-    uvicorn.Server(config).run()

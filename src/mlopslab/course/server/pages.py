@@ -87,7 +87,7 @@ def _quiz_over(request: HttpRequest, found: Any, exc: CourseError) -> HttpRespon
 def _quiz_context(found: Any, run: QuizRun, demo: str) -> dict[str, Any]:
     marked = quizzes.marks(run)
     shown = quizzes.questions(run)
-    left = quizzes.attempts_left(run.student, run.module)
+    left = quizzes.attempts_left(run)
     return {
         "unit": found,
         "run": run,
@@ -95,7 +95,7 @@ def _quiz_context(found: Any, run: QuizRun, demo: str) -> dict[str, Any]:
         "items": [(n, q, marked.get(q.id)) for n, q in enumerate(shown, start=1)],
         "answered": len(marked),
         "total": len(shown),
-        "left": None if demo else left,
+        "left": left,
     }
 
 
@@ -103,12 +103,13 @@ def _quiz_context(found: Any, run: QuizRun, demo: str) -> dict[str, Any]:
 @require_POST
 def answer(request: HttpRequest, run: int, question: str) -> HttpResponse:
     student = _student(request)
-    taken = get_object_or_404(QuizRun, pk=run, student=student)
-    given = _given(request)
     number = int(request.POST.get("number", "0") or 0)
     try:
-        marked = quizzes.answer(taken.pk, student, question, given)
+        marked, finished = quizzes.answer(run, student, question, _given(request))
+    except QuizRun.DoesNotExist as exc:
+        raise Http404("not your quiz") from exc
     except CourseError as exc:
+        taken = get_object_or_404(QuizRun, pk=run, student=student)
         shown = quizzes.variant(taken).question(question)
         return render(
             request,
@@ -116,18 +117,8 @@ def answer(request: HttpRequest, run: int, question: str) -> HttpResponse:
             {"run": taken, "q": shown, "n": number, "error": exc.one_line()},
             status=400,
         )
-    taken.refresh_from_db()
-    return render(
-        request,
-        "classroom/_question.html",
-        {
-            "run": taken,
-            "q": marked.question,
-            "n": number,
-            "m": marked,
-            "finished": taken.attempt_id is not None,
-        },
-    )
+    context = {"q": marked.question, "n": number, "m": marked, "finished": finished}
+    return render(request, "classroom/_question.html", context)
 
 
 def _given(request: HttpRequest) -> str:

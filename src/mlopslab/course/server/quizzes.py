@@ -30,12 +30,12 @@ def finished_runs(student: str, module: str, demo: str = "") -> int:
     ).count()
 
 
-def attempts_left(student: str, module: str) -> int | None:
-    """How many graded attempts remain: None means unlimited."""
-    quiz = unit(module).quiz
-    if quiz is None or quiz.attempt_limit is None:
+def attempts_left(run: QuizRun) -> int | None:
+    """Graded attempts left after this run: None means unlimited."""
+    quiz = unit(run.module).quiz
+    if run.demo or quiz is None or quiz.attempt_limit is None:
         return None
-    return max(0, quiz.attempt_limit - finished_runs(student, module))
+    return max(0, quiz.attempt_limit - run.number - 1)
 
 
 def open_run(student: str, module: str, demo: str = "") -> QuizRun:
@@ -43,19 +43,21 @@ def open_run(student: str, module: str, demo: str = "") -> QuizRun:
     current = _unfinished(student, module, demo)
     if current is not None:
         return current
-    if not demo and attempts_left(student, module) == 0:
+    number = finished_runs(student, module, demo)
+    quiz = unit(module).quiz
+    limit = quiz.attempt_limit if quiz else None
+    if not demo and limit is not None and number >= limit:
         raise NoAttemptsLeft(
             f"no attempts left on the {module} quiz",
             "your best attempt counts; ask your instructor if something went wrong",
         )
     # A demo quiz is taken once: it counts toward participation, and its keys
     # (questions that may come back in the graded quiz) are not for harvesting.
-    if demo and finished_runs(student, module, demo) >= 1:
+    if demo and number >= 1:
         raise NoAttemptsLeft(
             f"you have taken the {demo} demo quiz",
             "it counts toward your participation; go on with the module",
         )
-    number = finished_runs(student, module, demo)
     variant = _variant(student, module, demo, number)
     try:
         with transaction.atomic():
@@ -78,8 +80,12 @@ def variant(run: QuizRun) -> Variant:
     return _variant(run.student, run.module, run.demo, run.number)
 
 
-def answer(run_id: int, student: str, question_id: str, given: str) -> Marked:
-    """Store and mark one answer; the first answer to a question is final."""
+def answer(
+    run_id: int, student: str, question_id: str, given: str
+) -> tuple[Marked, bool]:
+    """Store and mark one answer; the first answer to a question is final.
+    Return the mark and whether the run is now finished (QuizRun.DoesNotExist
+    when the run is not this student's)."""
     if len(given) > ANSWER_LIMIT:
         raise CourseError(
             f"that answer is {len(given)} characters long",
@@ -89,13 +95,13 @@ def answer(run_id: int, student: str, question_id: str, given: str) -> Marked:
         run = QuizRun.objects.select_for_update().get(pk=run_id, student=student)
         shown = variant(run).question(question_id)
         if question_id in run.answers:
-            return mark(shown, run.answers[question_id])
+            return mark(shown, run.answers[question_id]), run.attempt_id is not None
         marked = mark(shown, given)  # CourseError on a malformed answer
         run.answers[question_id] = marked.given
         run.points[question_id] = marked.points
         run.save(update_fields=["answers", "points"])
         _finish_if_complete(run)
-    return marked
+    return marked, run.attempt_id is not None
 
 
 def marks(run: QuizRun) -> dict[str, Marked]:
