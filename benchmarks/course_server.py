@@ -772,7 +772,7 @@ def report_queue(
     print(
         f"{'checks':<18}{'workers':>7}{'graded':>8}{'full':>6}{'failed':>7}"
         f"{'lost':>5}{'drain s':>9}{'s/sub':>7}{'subs/min':>9}"
-        f"{'target':>23}{'':>6}"
+        f"  {'target':<24}{'':>6}"
     )
     for label, workers, found in rows:
         graded = min(int(f["graded"]) for f in found)
@@ -785,7 +785,7 @@ def report_queue(
         print(
             f"{label:<18}{workers:>7}{graded:>5}/{count:<2}{full:>6}{failed:>7}"
             f"{lost:>5}{span:>9.1f}{span / count:>7.2f}{rate:>9.0f}"
-            f"{f'all, none lost, >={count}/min':>23}{'PASS' if ok else 'MISS':>6}"
+            f"  {f'all, none lost, >={count}/min':<24}{'PASS' if ok else 'MISS':>6}"
         )
     print(
         "   drain: first upload to last grade, from the database's timestamps;"
