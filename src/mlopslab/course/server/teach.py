@@ -29,6 +29,9 @@ from mlopslab.course.server.tasks import enqueue
 from mlopslab.errors import CourseError
 
 
+BUSY = {"queued", "running"}
+
+
 def _students() -> list[Member]:
     return list(Member.objects.filter(role="student").order_by("student"))
 
@@ -122,9 +125,12 @@ def submission(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def regrade(request: HttpRequest, pk: int) -> HttpResponse:
     found = get_object_or_404(Submission, pk=pk)
-    with transaction.atomic():
-        enqueue(found)
-    messages.success(request, f"submission {found.pk} queued for grading again")
+    if found.status in BUSY:  # one job per submission at a time
+        messages.error(request, f"submission {found.pk} is {found.status} already")
+    else:
+        with transaction.atomic():
+            enqueue(found)
+        messages.success(request, f"submission {found.pk} queued for grading again")
     return redirect("teach-submission", found.pk)
 
 
@@ -132,12 +138,14 @@ def regrade(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def regrade_module(request: HttpRequest, module: str) -> HttpResponse:
     found = _unit(module)
-    latest = _latest_submissions(found.id)
+    idle = [sub for sub in _latest_submissions(found.id) if sub.status not in BUSY]
     with transaction.atomic():
-        for sub in latest:
+        for sub in idle:
             enqueue(sub)
     messages.success(
-        request, f"{len(latest)} latest submissions of {found.id} queued again"
+        request,
+        f"{len(idle)} latest submissions of {found.id} queued again"
+        " (those queued or running already are left to finish)",
     )
     return redirect("module-report", found.id)
 
