@@ -28,7 +28,6 @@ from mlopslab.course.server.syllabus import Unit, unit, units
 from mlopslab.course.server.tasks import enqueue
 from mlopslab.errors import CourseError
 
-
 BUSY = {"queued", "running"}
 
 
