@@ -194,6 +194,14 @@ def test_unknown_modules_and_signed_out_visitors(room: Classroom) -> None:
     assert anonymous.status_code == 302 and "/login/" in anonymous.headers["location"]
 
 
+def test_an_expired_session_goes_back_to_the_login_page(room: Classroom) -> None:
+    stale = httpx.Client(base_url=room.url, cookies={"sessionid": "expired-or-forged"})
+    page = stale.get("/m/0-intro/quiz/")
+    assert page.status_code == 302 and "/login/" in page.headers["location"]
+    fragment = stale.get("/submissions/1/", headers={"HX-Request": "true"})
+    assert fragment.status_code == 401 and "/login/" in fragment.headers["HX-Redirect"]
+
+
 def test_logins_are_rate_limited(room: Classroom) -> None:
     client = httpx.Client(base_url=room.url)
     for _ in range(5):
