@@ -33,8 +33,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Test files run in parallel (one file stays on one worker, so its fixtures
-# are built once); most of the time is spent waiting on servers and sandboxes.
+# Tests run in parallel, spread one by one; tests marked with the same
+# xdist_group (a shared server, a Ray cluster) stay on one worker, so their
+# fixtures are built once. Most of the time is spent in servers and sandboxes.
 pytest: $(STAMP)
 	$(BIN)/pytest --durations=15 -n $(PYTEST_WORKERS) --dist loadgroup
 
