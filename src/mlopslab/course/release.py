@@ -203,10 +203,15 @@ For each module, in order:
 
 ## Submit and take quizzes
 
-Your instructor gives you the course server's address (URL):
+Your instructor gives you the course server's address (URL), a login for its
+web pages (your modules, lessons, quizzes, hand-ins and grades) and a token for
+the terminal:
 
-    mlopslab course submit MODULE --server URL   # send your work for grading
-    mlopslab course quiz MODULE --server URL     # take the module's quiz
+    mlopslab course submit MODULE --server URL --token TOKEN   # hand in your commits
+    mlopslab course quiz MODULE --server URL --token TOKEN     # the graded quiz
+
+Set `MLOPSLAB_COURSE__SERVER` and `MLOPSLAB_COURSE__TOKEN` once instead of the
+flags. Each quiz answer is final when sent; its key and explanation come then.
 
 Quiz answers, hidden checks and reference solutions are not in this repository
 (see `course/WITHHELD.md`): the server scores quizzes and grades submissions.
