@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import socket
 import subprocess
 import sys
 import zipfile
@@ -179,6 +180,27 @@ def test_a_zip_bomb_is_refused_at_the_door(room: Classroom) -> None:
             entry.write(block)
     reply = upload(room.login("ana"), "0-intro", buffer.getvalue())
     assert reply.status_code == 400 and "would unpack to" in reply.text
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(room: Classroom) -> None:
+    host, port = room.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(
+            b"POST /m/0-intro/assignment/ HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/zip\r\nContent-Length: 30000000\r\n\r\n"
+        )
+        reply = raw.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 413") and "hand in at most 20 MB" in reply
+
+
+def test_one_hand_in_waits_at_a_time_per_student(room: Classroom) -> None:
+    cy = room.login("cy")
+    first = upload(cy, "0-intro", submission_zip(hidden="slow 3 yes"))
+    assert first.status_code == 302
+    again = upload(cy, "0-intro", submission_zip())
+    assert again.status_code == 400 and "wait for its grade" in again.text
+    room.wait_graded(cy, int(first.headers["location"].rstrip("/").split("/")[-1]))
+    assert upload(cy, "0-intro", submission_zip()).status_code == 302
 
 
 def test_forms_without_a_valid_csrf_token_get_a_403_page(room: Classroom) -> None:

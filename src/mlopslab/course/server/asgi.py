@@ -13,6 +13,7 @@ from django.core.asgi import get_asgi_application
 from django.template.loader import get_template
 
 from mlopslab.course.server.app import SETUP_VARIABLE, configure
+from mlopslab.course.server.middleware import BodyLimit
 
 _setup = json.loads(os.environ[SETUP_VARIABLE])
 # `course serve` migrated the database before starting this process.
@@ -23,7 +24,10 @@ configure(
     _setup["policy"],
     migrated=True,
 )
-application = get_asgi_application()
+from mlopslab.course.server.submissions import UPLOAD_LIMIT  # noqa: E402 (models)
+
+# A hand-in's limit, and a megabyte for the form around it.
+application = BodyLimit(get_asgi_application(), UPLOAD_LIMIT + 2**20)
 
 # Compile the pages now, not in the first student's request (about 0.3 s), and
 # keep what start-up made out of the garbage collector's repeated scans.

@@ -27,6 +27,7 @@ from mlopslab.errors import CourseError
 UPLOAD_LIMIT = 20 * 2**20  # bytes: a repository with its data files fits
 UNPACKED_LIMIT = 512 * 2**20  # bytes a zip may unpack to
 ENTRY_LIMIT = 20_000  # files in a zip
+BUSY = ("queued", "running")
 BUNDLE_HEADS = (b"# v2 git bundle\n", b"# v3 git bundle\n")
 ZIP_HEADS = (b"PK\x03\x04", b"PK\x05\x06")
 
@@ -37,6 +38,12 @@ def accept(student: str, module_id: str, upload: UploadedFile) -> Submission:
     if module.policy is None:
         raise CourseError(
             f"the module {module_id} has no graded assignment", "pick another module"
+        )
+    waiting = Submission.objects.filter(student=student, status__in=BUSY).first()
+    if waiting is not None:  # one at a time: nobody fills the graders' queue
+        raise CourseError(
+            f"your submission {waiting.pk} ({waiting.module}) is {waiting.status}",
+            "wait for its grade, then hand in again",
         )
     kind = _check(upload)
     folder = Path(settings.UPLOADS)
