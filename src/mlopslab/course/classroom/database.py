@@ -163,8 +163,9 @@ def _settings(database: dict[str, Any], home: Path) -> dict[str, Any]:
                 },
             }
         ],
+        # WhiteNoise serves the apps' own static folders: nothing is collected.
         "STATIC_URL": "/static/",
-        "STATIC_ROOT": str(home / "course-static"),
+        "STATIC_ROOT": None,
         "WHITENOISE_USE_FINDERS": True,
         "UPLOADS": str(home / "course-uploads"),
         "LOGIN_URL": "/login/",

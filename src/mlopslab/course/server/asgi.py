@@ -7,6 +7,7 @@ the class database, the workspace, the instructor's course and the policy.
 import gc
 import json
 import os
+import warnings
 from pathlib import Path
 
 from django.core.asgi import get_asgi_application
@@ -14,6 +15,10 @@ from django.template.loader import get_template
 
 from mlopslab.course.server.app import SETUP_VARIABLE, configure
 from mlopslab.course.server.middleware import BodyLimit
+
+# Static files and the solution download are small files read in one go; Django
+# warns on every one that it iterates them synchronously under ASGI.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume")
 
 _setup = json.loads(os.environ[SETUP_VARIABLE])
 # `course serve` migrated the database before starting this process.
