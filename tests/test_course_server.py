@@ -83,6 +83,19 @@ def test_a_quiz_shows_each_key_only_after_its_answer_is_final(room: Classroom) -
     assert "Your answer: <b>A</b>" in again.text, "a stored answer changed"
 
 
+def test_a_question_not_in_the_students_quiz_is_404_not_500(room: Classroom) -> None:
+    ana = room.login("ana")
+    page = ana.get("/m/0-intro/quiz/").text
+    run = re.search(r"/quiz/(\d+)/", page)
+    assert run, "no open quiz run"
+    token = csrf(ana, "/m/0-intro/quiz/")
+    reply = ana.post(
+        f"/quiz/{run.group(1)}/no-such-question/",
+        data={"choice": "A", "number": "not-a-number", "csrfmiddlewaretoken": token},
+    )
+    assert reply.status_code == 404
+
+
 def test_a_graded_quiz_allows_two_attempts_and_records_them(room: Classroom) -> None:
     bob = room.login("bob")
     for _ in range(2):

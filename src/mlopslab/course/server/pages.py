@@ -103,14 +103,18 @@ def _quiz_context(found: Any, run: QuizRun, demo: str) -> dict[str, Any]:
 @require_POST
 def answer(request: HttpRequest, run: int, question: str) -> HttpResponse:
     student = _student(request)
-    number = int(request.POST.get("number", "0") or 0)
+    shown_number = request.POST.get("number", "")
+    number = int(shown_number) if shown_number.isdigit() else 0
     try:
         marked, finished = quizzes.answer(run, student, question, _given(request))
     except QuizRun.DoesNotExist as exc:
         raise Http404("not your quiz") from exc
     except CourseError as exc:
         taken = get_object_or_404(QuizRun, pk=run, student=student)
-        shown = quizzes.variant(taken).question(question)
+        asked = {q.id: q for q in quizzes.questions(taken)}
+        if question not in asked:
+            raise Http404("no such question in your quiz") from exc
+        shown = asked[question]
         return render(
             request,
             "classroom/_question.html",
