@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -95,15 +94,3 @@ def _record_beat(name: str) -> None:
     WorkerBeat.objects.update_or_create(
         worker=name, defaults={"last_seen": datetime.now(UTC)}
     )
-
-
-def wait_for_queue(timeout: float) -> bool:
-    """Wait until no job is queued or running (for tests and benchmarks)."""
-    from django_tasks_db.models import DBTaskResult
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists():
-            return True
-        time.sleep(0.5)
-    return False
