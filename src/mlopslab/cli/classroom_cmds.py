@@ -14,7 +14,13 @@ from typing import Annotated, Any
 
 import typer
 
-from mlopslab.cli.context import ConfigOpt, HomeOpt, open_workspace, resolve_config
+from mlopslab.cli.context import (
+    ConfigOpt,
+    HomeOpt,
+    check_port,
+    open_workspace,
+    resolve_config,
+)
 from mlopslab.cli.course_context import (
     CourseOpt,
     ModuleArg,
@@ -63,13 +69,9 @@ def serve(
 ) -> None:
     """Serve the course: lessons, quizzes, hand-ins, grades, the class grid."""
     from mlopslab.course.server.app import (
-        check_port,
-        start_workers,
-        stop_workers,
-    )
-    from mlopslab.course.server.app import (
         serve as run_server,
     )
+    from mlopslab.course.server.app import start_workers, stop_workers
 
     if workers < 0 or processes < 0:
         raise CourseError("--workers and --processes cannot be negative", "give 0+")
@@ -236,7 +238,7 @@ def _git(*args: str) -> str:
 def _print_result(reply: dict[str, Any]) -> None:
     if reply["status"] == "failed":
         raise CourseError(
-            f"the grader could not grade it: {reply['summary']}",
+            "the grader could not grade this submission",
             "your instructor sees it too; ask them",
         )
     typer.echo(f"score: {reply['score']:g} / {reply['max_score']:g}")

@@ -11,6 +11,8 @@ closed however the block ends.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -163,20 +165,13 @@ def _standing(
     )
 
 
-class _guarded:
+@contextmanager
+def _guarded() -> Iterator[None]:
     """Database trouble (locked, unreachable) as the one-line StoreError."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if isinstance(exc, DatabaseError):
-            raise unreachable(exc) from exc
+    try:
+        yield
+    except DatabaseError as exc:
+        raise unreachable(exc) from exc
 
 
 def counted(attempts: list[Attempt], policy: Policy) -> Attempt | None:

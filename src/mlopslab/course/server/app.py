@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,18 +35,6 @@ def configure(
             f"{course_root} is a students' copy: no quiz keys for {keyless[0]}",
             "serve the course from the instructor's checkout (--course DIR)",
         )
-
-
-def check_port(host: str, port: int) -> None:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise CourseError(
-                f"cannot listen on {host}:{port}: {exc.strerror}",
-                "pick another --port, or stop what is using it",
-            ) from exc
 
 
 def start_workers(count: int, argv: list[str]) -> list[subprocess.Popen[bytes]]:
