@@ -1,6 +1,7 @@
 """The endpoint in-process (TestClient runs its lifespan): routes, errors, capture."""
 
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -293,3 +294,12 @@ def test_only_scoring_errors_are_a_422(
     # A second client on the same app, without a second lifespan: /labels only.
     plain = TestClient(client.app, raise_server_exceptions=False)
     assert plain.post("/labels", json=labels).status_code == 500
+
+
+def test_extreme_values_leave_no_numpy_warning_in_the_log(client: TestClient) -> None:
+    extreme = {**PENGUIN, "bill_depth_mm": 1.7e308, "flipper_length_mm": -1.7e308}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = client.post("/predict", json={"rows": [extreme]})
+    assert response.status_code == 422
+    assert [str(w.message) for w in caught if w.category is RuntimeWarning] == []

@@ -35,8 +35,15 @@ class ServedModel:
     loaded_at: float = field(default_factory=time.time)
 
     def predict(self, rows: list[dict[str, Any]]) -> list[Prediction]:
-        """One predict_proba call for the whole batch."""
-        proba = np.asarray(self.pipeline.predict_proba(self.frame(rows)))
+        """One predict_proba call for the whole batch.
+
+        Extreme inputs overflow the model's arithmetic; such rows come back
+        with `finite=False` (a 4xx for the caller), so numpy's overflow and
+        invalid-value warnings are silenced here rather than logged.
+        """
+        frame = self.frame(rows)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            proba = np.asarray(self.pipeline.predict_proba(frame))
         best = proba.argmax(axis=1)
         finite = np.isfinite(proba).all(axis=1)
         return [
