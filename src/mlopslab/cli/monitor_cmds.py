@@ -170,18 +170,27 @@ def simulate_traffic(
     from mlopslab.config import DataConfig
     from mlopslab.data import load_dataset
     from mlopslab.errors import DataError
-    from mlopslab.flows.simulate import apply_drift, parse_drift, send_traffic
+    from mlopslab.flows.simulate import (
+        apply_drift,
+        check_drift,
+        parse_drift,
+        send_traffic,
+    )
 
     specs = [parse_drift(spec) for spec in drift or []]
     cfg = resolve_config(config, home)
     workspace = open_workspace(cfg)
     try:
-        card = httpx.get(f"{url}/model", timeout=10).json()["card"]
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        served = httpx.get(f"{url}/model", timeout=10).json()
+        card, signature = served["card"], served["signature"]
+        model = f"{served['name']} v{served['version']}"
+    except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
         raise DataError(
             f"cannot read the model from {url}/model: {exc}",
             "start it with `mlopslab serve`, or pass --url",
         ) from exc
+    for spec in specs:  # before anything is sent
+        check_drift(spec, signature, model)
     dataset = load_dataset(
         DataConfig(source=card["data_source"], target=card["target"])
     )

@@ -7,14 +7,21 @@ Drift specs, one per --drift flag:
     COL:CAT+30pp    raise category CAT's share by 30 percentage points
     COL:missing=20% blank 20% of the values
     COL:unseen=10%  replace 10% of the values with a category never seen
+
+Each spec is checked against the served model's signature before anything is
+sent (`check_drift`): shifts and scales for number columns, categories for
+string ones, blanks only where the model accepts null. Shifted integer
+columns are rounded back to whole numbers.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -27,6 +34,7 @@ SPEC = re.compile(
     r"|(?P<cat>[^+=]+)\+(?P<pp>\d+(?:\.\d+)?)pp|(?P<what>missing|unseen)=(?P<share>\d+(?:\.\d+)?)%)$"
 )
 UNSEEN = "__unseen__"
+NUMERIC_KINDS = ("shift_pct", "shift_sd", "scale")
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,43 @@ def parse_drift(spec: str) -> DriftSpec:
     return DriftSpec(g["col"], str(g["what"]), float(g["share"]) / 100)
 
 
+def check_drift(spec: DriftSpec, signature: list[dict[str, Any]], model: str) -> None:
+    """Refuse a spec whose rows the served `model` would reject.
+
+    `signature` is the served model's fields, as /model lists them: name,
+    kind ("number", "integer" or "string") and whether null is refused.
+    """
+    fields = {str(f["name"]): f for f in signature}
+    if spec.column not in fields:
+        raise ConfigError(
+            f"drift column '{spec.column}' is not a feature of {model}",
+            f"choose one of {list(fields)}",
+        )
+    kind = str(fields[spec.column]["kind"])
+
+    def columns(wanted: Callable[[dict[str, Any]], bool]) -> str:
+        names = [name for name, f in fields.items() if wanted(f)]
+        return ", ".join(names) if names else "none"
+
+    if spec.kind in NUMERIC_KINDS and kind == "string":
+        raise ConfigError(
+            f"'{spec.column}' holds strings in {model} and cannot be shifted or scaled",
+            "shift or scale a number column: "
+            + columns(lambda f: f["kind"] != "string"),
+        )
+    if spec.kind in ("category", "unseen") and kind != "string":
+        raise ConfigError(
+            f"'{spec.column}' holds numbers in {model}; CAT+pp and unseen= "
+            "change categories",
+            "use them on a string column: " + columns(lambda f: f["kind"] == "string"),
+        )
+    if spec.kind == "missing" and fields[spec.column]["required"]:
+        raise ConfigError(
+            f"{model} refuses null in '{spec.column}' (it had no gaps in training)",
+            "blank a column that may be null: " + columns(lambda f: not f["required"]),
+        )
+
+
 def apply_drift(
     frame: pd.DataFrame, spec: DriftSpec, rng: np.random.Generator
 ) -> pd.DataFrame:
@@ -73,11 +118,15 @@ def apply_drift(
                 f"'{spec.column}' is not numeric", "shift or scale numbers only"
             )
         if spec.kind == "shift_pct":
-            out[spec.column] = column + column.mean() * spec.amount / 100
+            changed = column + column.mean() * spec.amount / 100
         elif spec.kind == "shift_sd":
-            out[spec.column] = column + column.std() * spec.amount
+            changed = column + column.std() * spec.amount
         else:
-            out[spec.column] = column * spec.amount
+            changed = column * spec.amount
+        if pd.api.types.is_integer_dtype(column):
+            # Whole numbers stay whole: a model trained on integers refuses 2008.8.
+            changed = changed.round()
+        out[spec.column] = changed
         return out
     positions = np.arange(len(out))
     if spec.kind == "category":
