@@ -61,8 +61,11 @@ def test_predict_names_the_bad_row_and_writes_nothing(
     assert not (tmp_path / "out.csv").exists()
     extra = load_penguins().head(3)  # still has the target column
     extra.to_csv(tmp_path / "extra.csv", index=False)
-    unknown = predict(cli, home, tmp_path / "extra.csv", tmp_path / "out.csv")
-    assert "row 0, field 'species': unknown field" in one_line_error(unknown.err)
+    target = predict(cli, home, tmp_path / "extra.csv", tmp_path / "out.csv")
+    assert target.code == 4 and one_line_error(target.err) == (
+        f"error: {tmp_path / 'extra.csv'}: column 'species' is what penguins "
+        "predicts, not a feature; drop the 'species' column and score again"
+    )
     missing = predict(cli, home, tmp_path / "nope.csv", tmp_path / "out.csv")
     assert missing.code == 4 and "input not found" in one_line_error(missing.err)
     text = load_penguins().drop(columns="species").head(5)
@@ -111,3 +114,24 @@ def test_serve_refuses_clearly(cli: Cli, home: Path, isolated: Path) -> None:
     )
     rate = cli("serve", "--home", home, "--capture-rate", "1.5")
     assert rate.code == 2 and "serve.capture_rate" in one_line_error(rate.err)
+
+
+def test_predict_blames_a_wrong_column_on_the_column(
+    cli: Cli, home: Path, tmp_path: Path
+) -> None:
+    frame = load_penguins().drop(columns="species").head(5)
+    frame.assign(row_id=range(5)).to_csv(tmp_path / "extra.csv", index=False)
+    extra = predict(cli, home, tmp_path / "extra.csv", tmp_path / "out.csv")
+    assert extra.code == 4
+    assert "extra.csv: unknown column 'row_id'; penguins v1 takes ['island'," in (
+        one_line_error(extra.err)
+    )
+    assert one_line_error(extra.err).endswith("; drop or rename it and score again")
+    frame.drop(columns=["year", "sex"]).to_csv(tmp_path / "short.csv", index=False)
+    short = predict(cli, home, tmp_path / "short.csv", tmp_path / "out.csv")
+    assert short.code == 4
+    assert "short.csv: no columns 'sex', 'year'; penguins v1 takes" in (
+        one_line_error(short.err)
+    )
+    assert "row 0" not in short.err + extra.err
+    assert not (tmp_path / "out.csv").exists()

@@ -25,6 +25,7 @@ def score_file(
     the predictions come back in input order.
     """
     frame = _read(input_path)
+    _check_columns(frame, model, input_path)
     records = _records(_numbers_as_numbers(frame, model))
     try:
         clean = [model.schema.validate_row(i, row) for i, row in enumerate(records)]
@@ -60,6 +61,37 @@ def _read(path: Path) -> pd.DataFrame:
             "check that it is a valid CSV or parquet file",
         ) from exc
     raise DataError(f"unsupported input type '{suffix}'", "use a .csv or .parquet file")
+
+
+def _check_columns(frame: pd.DataFrame, model: ServedModel, path: Path) -> None:
+    """Blame a wrong column on the column, not on its first row."""
+    names = model.schema.names
+    columns = [str(c) for c in frame.columns]
+    target = model.card.get("data", {}).get("target")
+    extra = [c for c in columns if c not in names]
+    if target in extra:
+        raise DataError(
+            f"{path}: column '{target}' is what {model.name} predicts, not a feature",
+            f"drop the '{target}' column and score again",
+        )
+    if extra:
+        raise DataError(
+            f"{path}: unknown {_columns(extra)}; "
+            f"{model.name} v{model.version} takes {names}",
+            f"drop or rename {'it' if len(extra) == 1 else 'them'} and score again",
+        )
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise DataError(
+            f"{path}: no {_columns(missing)}; "
+            f"{model.name} v{model.version} takes {names}",
+            f"add {'it' if len(missing) == 1 else 'them'} and score again",
+        )
+
+
+def _columns(names: list[str]) -> str:
+    quoted = ", ".join(f"'{name}'" for name in names)
+    return f"column {quoted}" if len(names) == 1 else f"columns {quoted}"
 
 
 def _numbers_as_numbers(frame: pd.DataFrame, model: ServedModel) -> pd.DataFrame:
