@@ -2,6 +2,7 @@
 
 import shutil
 import socket
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -91,7 +92,10 @@ def test_labels_add_matches_captures(cli: Cli, home: Path, tmp_path: Path) -> No
         "inference_id,label\nid0,Adelie\nid2,Gentoo\nzz,Adelie\n"
     )
     result = cli("labels", "add", tmp_path / "labels.csv", "--home", home)
-    assert result.code == 0 and "3 labels stored; 2 match captured rows" in result.out
+    assert result.code == 0 and result.out == (
+        "3 labels stored; 2 match captured rows, 1 does not (a wrong inference_id, "
+        "or a request that was not captured)\n"
+    )
     (tmp_path / "bad.csv").write_text("id,label\nx,y\n")
     bad = cli("labels", "add", tmp_path / "bad.csv", "--home", home)
     assert bad.code == 4 and "lacks columns ['inference_id']" in one_line_error(bad.err)
@@ -135,3 +139,26 @@ def test_predict_blames_a_wrong_column_on_the_column(
     )
     assert "row 0" not in short.err + extra.err
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_labels_matching_nothing_are_refused_and_not_stored(
+    cli: Cli, home: Path, tmp_path: Path
+) -> None:
+    store = SQLiteCaptureStore(home / "capture.db")
+    store.write([CaptureRecord("id0", 1.0, "penguins", "1", {}, "Adelie", {})])
+    store.close()
+    (tmp_path / "labels.csv").write_text("inference_id,label\nzz,Adelie\nyy,Gentoo\n")
+    result = cli("labels", "add", tmp_path / "labels.csv", "--home", home)
+    assert result.code == 4 and result.out == ""
+    assert one_line_error(result.err) == (
+        f"error: none of the 2 labels in {tmp_path / 'labels.csv'} matches a captured "
+        "inference_id; nothing was stored; use the inference_id values the server "
+        "answered with, and check --home or --capture-url"
+    )
+    stored = sqlite3.connect(home / "capture.db").execute("SELECT * FROM labels")
+    assert stored.fetchall() == []
+    elsewhere = tmp_path / "other"
+    wrong_home = cli("labels", "add", tmp_path / "labels.csv", "--home", elsewhere)
+    assert wrong_home.code == 4
+    assert f"no captured requests in {elsewhere} to label" in wrong_home.err
+    assert not (elsewhere / "capture.db").exists()

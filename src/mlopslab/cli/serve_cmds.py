@@ -197,14 +197,41 @@ def labels_add(
             f"labels file row {int(bad.index[0])} has an empty inference_id or label",
             "fill or remove that row",
         )
+    if frame.empty:
+        raise DataError(
+            f"labels file {path} has no rows", "add rows of inference_id,label"
+        )
+    if not cfg.serve.capture_url and not workspace.capture_db.exists():
+        raise DataError(
+            f"no captured requests in {workspace.home} to label",
+            "check --home (or pass --capture-url), or serve and send requests first",
+        )
     store = open_capture_store(capture_location(cfg, workspace))
     try:
         matched = store.add_labels(
-            zip(frame["inference_id"], frame["label"], strict=True)
+            zip(frame["inference_id"], frame["label"], strict=True),
+            only_if_matched=True,
         )
     finally:
         store.close()
-    typer.echo(f"{len(frame)} labels stored; {matched} match captured rows")
+    if not matched:
+        # Wrong ids or the wrong capture store: storing them would only hide that.
+        raise DataError(
+            f"none of the {len(frame)} labels in {path} matches a captured "
+            "inference_id; nothing was stored",
+            "use the inference_id values the server answered with, and check "
+            "--home or --capture-url",
+        )
+    unmatched = frame["inference_id"].nunique() - matched
+    typer.echo(
+        f"{len(frame)} labels stored; {matched} match captured rows"
+        + (
+            f", {unmatched} {'does' if unmatched == 1 else 'do'} not (a wrong "
+            "inference_id, or a request that was not captured)"
+            if unmatched > 0
+            else ""
+        )
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,12 @@ def check_round_trip_with_labels(store: CaptureStore) -> None:
     assert recent[0][1] == "b" and recent[1][1] is None
     assert recent[0][0].input == {"x": 2}
     assert recent[0][0].probabilities == {"a": 0.9, "b": 0.1}
+    # only_if_matched: labels matching no capture are not stored; one match stores all
+    assert store.add_labels([("id-97", "a")], only_if_matched=True) == 0
+    assert store.add_labels([("id-3", "a"), ("id-98", "b")], only_if_matched=True) == 1
+    store.write([record(97), record(98)])
+    labels = {r.inference_id: label for r, label in store.recent(5)}
+    assert labels["id-97"] is None and labels["id-98"] == "b" and labels["id-3"] == "a"
 
 
 def test_store_round_trip_with_labels(tmp_path: Path) -> None:

@@ -71,24 +71,28 @@ class PostgresCaptureStore:
             )
         )
 
-    def add_labels(self, labels: Iterable[tuple[str, str]]) -> int:
+    def add_labels(
+        self, labels: Iterable[tuple[str, str]], *, only_if_matched: bool = False
+    ) -> int:
         """Attach ground truth by inference_id; returns how many matched a capture."""
         now = time.time()
         pairs = [(inference_id, str(label), now) for inference_id, label in labels]
 
         def work(cursor: psycopg.Cursor[Any]) -> int:
-            cursor.executemany(
-                "INSERT INTO labels VALUES (%s, %s, %s) ON CONFLICT (inference_id) "
-                "DO UPDATE SET label = excluded.label, "
-                "labelled_at = excluded.labelled_at",
-                pairs,
-            )
             cursor.execute(
                 "SELECT COUNT(*) FROM captures WHERE inference_id = ANY(%s)",
                 ([p[0] for p in pairs],),
             )
             row = cursor.fetchone()
-            return int(row[0]) if row else 0
+            matched = int(row[0]) if row else 0
+            if matched or not only_if_matched:
+                cursor.executemany(
+                    "INSERT INTO labels VALUES (%s, %s, %s) ON CONFLICT "
+                    "(inference_id) DO UPDATE SET label = excluded.label, "
+                    "labelled_at = excluded.labelled_at",
+                    pairs,
+                )
+            return matched
 
         return self._transact(work)
 

@@ -38,7 +38,14 @@ class CaptureRecord:
 class CaptureStore(Protocol):
     def write(self, records: Sequence[CaptureRecord]) -> None: ...
 
-    def add_labels(self, labels: Iterable[tuple[str, str]]) -> int: ...
+    def add_labels(
+        self, labels: Iterable[tuple[str, str]], *, only_if_matched: bool = False
+    ) -> int:
+        """Attach ground truth by inference_id; return how many captures matched.
+
+        With `only_if_matched`, nothing is stored when no label matches.
+        """
+        ...
 
     def recent(self, limit: int) -> list[tuple[CaptureRecord, str | None]]: ...
 

@@ -59,19 +59,22 @@ class SQLiteCaptureStore:
                 "INSERT OR REPLACE INTO captures VALUES (?, ?, ?, ?, ?, ?, ?)", rows
             )
 
-    def add_labels(self, labels: Iterable[tuple[str, str]]) -> int:
+    def add_labels(
+        self, labels: Iterable[tuple[str, str]], *, only_if_matched: bool = False
+    ) -> int:
         """Attach ground truth by inference_id; returns how many matched a capture."""
         now = time.time()
         pairs = [(inference_id, str(label), now) for inference_id, label in labels]
         with self._lock, self._conn:
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO labels VALUES (?, ?, ?)", pairs
-            )
             placeholders = ",".join("?" * len(pairs)) or "''"
             matched = self._conn.execute(
                 f"SELECT COUNT(*) FROM captures WHERE inference_id IN ({placeholders})",
                 [p[0] for p in pairs],
             ).fetchone()[0]
+            if matched or not only_if_matched:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO labels VALUES (?, ?, ?)", pairs
+                )
         return int(matched)
 
     def recent(self, limit: int) -> list[tuple[CaptureRecord, str | None]]:
