@@ -151,9 +151,9 @@ def test_labels_matching_nothing_are_refused_and_not_stored(
     result = cli("labels", "add", tmp_path / "labels.csv", "--home", home)
     assert result.code == 4 and result.out == ""
     assert one_line_error(result.err) == (
-        f"error: none of the 2 labels in {tmp_path / 'labels.csv'} matches a captured "
-        "inference_id; nothing was stored; use the inference_id values the server "
-        "answered with, and check --home or --capture-url"
+        f"error: no label in {tmp_path / 'labels.csv'} matches a captured "
+        "inference_id (2 checked); nothing was stored; use the inference_id "
+        "values the server answered with, and check --home or --capture-url"
     )
     stored = sqlite3.connect(home / "capture.db").execute("SELECT * FROM labels")
     assert stored.fetchall() == []

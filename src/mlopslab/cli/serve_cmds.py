@@ -217,8 +217,8 @@ def labels_add(
     if not matched:
         # Wrong ids or the wrong capture store: storing them would only hide that.
         raise DataError(
-            f"none of the {len(frame)} labels in {path} matches a captured "
-            "inference_id; nothing was stored",
+            f"no label in {path} matches a captured inference_id "
+            f"({len(frame)} checked); nothing was stored",
             "use the inference_id values the server answered with, and check "
             "--home or --capture-url",
         )
