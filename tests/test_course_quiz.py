@@ -89,21 +89,34 @@ def test_ordering_and_text(quiz: QuizFile) -> None:
 
 
 @pytest.mark.parametrize(
-    ("question_id", "answer", "problem"),
+    ("question_id", "answer", "line"),
     [
-        ("pick-one", "AB", "is not one letter"),
-        ("pick-one", "Z", "is not one letter"),
-        ("pick-some", "A,A", "is not letters"),
-        ("stages", "AB", "is not every letter once"),
-        ("accuracy", "ninety", "is not a number"),
+        ("pick-one", "AB", "is not one of its letters; answer with one of A, B, C"),
+        ("pick-one", "Z", "is not one of its letters; answer with one of A, B, C"),
+        (
+            "pick-some",
+            "A,A",
+            "is not a set of its letters; answer with one or more of A, B, C, D, "
+            "each once, e.g. A,C",
+        ),
+        (
+            "stages",
+            "AB",
+            "is not an ordering of its letters; answer with each of A, B, C, D "
+            "once, in your order",
+        ),
+        ("accuracy", "ninety", "is not a number; answer with a number, e.g. 0.25"),
     ],
 )
-def test_malformed_answers_are_one_clear_error(
-    quiz: QuizFile, question_id: str, answer: str, problem: str
+def test_malformed_answers_are_one_clear_line(
+    quiz: QuizFile, question_id: str, answer: str, line: str
 ) -> None:
     shown = by_id(make_variant(quiz, "s1", "0-intro").questions, question_id)
-    with pytest.raises(CourseError, match=problem):
+    with pytest.raises(CourseError) as caught:
         mark(shown, answer)
+    said = caught.value.one_line()
+    assert said == f"answer {answer!r} to '{question_id}' {line}"
+    assert said.count("letter") <= 1  # the letters are named once, not twice
 
 
 def test_the_public_view_holds_no_key(quiz: QuizFile) -> None:

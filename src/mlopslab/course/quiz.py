@@ -251,12 +251,18 @@ def _text(given: Any) -> str:
 
 
 def _bad(question: Shown, answer: Any) -> CourseError:
-    return CourseError(
-        f"answer {answer!r} to '{question.id}' is not {question.answer_format()}",
-        f"give {question.answer_format()}"
-        + (
-            f" from {LETTERS[0]}-{LETTERS[len(question.choices) - 1]}"
-            if question.choices
-            else ""
+    """One line: what is wrong with the answer, then what this question takes."""
+    letters = ", ".join(LETTERS[: len(question.choices)])
+    problem, fix = {
+        "single": ("is not one of its letters", f"answer with one of {letters}"),
+        "multiple": (
+            "is not a set of its letters",
+            f"answer with one or more of {letters}, each once, e.g. A,C",
         ),
-    )
+        "order": (
+            "is not an ordering of its letters",
+            f"answer with each of {letters} once, in your order",
+        ),
+        "numeric": ("is not a number", "answer with a number, e.g. 0.25"),
+    }[question.type]  # a text answer is any text: never malformed
+    return CourseError(f"answer {answer!r} to '{question.id}' {problem}", fix)
