@@ -94,7 +94,7 @@ def test_quiz_interactively_in_the_terminal(course: Path, tmp_path: Path) -> Non
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "is not one letter" in done.stdout
+    assert "is not one of its letters; answer with one of A, B, C" in done.stdout
     assert "Score: 6 / 6 (100%)" in done.stdout
     # No key is shown before its question is answered: the first key follows
     # the first "Your answer" prompt.
@@ -102,25 +102,37 @@ def test_quiz_interactively_in_the_terminal(course: Path, tmp_path: Path) -> Non
     assert done.stdout.index("Your answer") < first_key
 
 
-def test_show_prints_the_variant_without_keys(cli: Cli, course: Path) -> None:
-    result = cli(
-        "course", "quiz", "0-intro", "--student", "s1", "--show", "--course", course
-    )
-    questions = json.loads(result.out)
-    assert [q["id"] for q in questions][:5] == [
-        "pick-one",
-        "pick-some",
-        "accuracy",
-        "name-it",
-        "stages",
-    ]
-    assert "explanation" not in result.out and "answer" not in result.out
+def test_show_prints_the_questions_lettered_and_an_answers_file(
+    cli: Cli, course: Path, tmp_path: Path
+) -> None:
+    args = ("--student", "s1", "--course", course)
+    shown = cli("course", "quiz", "0-intro", "--show", *args)
+    assert shown.code == 0, shown.err
+    assert "1. [pick-one] Which is the champion?" in shown.out
+    assert "answer: one letter, e.g. B" in shown.out
+    assert "The champion serves." not in shown.out  # no explanation, so no key
+    # The letters printed are the ones the answers file takes.
+    right = re.search(r"([A-C])\) the serving model", shown.out)
+    assert right is not None
+    # The form it ends with is an answers file: one id per line, blank = 0.
+    form = shown.out[shown.out.index("\npick-one:") :]
+    path = tmp_path / "answers.yaml"
+    path.write_text(form.replace("pick-one:", f"pick-one: {right.group(1)}"))
+    scored = cli("course", "quiz", "0-intro", "--answers", path, *args)
+    assert scored.code == 0, scored.err
+    assert "Score: 1 / 6" in scored.out
+
+
+def test_quiz_help_documents_the_answers_file(cli: Cli) -> None:
+    helped = cli("course", "quiz", "--help")
+    assert "pick-some: A,C" in helped.out and "stages: CADB" in helped.out
+    assert "left blank scores 0" in helped.out
 
 
 @pytest.mark.parametrize(
     ("args", "answers", "message"),
     [
-        ((), None, "a student id is required to record an attempt; pass --student"),
+        ((), None, "a student id is required to draw your questions and record"),
         (("--student", "s1"), "pick-one: [unclosed", "is not valid YAML or JSON"),
         (("--student", "s1"), "- just\n- a list\n", "is not a mapping of question ids"),
         (("--student", "s1"), "ghost: A\n", "question 'ghost' is not in 0-intro"),
@@ -146,6 +158,31 @@ def test_bad_quiz_input_is_one_line_and_records_nothing(
     assert message in one_line_error(result.err)
     progress = cli("course", "progress", "--student", "s1", "--course", course)
     assert "0-intro" in progress.out and "/6" not in progress.out
+
+
+def test_progress_without_a_student_says_what_it_needs_it_for(
+    cli: Cli, course: Path
+) -> None:
+    result = cli("course", "progress", "--course", course)
+    assert result.code == 8
+    assert one_line_error(result.err) == (
+        "error: a student id is required to show whose progress; pass --student YOUR_ID"
+    )
+
+
+def test_a_module_is_named_by_its_id_number_or_a_unique_start(
+    cli: Cli, course: Path
+) -> None:
+    for given in ("1-drift", "1", "1-d", "dri", "DRIFT"):
+        shown = cli("course", "show", given, "--course", course)
+        assert shown.code == 0, (given, shown.err)
+        assert "mlopslab course quiz 1-drift --student" in shown.out
+    quiz = cli("course", "quiz", "0", "--student", "s1", "--show", "--course", course)
+    assert quiz.code == 0 and "0-intro: 6 questions" in quiz.out
+    unknown = cli("course", "show", "7", "--course", course)
+    assert one_line_error(unknown.err) == (
+        "error: no module '7' in the course; choose one of: 0-intro, 1-drift"
+    )
 
 
 def test_list_show_and_progress(cli: Cli, course: Path) -> None:
@@ -250,27 +287,61 @@ def test_a_retake_draws_a_new_variant_and_demo_quizzes_do_not_count(
     assert "0/6 (0%)" in progress.out and "100%" not in progress.out
 
 
-def test_an_interrupted_quiz_is_recorded(course: Path, tmp_path: Path) -> None:
-    answers = right_answers(course, "s7")
+def run_quiz(course: Path, student: str, typed: str) -> str:
+    """A terminal quiz fed `typed`, its input then ending; what it said last.
+
+    In the test's working folder, so `cli(...)` reads the same workspace."""
     done = subprocess.run(
         [sys.executable, "-m", "mlopslab.cli.main", "course", "quiz", "0-intro",
-         "--student", "s7", "--course", str(course)],
-        input=f"{answers['pick-one']}\n", capture_output=True, text=True,
-        cwd=tmp_path, timeout=60, check=False,
+         "--student", student, "--course", str(course)],
+        input=typed, capture_output=True, text=True,
+        timeout=60, check=False,
     )  # fmt: skip
-    assert done.returncode == 130  # stdin ended after one answer: interrupted
-    progress = subprocess.run(
-        [sys.executable, "-m", "mlopslab.cli.main", "course", "progress",
-         "--student", "s7", "--course", str(course)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=True,
-    )  # fmt: skip
-    assert "1/6 (17%)" in progress.stdout
+    assert done.returncode == 130  # the input ended mid-quiz: interrupted
+    assert "Traceback" not in done.stderr
+    return done.stderr.strip()
+
+
+def test_an_interrupted_quiz_with_answers_counts_and_says_so(
+    cli: Cli, course: Path
+) -> None:
+    answers = right_answers(course, "s7")
+    said = run_quiz(course, "s7", f"{answers['pick-one']}\n")
+    # Its key was shown: the attempt is recorded, and the user is told.
+    assert said == (
+        "quiz interrupted after 1 of 6 answers; this attempt counts (you saw "
+        "those answers' keys): recorded as 1/6"
+    )
+    progress = cli("course", "progress", "--student", "s7", "--course", course)
+    assert "1/6 (17%)" in progress.out
+
+
+def test_a_quiz_interrupted_before_any_answer_records_nothing(
+    cli: Cli, course: Path
+) -> None:
+    said = run_quiz(course, "s8", "Q\n")  # malformed: no answer yet
+    assert said.endswith("quiz interrupted before any answer; nothing recorded")
+    progress = cli("course", "progress", "--student", "s8", "--course", course)
+    assert "/6" not in progress.out
 
 
 def test_a_wrong_course_folder_is_an_error_not_a_fallback(cli: Cli) -> None:
     result = cli("course", "validate", "--course", "nowhere")
     assert result.code == 8
     assert "no course.yaml in nowhere" in one_line_error(result.err)
+
+
+def test_the_site_makes_no_folders_but_its_own(
+    cli: Cli, course: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "missing" / "site"
+    result = cli("course", "site", "--out", out, "--course", course)
+    assert result.code == 8
+    assert one_line_error(result.err) == (
+        f"error: --out {out}: its parent folder {out.parent} does not exist; "
+        f"create {out.parent} first, or choose --out inside an existing folder"
+    )
+    assert not out.parent.exists()
 
 
 def test_the_site_never_overwrites_a_folder_it_did_not_build(

@@ -265,16 +265,25 @@ def test_logins_are_rate_limited(room: Classroom) -> None:
 def test_the_terminal_quiz_is_the_graded_one_on_the_server(room: Classroom) -> None:
     # Whatever each question's type, one of these lines is a well-formed answer;
     # a malformed one is asked again.
-    lines = "A\n1\nAB\nABC\nABCD\n" * 12
+    lines = "A\n1\nAB\nABC\nABCD\n"
     args = ["--server", room.url, "--token", room.tokens["cy"]]
+    quiz = [sys.executable, "-m", "mlopslab.cli.main", "course", "quiz", "0", *args]
+    quiz += ["--course", str(room.course)]  # the student's copy: `0` is 0-intro
+    # Five lines answer at least one of the six questions, never all: the input
+    # ends mid-quiz, and the answers sent stay on the server.
+    stopped = subprocess.run(
+        quiz, input=lines, capture_output=True, text=True, timeout=120
+    )
+    assert stopped.returncode == 130 and "Traceback" not in stopped.stderr
+    assert stopped.stderr.strip() == (
+        "quiz interrupted; the server keeps the answers you sent: run the same "
+        "command to answer the rest"
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "mlopslab.cli.main", "course", "quiz", "0-intro", *args],
-        input=lines,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        quiz, input=lines * 12, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("0-intro: attempt 1,")  # the same attempt, resumed
     assert "recorded on the course server" in done.stdout
     assert "point(s)" in done.stdout  # each key arrives after its answer
     page = room.login("cy").get("/").text

@@ -29,6 +29,7 @@ from mlopslab.cli.course_context import (
     course_database,
     course_root,
     course_server,
+    server_module,
 )
 from mlopslab.config import Config
 from mlopslab.errors import CourseError, first_line
@@ -195,6 +196,7 @@ def submit(
 ) -> None:
     """Hand in this repository (its committed work, as a git bundle)."""
     cfg = resolve_config(config, home)
+    module = server_module(cfg, None, module)
     reach = course_server(cfg, server, token)
     bundle = _bundle()
     try:

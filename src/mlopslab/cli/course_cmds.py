@@ -6,12 +6,11 @@ grading_cmds; what both use is in course_context.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -28,19 +27,23 @@ from mlopslab.cli.course_context import (
     course_root,
     course_server,
     module_folder,
+    module_id,
+    new_folder,
     open_gradebook,
+    server_module,
 )
 from mlopslab.config import Config
 from mlopslab.errors import CourseError
 
 if TYPE_CHECKING:
     from mlopslab.course.client import Server
-    from mlopslab.course.content import Course
+    from mlopslab.course.content import Course, Module, QuizFile
     from mlopslab.course.grading import CheckResult
     from mlopslab.course.quiz import Marked, Shown, Variant
 
 StudentOpt = Annotated[
-    str | None, typer.Option("--student", help="Your student id (records progress).")
+    str | None,
+    typer.Option("--student", help="Your student id: your progress is kept under it."),
 ]
 
 
@@ -58,12 +61,18 @@ def _course(cfg: Config, flag: Path | None) -> Course:
     return load_course(course_root(cfg, flag))
 
 
-def _student(student: str | None) -> str:
+def _student(student: str | None, needed_to: str) -> str:
+    """The student id; without one, say what this command needed it for."""
     if not student or not student.strip():
         raise CourseError(
-            "a student id is required to record an attempt", "pass --student YOUR_ID"
+            f"a student id is required {needed_to}", "pass --student YOUR_ID"
         )
     return student.strip()
+
+
+def _module(loaded: Course, given: str) -> Module:
+    """The module a MODULE argument names (an id, a number or a unique start)."""
+    return loaded.module(module_id([m.id for m in loaded.modules], given))
 
 
 def list_modules(
@@ -106,7 +115,7 @@ def show(
     from mlopslab.course.lessons import link_terms, strip_markers
 
     cfg, loaded = _setup(config, home, course)
-    lesson = loaded.module(module)
+    lesson = _module(loaded, module)
     meta = lesson.meta
     body = strip_markers(link_terms(lesson.body, lambda term, text: f"**{text}**"))
     console = Console()
@@ -114,14 +123,16 @@ def show(
     console.print(
         Markdown("## Resources\n" + "\n".join(r.markdown() for r in meta.resources))
     )
+    # A students' copy has no keys: its quiz is taken on the course server.
+    where = "--student YOUR_ID" if lesson.quiz else "--server URL --token TOKEN"
     console.print(
         f"\nAbout {meta.estimated_minutes} min. Quiz: "
-        f"mlopslab course quiz {module} --student YOUR_ID",
+        f"mlopslab course quiz {lesson.id} {where}",
         highlight=False,
     )
     if student:
         with open_gradebook(cfg) as book:
-            book.record_view(_student(student), module)
+            book.record_view(_student(student, "to record the lesson"), lesson.id)
 
 
 def quiz(
@@ -132,10 +143,18 @@ def quiz(
     ] = None,
     answers: Annotated[
         Path | None,
-        typer.Option(help="YAML or JSON file: question id -> answer (no prompts)."),
+        typer.Option(
+            help="Answer from this YAML or JSON file instead of prompts: "
+            "`question-id: answer` per line (format above)."
+        ),
     ] = None,
     show_only: Annotated[
-        bool, typer.Option("--show", help="Print your questions without answering.")
+        bool,
+        typer.Option(
+            "--show",
+            help="Print your questions with their letters, and an answers file "
+            "to fill in; records nothing.",
+        ),
     ] = False,
     server: ServerOpt = None,
     token: TokenOpt = None,
@@ -144,44 +163,115 @@ def quiz(
     config: ConfigOpt = None,
 ) -> None:
     """Take a module's quiz: your own variant, scored and recorded (on the course
-    server, graded, with --server; here, for practice, without)."""
-    from mlopslab.course.quiz import make_variant
+    server, graded, with --server; here, for practice, without).
 
+    \b
+    The answers file (--answers FILE), YAML or JSON, maps the question ids
+    --show prints to answers in the letters it prints:
+      pick-one: B           one choice: one letter
+      pick-some: A,C        several choices: letters, comma-separated
+      stages: CADB          an ordering: every letter once, in your order
+      accuracy: 0.93        a number
+      name-it: data drift   a word or phrase
+    Letters may be lower case; a question left out or left blank scores 0.
+    """
     if server or token or _configured_server(config, home):
         cfg = resolve_config(config, home)
-        _remote_quiz(course_server(cfg, server, token), module)
+        chosen = server_module(cfg, course, module)
+        _remote_quiz(course_server(cfg, server, token), chosen)
         return
     cfg, loaded = _setup(config, home, course)
-    lesson = loaded.module(module)
+    lesson = _module(loaded, module)
     keys = lesson.quiz_keys()  # a students' copy has none: the server scores
-    who = _student(student)
-    if demo is not None and demo not in {d.id for d in lesson.meta.demos}:
-        known = ", ".join(d.id for d in lesson.meta.demos) or "none"
-        raise CourseError(f"no demo '{demo}' in {module}", f"demos: {known}")
-    attempt = _attempts_so_far(cfg, who, module)
-    variant = make_variant(keys, who, module, demo, attempt)
+    who = _student(
+        student,
+        "to draw your questions"
+        + ("" if show_only else " and record your answers under it"),
+    )
+    variant = _variant(cfg, lesson, keys, who, demo)
     console = Console(highlight=False)
     if show_only:
-        console.print_json(json.dumps([q.public() for q in variant.questions]))
-        return
-    started = time.time()
-    if answers is not None:
+        _print_variant(console, variant)
+    elif answers is not None:
+        started = time.time()
         marked = _mark_file(variant, answers)
         _report(console, marked, from_file=True)
         _record(cfg, variant, marked, started, demo)
-        return
-    marked = []
+    else:
+        _quiz_here(console, cfg, variant, demo)
+
+
+def _variant(
+    cfg: Config, lesson: Module, keys: QuizFile, who: str, demo: str | None
+) -> Variant:
+    """This student's questions for their next attempt (or for a demo's quiz)."""
+    from mlopslab.course.quiz import make_variant
+
+    if demo is not None and demo not in {d.id for d in lesson.meta.demos}:
+        known = ", ".join(d.id for d in lesson.meta.demos) or "none"
+        raise CourseError(f"no demo '{demo}' in {lesson.id}", f"demos: {known}")
+    attempt = _attempts_so_far(cfg, who, lesson.id)
+    return make_variant(keys, who, lesson.id, demo, attempt)
+
+
+def _print_variant(console: Console, variant: Variant) -> None:
+    """The questions as the prompts show them, then an answers file to fill in."""
+    count = len(variant.questions)
+    console.print(f"{variant.module}: {count} questions for {variant.student}")
+    for number, shown in enumerate(variant.questions, 1):
+        _print_question(console, shown, number)
+        console.print(f"   answer: {shown.answer_format()}")
+    console.print(
+        "\nTo answer from a file, fill this in and pass it as --answers FILE "
+        "(a blank answer scores 0):\n"
+    )
+    for shown in variant.questions:
+        console.print(f"{shown.id}:", markup=False)
+
+
+def _quiz_here(
+    console: Console, cfg: Config, variant: Variant, demo: str | None
+) -> None:
+    """Ask each question in the terminal, showing its key once it is answered."""
+    started = time.time()
+    marked: list[Marked] = []
     try:
         for index, shown in enumerate(variant.questions, 1):
             marked.append(_ask(console, shown, index))
-    finally:
-        # Keys shown so far must count: an interrupted attempt is recorded with
-        # the unanswered questions at zero, so quitting cannot harvest them.
-        answered = len(marked)
-        marked += [_unanswered(q) for q in variant.questions[answered:]]
-        if answered:
-            _record(cfg, variant, marked, started, demo)
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C, or the input ended
+        _stop(cfg, variant, marked, started, demo)
+    _record(cfg, variant, marked, started, demo)
     _report(console, marked, from_file=False)
+
+
+def _stop(
+    cfg: Config,
+    variant: Variant,
+    marked: list[Marked],
+    started: float,
+    demo: str | None,
+) -> NoReturn:
+    """End an interrupted quiz, saying whether the attempt counts.
+
+    Each answer showed its key, and the next draw follows the attempts
+    recorded: were a quit attempt dropped, starting again would give the same
+    questions with their keys already seen. So an attempt with answers counts,
+    the unanswered at zero; before the first answer no key was shown, and
+    nothing is recorded.
+    """
+    total = len(variant.questions)
+    if not marked:
+        typer.echo("\nquiz interrupted before any answer; nothing recorded", err=True)
+        raise typer.Exit(130)
+    rest = [_unanswered(q) for q in variant.questions[len(marked) :]]
+    _record(cfg, variant, marked + rest, started, demo)
+    score = sum(m.points for m in marked)
+    typer.echo(
+        f"\nquiz interrupted after {len(marked)} of {total} answers; this attempt "
+        f"counts (you saw those answers' keys): recorded as {score:g}/{total}",
+        err=True,
+    )
+    raise typer.Exit(130)
 
 
 def _configured_server(config: Path | None, home: Path | None) -> bool:
@@ -191,8 +281,6 @@ def _configured_server(config: Path | None, home: Path | None) -> bool:
 def _remote_quiz(server: Server, module: str) -> None:
     """The graded quiz, taken against the server: it keeps the keys and the
     score; each key and explanation arrives only after its answer is final."""
-    from mlopslab.course.quiz import LETTERS
-
     console = Console(highlight=False)
     run = server.quiz(module)
     console.print(
@@ -203,13 +291,29 @@ def _remote_quiz(server: Server, module: str) -> None:
             else ""
         )
     )
+    try:
+        points = _remote_questions(console, server, module, run)
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C, or the input ended
+        typer.echo(
+            "\nquiz interrupted; the server keeps the answers you sent: run the "
+            "same command to answer the rest",
+            err=True,
+        )
+        raise typer.Exit(130) from None
+    console.print(f"\nrecorded on the course server ({points:g} point(s) this sitting)")
+
+
+def _remote_questions(
+    console: Console, server: Server, module: str, run: dict[str, Any]
+) -> float:
+    """Ask the run's unanswered questions; the points they scored."""
     points = 0.0
     for number, question in enumerate(run["questions"], start=1):
         if question["answered"]:
             continue
-        console.print(f"\n[bold]{number}. [{question['id']}][/] {question['prompt']}")
-        for letter, choice in zip(LETTERS, question["choices"], strict=False):
-            console.print(f"   {letter}) {choice}")
+        _print_lettered(
+            console, number, question["id"], question["prompt"], question["choices"]
+        )
         marked = _remote_answer(server, module, run["run"], question)
         points += marked["points"]
         verdict = (
@@ -218,7 +322,7 @@ def _remote_quiz(server: Server, module: str) -> None:
         console.print(
             f"   {marked['points']:g} point(s): {verdict}. {marked['explanation']}"
         )
-    console.print(f"\nrecorded on the course server ({points:g} point(s) this sitting)")
+    return points
 
 
 def _remote_answer(
@@ -252,11 +356,23 @@ def _ask(console: Console, shown: Shown, number: int) -> Marked:
 
 
 def _print_question(console: Console, shown: Shown, number: int) -> None:
+    _print_lettered(console, number, shown.id, shown.prompt, shown.choices)
+
+
+def _print_lettered(
+    console: Console, number: int, question: str, prompt: str, choices: Any
+) -> None:
+    """A question with its id and its choices' letters, as answers name them.
+
+    The text is escaped: `[pick-one]` or `df.iloc[[3, 8]]` is not Rich markup.
+    """
+    from rich.markup import escape
+
     from mlopslab.course.quiz import LETTERS
 
-    console.print(f"\n[bold]{number}. [{shown.id}][/] {shown.prompt}")
-    for letter, choice in zip(LETTERS, shown.choices, strict=False):
-        console.print(f"   {letter}) {choice}")
+    console.print(f"\n[bold]{number}. {escape(f'[{question}]')}[/] {escape(prompt)}")
+    for letter, choice in zip(LETTERS, choices, strict=False):
+        console.print(f"   {letter}) {escape(choice)}")
 
 
 def _print_mark(console: Console, marked: Marked) -> None:
@@ -275,8 +391,9 @@ def _mark_file(variant: Variant, path: Path) -> list[Marked]:
     given = _read_answers(path)
     for question_id in given:
         variant.question(question_id)  # unknown ids fail before anything is scored
+    # Left out or left blank (the form --show prints): unanswered, 0 points.
     return [
-        mark(q, given[q.id]) if q.id in given else _unanswered(q)
+        _unanswered(q) if given.get(q.id) in (None, "") else mark(q, given[q.id])
         for q in variant.questions
     ]
 
@@ -292,12 +409,12 @@ def _read_answers(path: Path) -> dict[str, Any]:
         first = str(exc).strip().splitlines()[0]
         raise CourseError(
             f"answers file {path} is not valid YAML or JSON: {first}",
-            "write one `question-id: answer` per line",
+            "write one `question-id: answer` per line (see `course quiz --help`)",
         ) from None
     if not isinstance(raw, dict) or not all(isinstance(k, str) for k in raw):
         raise CourseError(
             f"answers file {path} is not a mapping of question ids to answers",
-            "write one `question-id: answer` per line",
+            "write one `question-id: answer` per line (see `course quiz --help`)",
         )
     return raw
 
@@ -392,7 +509,7 @@ def progress(
 ) -> None:
     """Your progress: lessons opened, and the quiz and assignment scores that count."""
     cfg, loaded = _setup(config, home, course)
-    who = _student(student)
+    who = _student(student, "to show whose progress")
     standing = _standing(cfg, loaded, who)
     policy = cfg.course.attempt_policy
     table = Table(
@@ -444,7 +561,9 @@ def site(
     from mlopslab.course.site import build_site
 
     cfg, loaded = _setup(config, home, course)
-    target = out or open_workspace(cfg).home / "course-site"
+    target = (
+        new_folder(out, "--out") if out else open_workspace(cfg).home / "course-site"
+    )
     index = build_site(loaded, target)
     typer.echo(f"course site built: {index}")
 
@@ -489,7 +608,7 @@ def validate(
         f"{len(loaded.glossary)} glossary terms: valid"
     )
     if run_lessons:
-        chosen = [loaded.module(m) for m in modules] if modules else loaded.modules
+        chosen = [_module(loaded, m) for m in modules] if modules else loaded.modules
         _run_lessons(list(chosen))
 
 
@@ -545,6 +664,7 @@ def check(
 
     cfg = resolve_config(config, home)
     folder = module_folder(course_root(cfg, course), module)
+    module = folder.name
     checks = load_checks(folder, hidden=False)
     console = Console(highlight=False, soft_wrap=True)
     console.print(

@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     from mlopslab.course.client import Server
     from mlopslab.course.gradebook import Gradebook
 
-ModuleArg = Annotated[str, typer.Argument(help="Module id, e.g. 3-evaluation.")]
+ModuleArg = Annotated[
+    str,
+    typer.Argument(
+        help="Module id, its number or a unique start: 3-evaluation, 3 or eval."
+    ),
+]
 CourseOpt = Annotated[
     Path | None,
     typer.Option(
@@ -99,13 +104,72 @@ def module_ids(root: Path) -> list[str]:
 
 
 def module_folder(root: Path, module: str) -> Path:
-    """A module's folder, by its id in course.yaml."""
-    ids = module_ids(root)
-    if module not in ids:
+    """A module's folder, by its id in course.yaml or what `module_id` accepts."""
+    return root / module_id(module_ids(root), module)
+
+
+def module_id(ids: list[str], given: str) -> str:
+    """The one module `given` names: its id, its number (`3`), or the unique
+    start of its id or of its name (`3-ev`, `eval`); else one line listing ids.
+
+    Every command taking a MODULE comes through here, so each accepts the same.
+    """
+    wanted = given.strip().lower()
+    if wanted in ids:
+        return wanted
+    if wanted.isdigit():  # a number is exact: `1` is not `10-...`
+        found = [i for i in ids if i.split("-", 1)[0] == wanted]
+    else:
+        found = [i for i in ids if wanted and _starts(i, wanted)]
+    if len(found) == 1:
+        return found[0]
+    problem = (
+        f"module {given!r} could be any of {', '.join(found)}"
+        if found
+        else f"no module {given!r} in the course"
+    )
+    raise CourseError(problem, f"choose one of: {', '.join(ids)}")
+
+
+def _starts(module: str, wanted: str) -> bool:
+    name = module.split("-", 1)[-1]  # `3-evaluation` is also `evaluation`
+    return module.startswith(wanted) or name.startswith(wanted)
+
+
+def server_module(cfg: Config, course: Path | None, given: str) -> str:
+    """The module to name to the course server: `given` expanded (`3` to
+    `3-evaluation`) by the student's own copy of the course (--course,
+    course.root or ./course), else as typed.
+
+    Never by the copy inside the package: the server's course may be another,
+    and a wrong expansion is worse than none. The server answers for a name
+    it does not know.
+    """
+    local = Path("course")
+    root = (
+        course
+        or cfg.course.root
+        or (local if (local / "course.yaml").is_file() else None)
+    )
+    if root is None:
+        return given.strip()
+    try:
+        return module_id(module_ids(root), given)
+    except CourseError:
+        return given.strip()
+
+
+def new_folder(out: Path, option: str) -> Path:
+    """`out`, a folder a command is to create or fill: its parent must exist.
+
+    A typo in the path must not make folders anywhere on disk.
+    """
+    if not out.parent.is_dir():
         raise CourseError(
-            f"no module {module!r} in the course", f"choose one of {', '.join(ids)}"
+            f"{option} {out}: its parent folder {out.parent} does not exist",
+            f"create {out.parent} first, or choose {option} inside an existing folder",
         )
-    return root / module
+    return out
 
 
 def course_server(cfg: Config, url: str | None, token: str | None) -> Server:

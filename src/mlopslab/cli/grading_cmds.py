@@ -25,6 +25,7 @@ from mlopslab.cli.course_context import (
     course_root,
     module_folder,
     module_ids,
+    new_folder,
     open_gradebook,
 )
 from mlopslab.errors import CourseError
@@ -74,8 +75,10 @@ def grade(
         )
     if out.exists() and not out.is_dir():
         raise CourseError(f"--out {out} is a file", "give a folder for the results")
+    new_folder(out, "--out")
     cfg = resolve_config(config, home)
     folder = module_folder(course_root(cfg, course), module)
+    module = folder.name
     found = find_submissions(submissions)
     workers = jobs or os.cpu_count() or 1
     typer.echo(f"grading {len(found)} submissions of {module}, {workers} at a time")
@@ -136,7 +139,7 @@ def export_bundle(
 
     cfg = resolve_config(config, home)
     root = course_root(cfg, course)
-    count = export_student(load_course(root), root, student)
+    count = export_student(load_course(root), root, new_folder(student, "--student"))
     typer.echo(f"student bundle: {count} files in {student}")
 
 

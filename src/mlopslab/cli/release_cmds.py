@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from mlopslab.cli.context import ConfigOpt, HomeOpt, resolve_config
-from mlopslab.cli.course_context import CourseOpt, course_root
+from mlopslab.cli.course_context import CourseOpt, course_root, new_folder
 
 
 def release(
@@ -28,7 +28,7 @@ def release(
     from mlopslab.course.release import write_release
 
     cfg = resolve_config(config, home)
-    written = write_release(course_root(cfg, course), out)
+    written = write_release(course_root(cfg, course), new_folder(out, "--out"))
     typer.echo(
         f"students' repository: {written.files} files in {written.out}, one commit "
         f"({written.commit[:12]}), from your commit {written.source[:12]}"

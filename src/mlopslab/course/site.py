@@ -32,7 +32,7 @@ def build_site(course: Course, out: Path) -> Path:
             f"{out} is not empty and is not a course site mlopslab built",
             "choose an empty or new folder for --out",
         )
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(exist_ok=True)  # its parent is the caller's to check: no folders made
     marker.write_text("built by `mlopslab course site`; rebuilt in place\n")
     docs = out / "docs"
     if docs.exists():
