@@ -3,7 +3,9 @@
 Students read everything shipped to them, so the wheel carries only the public
 part of `course/`: lessons, assignment READMEs and public checks, templates,
 the glossary. Left out: every `instructor/` folder (hidden checks, solutions,
-sample submissions) and every `quiz.yaml` (answer keys and explanations).
+sample submissions) and every `quiz.yaml` (answer keys and explanations). The
+course's README is the students' guide (`STUDENT_README.md`, shipped as
+`README.md`), as in `course export --student`; the authors' is not shipped.
 
 hatchling's `force-include` is exempt from every exclude rule, so the public
 files are force-included here one by one. This runs in the build environment,
@@ -22,6 +24,8 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 TARGET = "mlopslab/_course"
 WITHHELD_PARTS = {"instructor", "__pycache__"}
 WITHHELD_NAMES = {"quiz.yaml"}
+# Top-level files of `course/`: in the wheel, the students' README is README.md.
+RENAMED = {"STUDENT_README.md": "README.md", "README.md": None}
 # Must match mlopslab.course.content.WITHHELD_NOTE (this hook cannot import it):
 # its presence tells the course loader that quiz keys are withheld on purpose.
 WITHHELD_NOTE = "WITHHELD.md"
@@ -45,6 +49,12 @@ def public_course_files(course: Path) -> list[Path]:
     return found
 
 
+def shipped_name(relative: Path) -> str | None:
+    """Where a public course file goes in the wheel's course (None: not shipped)."""
+    name = relative.as_posix()
+    return RENAMED.get(name, name)
+
+
 def _withheld(relative: Path) -> bool:
     if WITHHELD_PARTS.intersection(relative.parts):
         return True
@@ -59,8 +69,10 @@ class CustomBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         course = Path(self.root) / "course"
         for relative in public_course_files(course):
-            target = f"{TARGET}/{relative.as_posix()}"
-            build_data["force_include"][str(course / relative)] = target
+            shipped = shipped_name(relative)
+            if shipped is not None:
+                target = f"{TARGET}/{shipped}"
+                build_data["force_include"][str(course / relative)] = target
         self._scratch = Path(tempfile.mkdtemp(prefix="mlopslab-build-"))
         note = self._scratch / WITHHELD_NOTE
         note.write_text(NOTE_TEXT, encoding="utf-8")

@@ -123,6 +123,36 @@ def test_the_student_bundle_holds_no_keys_checks_or_solutions(
     assert len(secrets()) > 200  # the search had something to look for
 
 
+def test_the_bundle_is_a_course_with_the_students_readme(
+    tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    out = tmp_path / "dist"
+    assert cli("course", "export", "--student", out, "--course", COURSE).code == 0
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert readme == (COURSE / "STUDENT_README.md").read_text(encoding="utf-8")
+    for authors_only in ("solution.patch", "instructor/", "course validate"):
+        assert authors_only not in readme
+    for how in ("course show 3", "course check 3", "course quiz 3-", "course submit"):
+        assert how in readme
+    assert not (out / "STUDENT_README.md").exists()
+    # The learners' commands read it as a course: keys withheld on purpose.
+    listed = cli("course", "list", "--course", out)
+    assert listed.code == 0 and "3-evaluation" in listed.out, listed.err
+    shown = cli("course", "show", "3", "--course", out)
+    assert shown.code == 0, shown.err
+    assert "mlopslab course quiz 3-evaluation --server URL --token TOKEN" in shown.out
+
+
+def test_the_bundle_makes_no_folders_but_its_own(
+    tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    out = tmp_path / "missing" / "dist"
+    result = cli("course", "export", "--student", out, "--course", COURSE)
+    assert result.code == 8 and "Traceback" not in result.err
+    assert f"its parent folder {out.parent} does not exist" in result.err
+    assert not out.parent.exists()
+
+
 def test_the_bundle_replaces_only_its_own_folder(tmp_path: Path) -> None:
     course = load_course(COURSE)
     out = tmp_path / "dist"

@@ -8,6 +8,7 @@ accepted pattern that no public file also holds.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import tarfile
 import zipfile
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -144,6 +146,10 @@ def test_the_wheel_ships_the_public_course_and_no_keys(built: Path) -> None:
         course
     )
     assert WITHHELD_NOTE in course
+    # The course's README in the wheel is the students' guide, not the authors'.
+    student_readme = (COURSE / "STUDENT_README.md").read_text(encoding="utf-8")
+    assert texts["mlopslab/_course/README.md"] == student_readme
+    assert "STUDENT_README.md" not in course
     assert leaked(texts) == []
 
 
@@ -218,6 +224,8 @@ def test_the_release_readme_is_the_students(released: Path) -> None:
     assert "| `3-evaluation` | Evaluation and gating | core |" in readme
     manual = (released / "docs" / "manual.md").read_text()
     assert "](architecture.md)" in manual and "](../course/README.md)" in manual
+    course_readme = (released / "course" / "README.md").read_text()
+    assert course_readme == (COURSE / "STUDENT_README.md").read_text()
 
 
 def test_the_release_is_one_fresh_commit(released: Path) -> None:
@@ -279,6 +287,35 @@ def test_a_non_empty_destination_is_one_line_and_untouched(
     )
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken", "work"]
+
+
+def test_a_destination_in_a_missing_folder_is_refused(tmp_path: Path, cli: Cli) -> None:
+    out = tmp_path / "missing" / "starter"
+    result = cli("course", "release", "--out", out, "--course", COURSE)
+    assert result.code == 8 and "Traceback" not in result.err
+    assert f"its parent folder {out.parent} does not exist" in result.err
+    assert not out.parent.exists()
+
+
+def test_the_wheel_hook_ships_the_students_readme_as_the_course_readme() -> None:
+    hook = _hatch_build()
+    names = {
+        path.as_posix(): hook.shipped_name(path)
+        for path in hook.public_course_files(COURSE)
+    }
+    assert names["STUDENT_README.md"] == "README.md"
+    assert names["README.md"] is None  # the authors' guide stays in the checkout
+    assert names["3-evaluation/lesson.md"] == "3-evaluation/lesson.md"
+
+
+def _hatch_build() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "hatch_build", REPO / "hatch_build.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_the_command_writes_into_an_empty_folder(tmp_path: Path, cli: Cli) -> None:

@@ -6,8 +6,10 @@ explanations). In place of the quiz file each module gets `quiz.md`, the
 questions as the course site shows them: no keys, options in alphabetical
 order. Public checks stay, so `mlopslab course check` works from the bundle,
 and `WITHHELD.md` says what is left out (so the bundle loads as a course whose
-quiz keys are withheld on purpose). `course release` puts the same copy in the
-students' starting repository.
+quiz keys are withheld on purpose). Its README is the students' guide
+(`STUDENT_README.md`), not the authors' (`README.md`, which describes the
+instructor's files). `course release` puts the same copy in the students'
+starting repository.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from mlopslab.errors import CourseError
 
 MARKER = ".mlopslab-student-bundle"
 WITHHELD = {"instructor", "quiz.yaml", "__pycache__"}
+# The course folder's README for students; hatch_build.py ships it the same way.
+STUDENT_README = "STUDENT_README.md"
 # hatch_build.py writes the same note into the wheel's copy.
 NOTE_TEXT = """\
 # Withheld from this copy
@@ -41,7 +45,6 @@ def export_student(course: Course, root: Path, out: Path) -> int:
             f"{out} exists and is not a student bundle",
             "choose an empty or new folder",
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=out.parent))
     try:
         copy_public_course(course, root, staging)
@@ -57,9 +60,11 @@ def export_student(course: Course, root: Path, out: Path) -> int:
 
 def copy_public_course(course: Course, root: Path, staging: Path) -> None:
     """Write the learners' copy of `course` (read from `root`) into `staging`."""
-    for name in ("course.yaml", "glossary.yaml", "capstone.md", "README.md"):
+    for name in ("course.yaml", "glossary.yaml", "capstone.md"):
         if (root / name).is_file():
             shutil.copy2(root / name, staging / name)
+    if (root / STUDENT_README).is_file():
+        shutil.copy2(root / STUDENT_README, staging / "README.md")
     for module in course.modules:
         target = staging / module.folder.name
         shutil.copytree(

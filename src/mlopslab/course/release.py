@@ -9,7 +9,8 @@ the instructor's checkout (the one holding the course), except:
 - the course's own tests (paths under `tests/` that name the course): they
   answer the quizzes, grade the sample submissions and read instructor folders;
 - `README.md`, replaced by the students' README (the project's own moves to
-  `docs/manual.md`).
+  `docs/manual.md`); the course folder's README is the students' guide too
+  (`bundle.py`).
 
 The last commit only, so nothing untracked (workspaces, notes, caches) leaks
 and what is released is what the authors committed, not half an edit.
@@ -64,7 +65,6 @@ def write_release(course_root: Path, out: Path) -> Release:
     _check_destination(out)
     checkout = _checkout(course_root)
     course_dir = course_root.resolve().relative_to(checkout)
-    out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-release-", dir=out.parent))
     try:
         with tempfile.TemporaryDirectory(prefix="mlopslab-release-") as scratch:
@@ -198,8 +198,10 @@ For each module, in order:
 3. Take the quiz on the course server. Its questions, without answers, are in
    `course/MODULE/quiz.md`.
 
+A MODULE is its id or its number (`mlopslab course show 3`).
 `mlopslab course glossary TERM` looks up the course's vocabulary, and
 `mlopslab course site` builds the lessons as a website you open from disk.
+[course/README.md](course/README.md) has every course command you need.
 
 ## Submit and take quizzes
 
