@@ -100,7 +100,7 @@ def test_a_server_gone_before_register_changes_nothing(
     [line] = error_lines(failed.err)
     assert line.startswith("error: register failed: ") and uri in line, line
     assert "cannot connect" in line and "registry and champion are unchanged" in line
-    assert "evaluate" in failed.err and "✗ register" in failed.err
+    assert "evaluate" in failed.out and "✗ register" in failed.out
     # A server that is down is never "no champion", "no model" or "version 0".
     down = Registry(uri)
     for read in (down.champion, down.latest_version, down.versions):

@@ -64,12 +64,22 @@ def test_first_run_then_champion_comparison(cli: Cli, isolated: Path) -> None:
     assert "git_sha" in card["code_version"]
     assert "## Gate decision: approved" in (run_dir / "model_card.md").read_text()
 
-    second = cli("run", *FAST)
-    assert second.code == 0, second.err
-    assert "vs champion v1" in second.out
+    # The same run again trains the same model: a record, not a new champion.
+    repeat = cli("run", *FAST)
+    assert repeat.code == 0, repeat.err
+    assert "v2 repeats champion v1" in repeat.out
+    assert "Registered penguins v2 status approved; champion: v1" in repeat.out
     store = registry(home)
+    assert store.version("penguins", "2").status == "approved"
+    assert store.version("penguins", "champion").version == "1"
+    # Two trials find another model, which beats v1 on the same test rows.
+    second = cli("run", "--trials", "2")
+    assert second.code == 0, second.err
+    assert "vs champion v1" in second.out and "repeats" not in second.out
+    # Every line of a stage is printed once: no table repeating them.
+    assert second.out.count("✓ tune") == 1 and "│" not in second.out
     champion = store.champion("penguins")
-    assert champion is not None and champion.version == "2"
+    assert champion is not None and champion.version == "3"
     assert store.version("penguins", "previous").version == "1"
     evaluation = json.loads((latest_run_dir(home) / "evaluation.json").read_text())
     assert evaluation["gate"]["champion_version"] == "1"
@@ -166,7 +176,7 @@ def test_failure_in_register_leaves_registry_unchanged(
         raise MlflowException("database is locked")
 
     monkeypatch.setattr(Registry, "promote", broken_promote)
-    failed = cli("run", *FAST)
+    failed = cli("run", "--trials", "2")  # a new model, so promoted
     assert failed.code == 7
     assert "register failed: database is locked" in failed.err
     assert "registry and champion are unchanged" in failed.err
@@ -241,7 +251,7 @@ def test_tracking_uri_points_at_a_real_mlflow_server(
         first = cli("run", *FAST)
         assert first.code == 0, first.err
         assert "View run" not in first.out  # MLflow's links do not clutter our summary
-        assert cli("run", *FAST).code == 0
+        assert cli("run", "--trials", "2").code == 0  # another model: promoted
         remote = Registry.connect(uri)
         champion = remote.champion("penguins")
         assert champion is not None and champion.version == "2"

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 
 if TYPE_CHECKING:
     from mlopslab.flows.monitoring import MonitorOutputs
@@ -18,7 +17,8 @@ if TYPE_CHECKING:
 
 
 class RichReporter:
-    """Stage-by-stage progress on stderr: a spinner while a stage runs, a tick after."""
+    """Stage-by-stage progress: a spinner while a stage runs (on a terminal), then
+    one line per stage, printed once, as it finishes."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -37,20 +37,26 @@ class RichReporter:
         self.console.print(f"[green]✓[/] {stage:<11} {seconds:6.2f}s  {result}")
 
 
-def render_summary(console: Console, summary: RunSummary) -> None:
-    """The stage table, the gate's verdict and reasons, and where the files are."""
-    table = Table(title=f"mlopslab run {summary.run_id[:8]}: {summary.model_name}")
-    table.add_column("stage")
-    table.add_column("time", justify="right")
-    table.add_column("result")
-    for stage in summary.stages:
-        table.add_row(stage.name, f"{stage.seconds:.2f}s", stage.result)
-    table.add_row("total", f"{summary.total_seconds:.2f}s", "", style="bold")
-    console.print(table)
+def render_summary(
+    console: Console, summary: RunSummary, wall_seconds: float | None = None
+) -> None:
+    """The total, the gate's verdict and reasons, and where the files are.
+
+    Each stage printed its own line as it finished (RichReporter); a table
+    repeating them would say everything twice.
+    """
+    # The stages' sum leaves out loading libraries and opening the registry.
+    overall = "" if wall_seconds is None else f" ({wall_seconds:.1f}s in all)"
+    console.print(
+        f"  {'total':<11} {summary.total_seconds:6.2f}s{overall}  "
+        f"run {summary.run_id[:8]}"
+    )
     colour = {"approved": "green", "rejected": "red"}.get(summary.status, "yellow")
     console.print(f"Gate: [{colour}]{summary.decision.verdict}[/]")
     for reason in summary.decision.reasons:
         console.print(f"  - {reason}")
+    for note in summary.notes:
+        console.print(f"  note: {note}")
     champion = f"v{summary.champion_after}" if summary.champion_after else "none"
     console.print(
         f"Registered [bold]{summary.model_name} v{summary.version}[/] "

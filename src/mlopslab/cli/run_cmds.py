@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -64,8 +65,7 @@ def run(
     config: ConfigOpt = None,
 ) -> int:
     """Run the pipeline: data, preprocess, tune, train, evaluate+gate, register."""
-    from mlopslab.flows.training import run_pipeline
-
+    started = time.perf_counter()
     cfg = resolve_config(
         config,
         home,
@@ -82,12 +82,20 @@ def run(
         },
     )
     workspace = open_workspace(cfg)
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
+    # Say what is starting before the libraries load (about 2 s), so that the
+    # first line comes at once.
+    console.print(
+        f"mlopslab run: data {cfg.data.source}, "
+        f"{cfg.tune.trials} trials, workspace {cfg.home}"
+    )
+    from mlopslab.flows.training import run_pipeline
+
     # The registry opens once the data has passed its checks (MLflow: 1.5 s
     # to import, more to create a store).
     connect = partial(open_registry, workspace)
     summary = run_pipeline(cfg, workspace, connect, RichReporter(console))
-    render_summary(Console(highlight=False, soft_wrap=True), summary)
+    render_summary(console, summary, time.perf_counter() - started)
     if fail_on_reject and not summary.decision.approved:
         return GATE_REJECTED_EXIT_CODE
     return 0

@@ -124,7 +124,9 @@ def _apply_status(
     cfg: Config, registry: Registry, trained: Trained, version: str, status: str
 ) -> None:
     registry.set_status(trained.model_name, version, status)
-    if status == "approved":
+    # Promoting a repeat of the champion would only push the real previous
+    # champion out of `previous`, and with it the rollback.
+    if status == "approved" and trained.repeats is None:
         registry.promote(trained.model_name, version)
         settle_champion(cfg, registry, trained, version)
 

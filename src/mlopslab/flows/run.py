@@ -42,6 +42,9 @@ class RunSummary:
     paths: dict[str, Path]
     champion_before: str | None
     champion_after: str | None
+    # What the gate's reasons do not say: how the champion was compared, or
+    # that this version repeats it.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total_seconds(self) -> float:
@@ -76,6 +79,10 @@ class Trained:
     # The newest version number when the gate read the champion: versions
     # above it were registered by runs going on at the same time.
     latest_at_gate: int = 0
+    notes: list[str] = field(default_factory=list)
+    # The champion's version when this model is the same model again (same
+    # data, same predictions): registered as a record, not promoted.
+    repeats: str | None = None
 
 
 @dataclass

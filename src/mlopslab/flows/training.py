@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mlopslab.baseline import compute_constraints, compute_statistics
 from mlopslab.config import Config
@@ -24,6 +27,7 @@ from mlopslab.flows.registration import record_run
 from mlopslab.flows.run import Prepared, Reporter, RunSummary, Stages, Trained
 from mlopslab.preprocess import Split, split_dataset
 from mlopslab.stores.registry.client import Registry
+from mlopslab.stores.registry.versions import VersionInfo
 from mlopslab.stores.workspace import Workspace
 from mlopslab.train import fit_final
 from mlopslab.tune import TuneResult, tune
@@ -47,6 +51,12 @@ def run_pipeline(
     with stages.stage("register") as timing:
         summary = record_run(cfg, workspace, registry, trained, stages.timings)
         timing.result = f"{summary.model_name} v{summary.version}: {summary.status}"
+    summary.notes = list(trained.notes)
+    if trained.repeats is not None and summary.status == "approved":
+        summary.notes.append(
+            f"v{summary.version} repeats champion v{trained.repeats} (same data, "
+            "same predictions on the test set): kept as a record, not promoted"
+        )
     summary.paths["summary"] = _write_summary(workspace, summary)
     return summary
 
@@ -126,9 +136,10 @@ def train_and_gate(
         metrics = evaluate(model, split.X_test, split.y_test)
         name = cfg.registry.model_name or data.name
         latest = registry.latest_version(name)
-        decision, champion_before = _gate_against_champion(
-            cfg, registry, name, split, metrics
+        judged = _gate_against_champion(
+            cfg, registry, name, data, split, (model, metrics)
         )
+        decision, champion_before = judged.decision, judged.champion_version
         timing.result = f"test accuracy {metrics.accuracy:.4f}; gate {decision.verdict}"
     return Trained(
         data,
@@ -143,6 +154,8 @@ def train_and_gate(
         champion_before,
         name,
         latest,
+        judged.notes,
+        judged.repeats,
     )
 
 
@@ -171,12 +184,26 @@ def _retried(tuning: TuneResult) -> str:
     return "; " + "; ".join(parts) if parts else ""
 
 
+@dataclass
+class _Judged:
+    decision: GateDecision
+    champion_version: str | None = None
+    notes: list[str] = field(default_factory=list)
+    repeats: str | None = None
+
+
 def _gate_against_champion(
-    cfg: Config, registry: Registry, name: str, split: Split, metrics: Metrics
-) -> tuple[GateDecision, str | None]:
+    cfg: Config,
+    registry: Registry,
+    name: str,
+    data: Dataset,
+    split: Split,
+    candidate: tuple[Any, Metrics],
+) -> _Judged:
+    model, metrics = candidate
     champion = registry.champion(name)
     if champion is None:
-        return gate(metrics, cfg.gate), None
+        return _Judged(gate(metrics, cfg.gate))
     try:
         champion_model = registry.load_model(name, champion.version)
         champion_metrics = evaluate(champion_model, split.X_test, split.y_test)
@@ -186,6 +213,34 @@ def _gate_against_champion(
             f"({first_line(exc, 120)}): use a new --model-name for new "
             "data, or promote by hand"
         )
-        return gate(metrics, cfg.gate, champion_error=reason), champion.version
+        decision = gate(metrics, cfg.gate, champion_error=reason)
+        return _Judged(decision, champion.version)
     decision = gate(metrics, cfg.gate, champion_metrics, champion.version)
-    return decision, champion.version
+    judged = _Judged(decision, champion.version)
+    registered = champion.tags.get("test_accuracy")
+    if registered and registered != f"{champion_metrics.accuracy:.4f}":
+        judged.notes.append(_rescored(champion.version, registered, split))
+    if _same_model(champion, data, split, model, champion_model):
+        judged.repeats = champion.version
+    return judged
+
+
+def _rescored(version: str, registered: str, split: Split) -> str:
+    """The champion's figures in the gate are not the ones it was registered with."""
+    return (
+        f"champion v{version} was re-scored on this run's {len(split.y_test)} "
+        f"test rows; it was registered with test accuracy {registered}"
+    )
+
+
+def _same_model(
+    champion: VersionInfo, data: Dataset, split: Split, model: Any, other: Any
+) -> bool:
+    """Same data and the same probabilities on every test row: a repeat run."""
+    if champion.tags.get("data_fingerprint") != data.fingerprint:
+        return False
+    return bool(
+        np.array_equal(
+            model.predict_proba(split.X_test), other.predict_proba(split.X_test)
+        )
+    )
