@@ -144,7 +144,13 @@ def test_registry_commands(cli: Cli, workspace: Path) -> None:
     assert cli("registry", "approve", "penguins", "1").code == 0
     missing = cli("registry", "show", "penguins", "7")
     assert missing.code == 5 and "no version '7'" in one_line_error(missing.err)
-    assert cli("registry", "list", "walrus").code == 5
+    for command in ("list", "show"):
+        unknown = cli("registry", command, "walrus")
+        assert unknown.code == 5
+        assert one_line_error(unknown.err) == (
+            "error: no registered model named 'walrus'; "
+            "the registered models are penguins"
+        )
 
 
 @pytest.mark.slow

@@ -118,7 +118,8 @@ def test_only_not_found_means_absent(registry: Registry) -> None:
     assert registry.champion("nope") is None
     assert registry.latest_version("nope") == 0
     registry.delete_alias("nope", "champion")  # nothing to remove: no error
-    with pytest.raises(RegistryError, match="has no version 'champion'"):
+    # A model that is not there is named as such, not as a missing version.
+    with pytest.raises(RegistryError, match="no registered model named 'nope'"):
         registry.version("nope", "champion")
 
 

@@ -122,6 +122,8 @@ class Registry:
             # MLflow refuses (it reports an unset alias so): the user's to fix.
             if _error_code(exc) not in (NOT_FOUND, INVALID):
                 raise self.unusable(f"reading {name} version '{ref}'", exc) from exc
+            if not self._model_exists(name):
+                raise self._no_model(name) from exc
             raise RegistryError(
                 f"model '{name}' has no version '{ref}'",
                 f"see `mlopslab registry list {name}` for its versions",
@@ -144,10 +146,7 @@ class Registry:
         """All versions, newest first, of one model or of every model."""
         query = f"name = '{name}'" if name else ""
         if name and not self._model_exists(name):
-            raise RegistryError(
-                f"no registered model named '{name}'",
-                "run `mlopslab registry list` to see the models",
-            )
+            raise self._no_model(name)
         with self._answering(f"listing the versions of {name or 'every model'}"):
             found = self.client.search_model_versions(query, max_results=10_000)
             # Search results carry no aliases; the registered models do.
@@ -340,6 +339,19 @@ class Registry:
         if current is not None:
             self.set_tag(name, current.version, "rolled_back", "true")
         return (current.version if current else "none", previous.version)
+
+    def _no_model(self, name: str) -> RegistryError:
+        """A model name that is not registered: say which ones are."""
+        names = self.model_names()
+        if not names:
+            return RegistryError(
+                f"no registered model named '{name}' (none yet)",
+                "run `mlopslab run` first",
+            )
+        return RegistryError(
+            f"no registered model named '{name}'",
+            f"the registered models are {', '.join(names)}",
+        )
 
     def _model_exists(self, name: str) -> bool:
         found = self._unless_absent(
