@@ -21,8 +21,11 @@ from mlopslab.monitor.reference import Reference, references
 from mlopslab.monitor.result import (
     MonitoredModel,
     MonitorResult,
+    PastCheck,
     Verdict,
     WindowSummary,
+    missing_shares,
+    prediction_counts,
 )
 from mlopslab.stores.capture.record import CaptureStore
 from mlopslab.stores.registry.versions import Baseline
@@ -92,8 +95,21 @@ def run_checks(
         len(window.inputs), quality.labelled, window.first, window.last
     )
     return MonitorResult(
-        model, summary, verdict, drift, tuple(violations), quality, cfg
+        model,
+        summary,
+        verdict,
+        drift,
+        tuple(violations),
+        quality,
+        cfg,
+        missing=missing_shares(window.inputs, baseline.constraints),
+        predictions=prediction_counts(
+            test.get("prediction_counts"), window.predictions
+        ),
     )
+
+
+STAMP = "%Y%m%dT%H%M%S%fZ"  # a check's folder under monitoring/, by its UTC time
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,8 @@ def write_outputs(
     """result.json, constraint_violations.json, report.html and metrics.prom."""
     from mlopslab.reports.monitoring import render_monitor_report
 
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = dt.datetime.now(dt.UTC).strftime(STAMP)
+    previous = previous_check(workspace.home / "monitoring", result.model.name)
     folder = workspace.home / "monitoring" / stamp
     folder.mkdir(parents=True, exist_ok=True)
     outputs = MonitorOutputs(
@@ -132,10 +149,29 @@ def write_outputs(
     outputs.violations.write_text(
         json.dumps({"violations": violations}, indent=2), encoding="utf-8"
     )
-    html = render_monitor_report(result, refs, window.inputs)
+    html = render_monitor_report(result, refs, window.inputs, previous)
     outputs.report.write_text(html, encoding="utf-8")
     _write_metrics(outputs.metrics, result)
     return outputs
+
+
+def previous_check(monitoring: Path, model_name: str) -> PastCheck | None:
+    """The newest earlier check of this model under monitoring/, if one is readable.
+
+    Each check leaves a folder named by its time with a result.json; folders
+    of other models, and files that cannot be read, are passed over.
+    """
+    folders = sorted(monitoring.iterdir(), reverse=True) if monitoring.is_dir() else []
+    for folder in folders:
+        try:
+            checked = dt.datetime.strptime(folder.name, STAMP).replace(tzinfo=dt.UTC)
+            content = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+            if content["model"]["name"] != model_name:
+                continue
+            return PastCheck.from_json(content, checked.isoformat(timespec="seconds"))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 def _write_metrics(path: Path, result: MonitorResult) -> None:
