@@ -1,9 +1,13 @@
+import re
+from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 
 from mlopslab.config import GateConfig
 from mlopslab.evaluate import Metrics, gate
 from mlopslab.reports.card import build_card, card_markdown
-from mlopslab.reports.evaluation import render_report
+from mlopslab.reports.evaluation import RunFacts, render_report
+from mlopslab.tune import TrialRecord
 from tests.browser import needs_browser, rendered_dom, run_browser
 
 METRICS = Metrics(
@@ -79,3 +83,73 @@ def test_report_renders_in_a_real_browser(tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
     run_browser("--window-size=900,1200", f"--screenshot={shot}", page.as_uri())
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
+
+
+def render_with_facts() -> str:
+    """A report with the run's date, data digest and tuning history."""
+    trials = [
+        TrialRecord(0, "logreg", {"C": 0.0012674255}, 0.8617, 0.7983, 0.6027, 0.02),
+        TrialRecord(
+            1, "mlp", {"hidden_units": 64, "alpha": 2.657e-4}, 0.0227, 0.99, 0.98, 0.05
+        ),
+        TrialRecord(
+            2,
+            "hist_gb",
+            {"max_iter": 20},
+            None,
+            None,
+            None,
+            0.01,
+            error="ValueError: <boom>",
+        ),
+        TrialRecord(
+            3, "mlp", {"hidden_units": 16, "alpha": 0.1}, 0.0512, 0.98, 0.97, 0.04
+        ),
+    ]
+    facts = RunFacts(
+        created_at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
+        data_source="penguins",
+        rows=344,
+        fingerprint="ab" * 32,
+        params=trials[1].params,
+        trials=trials,
+        chosen_trial=1,
+    )
+    decision = gate(METRICS, GateConfig(), METRICS, "4")
+    return render_report("demo", "run123", "mlp", METRICS, decision, facts)
+
+
+def test_report_says_when_on_which_data_and_how_it_was_tuned() -> None:
+    html = render_with_facts()
+    assert "2026-03-04 05:06:07 UTC" in html
+    assert f"fingerprint (sha256): <code>{'ab' * 32}</code>" in html
+    assert "<code>penguins</code>, 344" in html
+    chosen = html.split("<h2>Chosen hyperparameters", 1)[1].split("</table>", 1)[0]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", chosen)
+    assert cells == ["hidden_units", "64", "alpha", "0.0002657"]
+    trials = html.split("<h2>Tuning trials</h2>", 1)[1]
+    rows = re.findall(r"<tr( class=\"chosen\")?>\s*<td>(\d+)</td>", trials)
+    # Best cross-validated log loss first, failed trials last; the chosen marked.
+    assert rows == [(' class="chosen"', "1"), ("", "3"), ("", "0"), ("", "2")]
+    assert "hidden_units=64, alpha=0.0002657" in trials
+    assert "C=0.001267" in trials and "0.8617" in trials
+    assert "failed: ValueError: &lt;boom&gt;" in trials
+
+
+def test_gate_reasons_stay_the_only_list_items() -> None:
+    # Lesson 3 greps the reasons out as <li> elements.
+    html = render_with_facts()
+    decision = gate(METRICS, GateConfig(), METRICS, "4")
+    assert re.findall(r"<li>([^<]*)</li>", html) == [
+        escape(reason) for reason in decision.reasons
+    ]
+    assert re.search(r'<h2>Gate: <span class="[a-z]*">approved', html)
+
+
+def test_chart_text_is_readable() -> None:
+    html = render_with_facts()
+    sizes = [int(size) for size in re.findall(r'font-size="(\d+)"', html)]
+    assert sizes and min(sizes) >= 12
+    assert ">score</text>" in html and ">class</text>" in html
+    ticks = re.findall(r'text-anchor="end">([^<]+)</text>', html)
+    assert ticks == ["0", "0.2", "0.4", "0.6", "0.8", "1"]

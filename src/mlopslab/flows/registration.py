@@ -24,7 +24,7 @@ from mlopslab.config import Config, public_dump
 from mlopslab.errors import RegistryError, StageError, StoreError, first_line
 from mlopslab.flows.run import RunSummary, StageTiming, Trained
 from mlopslab.reports.card import build_card, card_markdown
-from mlopslab.reports.evaluation import render_report
+from mlopslab.reports.evaluation import RunFacts, render_report
 from mlopslab.stores.registry.client import (
     CHAMPION,
     PREVIOUS,
@@ -254,10 +254,27 @@ def _write_run_files(
             trained.tuning.best.family,
             trained.metrics,
             trained.decision,
+            _run_facts(trained),
         ),
         encoding="utf-8",
     )
     return paths
+
+
+def _run_facts(trained: Trained) -> RunFacts:
+    """The report's date, data digest (as on the card) and tuning history."""
+    from datetime import UTC, datetime
+
+    best = trained.tuning.best
+    return RunFacts(
+        created_at=datetime.now(UTC),
+        data_source=trained.dataset.source,
+        rows=len(trained.dataset.frame),
+        fingerprint=trained.dataset.fingerprint,
+        params=best.params,
+        trials=trained.tuning.trials,
+        chosen_trial=best.number,
+    )
 
 
 def _write_card(
