@@ -155,3 +155,23 @@ def test_booleans_are_categorical() -> None:
     schema = infer_schema(frame, "y")
     assert schema.categorical == ["flag"]
     assert schema.numeric == ["n"]
+
+
+def test_a_measured_number_is_not_a_class(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=200),
+            "mass": rng.integers(3000, 6000, 200).astype(float),
+            "price": rng.normal(10, 2, 200),
+            "grade": rng.integers(1, 6, 200),
+        }
+    )
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    for target, kind in (("mass", "many distinct"), ("price", "fractional")):
+        with pytest.raises(DataError, match=f"{kind}.*does classification") as info:
+            load_dataset(DataConfig(source=str(tmp_path / "t.csv"), target=target))
+        assert "pandas.cut" in info.value.one_line()
+    # Whole numbers that are few are labels (grades 1-5, digits 0-9).
+    graded = load_dataset(DataConfig(source=str(tmp_path / "t.csv"), target="grade"))
+    assert graded.schema.classes == ("1", "2", "3", "4", "5")

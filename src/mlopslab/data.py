@@ -103,6 +103,7 @@ def build_dataset(name: str, source: str, frame: pd.DataFrame, target: str) -> D
             f"choose --target from its columns: {shown}",
         )
     labelled = frame[frame[target].notna()].reset_index(drop=True)
+    _refuse_continuous(labelled[target], target)
     labelled[target] = labelled[target].astype(str)
     if len(labelled.columns) < 2:
         raise DataError(f"{source} has no feature columns", "add at least one feature")
@@ -122,6 +123,27 @@ def build_dataset(name: str, source: str, frame: pd.DataFrame, target: str) -> D
         schema=schema,
         fingerprint=fingerprint(labelled),
         dropped_unlabelled=len(frame) - len(labelled),
+    )
+
+
+def _refuse_continuous(values: pd.Series, target: str) -> None:
+    """A measured number (a price, a weight) is not a class label.
+
+    Numbers are labels when they are whole and few: digits' 0-9 are, a body
+    mass with 94 values in 342 rows is not.
+    """
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return
+    distinct = values.nunique()
+    fractional = bool((values % 1 != 0).any())
+    if not fractional and distinct <= max(20, len(values) // 10):
+        return
+    kind = "fractional numbers" if fractional else "many distinct numbers"
+    raise DataError(
+        f"target '{target}' holds {kind} ({distinct} values in {len(values)} "
+        "rows): mlopslab does classification, not regression",
+        "choose a column of categories as --target, or bin this one into "
+        "classes first (for example with pandas.cut)",
     )
 
 
