@@ -235,7 +235,8 @@ def test_penguins_come_from_the_installed_package_without_network(
     assert len(builtin.frame) == 344
 
 
-def test_ui_refuses_a_taken_port(cli: Cli) -> None:
+def test_ui_refuses_a_taken_port(cli: Cli, isolated: Path) -> None:
+    (isolated / ".mlopslab").mkdir()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -267,3 +268,26 @@ def test_the_cli_and_the_server_start_without_importing_mlflow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("serve",),
+        ("predict", "--input", "in.csv", "--output", "out.csv"),
+        ("monitor",),
+        ("registry", "list"),
+        ("labels", "add", "labels.csv"),
+        ("ui",),
+    ],
+)
+def test_a_mistyped_home_is_refused_not_created(
+    cli: Cli, isolated: Path, command: tuple[str, ...]
+) -> None:
+    result = cli(*command, "--home", "typo")
+    assert result.code == 2
+    assert one_line_error(result.err) == (
+        "error: no workspace at typo; check --home (or MLOPSLAB_HOME), "
+        "or run `mlopslab run` there first"
+    )
+    assert not (isolated / "typo").exists()

@@ -56,6 +56,21 @@ def open_workspace(cfg: Config) -> Workspace:
     return Workspace(cfg.home).ensure()
 
 
+def existing_workspace(cfg: Config) -> Workspace:
+    """The workspace a command reads: a mistyped --home is an error, not a new one.
+
+    With a shared tracking server (MLFLOW_TRACKING_URI) the models live there,
+    and a new machine's first workspace is made as usual.
+    """
+    workspace = Workspace(cfg.home)
+    if not workspace.home.is_dir() and not os.environ.get("MLFLOW_TRACKING_URI"):
+        raise ConfigError(
+            f"no workspace at {workspace.home}",
+            "check --home (or MLOPSLAB_HOME), or run `mlopslab run` there first",
+        )
+    return workspace.ensure()
+
+
 def tracking_uri(workspace: Workspace) -> str:
     """MLFLOW_TRACKING_URI when set (a shared server), else SQLite in the workspace."""
     return os.environ.get("MLFLOW_TRACKING_URI") or workspace.local_tracking_uri()

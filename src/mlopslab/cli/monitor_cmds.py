@@ -14,6 +14,7 @@ from mlopslab.cli.context import (
     ConfigOpt,
     HomeOpt,
     capture_location,
+    existing_workspace,
     open_registry,
     open_workspace,
     registry_agent,
@@ -77,7 +78,7 @@ def monitor(
             "serve.capture_url": capture_url,
         },
     )
-    workspace = open_workspace(cfg)
+    workspace = existing_workspace(cfg)
     name = cfg.registry.model_name
     local = embedded_champion_baseline(tracking_uri(workspace), name)
     with registry_agent(workspace) as agent:
@@ -235,7 +236,7 @@ def simulate_labels(
             f"--quality {quality} is not between 0 and 1", "pass e.g. --quality 0.9"
         )
     cfg = resolve_config(config, home, **{"serve.capture_url": capture_url})
-    workspace = open_workspace(cfg)
+    workspace = existing_workspace(cfg)
     store = open_capture_store(capture_location(cfg, workspace))
     try:
         labels = simulated_labels(

@@ -13,8 +13,8 @@ from rich.table import Table
 from mlopslab.cli.context import (
     ConfigOpt,
     HomeOpt,
+    existing_workspace,
     open_registry,
-    open_workspace,
     resolve_config,
 )
 from mlopslab.errors import RegistryError
@@ -33,7 +33,7 @@ VersionArg = Annotated[
 
 
 def _registry(home: HomeOpt, config: ConfigOpt) -> Registry:
-    return open_registry(open_workspace(resolve_config(config, home)))
+    return open_registry(existing_workspace(resolve_config(config, home)))
 
 
 @app.command("list")
@@ -72,7 +72,7 @@ def show(
     config: ConfigOpt = None,
 ) -> None:
     """One version's status, aliases, tags, description and model card, as JSON."""
-    workspace = open_workspace(resolve_config(config, home))
+    workspace = existing_workspace(resolve_config(config, home))
     info = open_registry(workspace).version(name, version)
     shown = dict(info.__dict__)
     card = workspace.run_dir(info.run_id) / "model_card.md"

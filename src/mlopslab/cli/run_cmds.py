@@ -19,6 +19,7 @@ from mlopslab.cli.context import (
     HomeOpt,
     RayAddressOpt,
     check_port,
+    existing_workspace,
     open_registry,
     open_workspace,
     resolve_config,
@@ -117,7 +118,7 @@ def ui(
 ) -> int:
     """Start the MLflow UI on this workspace's runs and registry."""
     cfg = resolve_config(config, home)
-    workspace = open_workspace(cfg)
+    workspace = existing_workspace(cfg)
     uri = tracking_uri(workspace)
     if uri.startswith(("http://", "https://")):
         raise ConfigError(

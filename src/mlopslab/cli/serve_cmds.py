@@ -15,7 +15,7 @@ from mlopslab.cli.context import (
     RayAddressOpt,
     capture_location,
     check_port,
-    open_workspace,
+    existing_workspace,
     registry_agent,
     registry_location,
     resolve_config,
@@ -85,7 +85,7 @@ def serve(
             "serve.capture_url": capture_url,
         },
     )
-    workspace = open_workspace(cfg)
+    workspace = existing_workspace(cfg)
     agent = registry_agent(workspace)
     acquirer = ModelAcquirer(
         agent,
@@ -155,7 +155,7 @@ def predict(
             "executor.ray_address": ray_address,
         },
     )
-    with registry_agent(open_workspace(cfg)) as agent:
+    with registry_agent(existing_workspace(cfg)) as agent:
         info = agent.call(find_version, cfg.registry.model_name, cfg.serve.model)
         served = AgentSource(agent, info.name, info.version).load(info)
     with trial_executor(cfg) as cluster:
@@ -177,7 +177,7 @@ def labels_add(
     from mlopslab.stores.capture import open_capture_store
 
     cfg = resolve_config(config, home, **{"serve.capture_url": capture_url})
-    workspace = open_workspace(cfg)
+    workspace = existing_workspace(cfg)
     try:
         frame = pd.read_csv(path, dtype=str)
     except (OSError, ValueError) as exc:
