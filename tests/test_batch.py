@@ -102,6 +102,7 @@ def test_labels_add_matches_captures(cli: Cli, home: Path, tmp_path: Path) -> No
 
 
 def test_serve_refuses_clearly(cli: Cli, home: Path, isolated: Path) -> None:
+    (isolated / "empty").mkdir()
     nothing = cli("serve", "--home", isolated / "empty")
     assert nothing.code == 5 and "no registered models yet" in one_line_error(
         nothing.err
