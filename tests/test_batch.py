@@ -159,6 +159,7 @@ def test_labels_matching_nothing_are_refused_and_not_stored(
     stored = sqlite3.connect(home / "capture.db").execute("SELECT * FROM labels")
     assert stored.fetchall() == []
     elsewhere = tmp_path / "other"
+    elsewhere.mkdir()  # a workspace without captures (a missing one is refused)
     wrong_home = cli("labels", "add", tmp_path / "labels.csv", "--home", elsewhere)
     assert wrong_home.code == 4
     assert f"no captured requests in {elsewhere} to label" in wrong_home.err
