@@ -209,6 +209,10 @@ def test_help_lists_commands(cli: Cli) -> None:
     assert result.code == 0
     for command in ("run", "ui", "config", "registry"):
         assert command in result.out
+    # The options every command takes are named once, at the top.
+    flat = " ".join(result.out.split())
+    for option in ("--home DIR", "--config FILE", "--debug"):
+        assert option in flat
 
 
 def test_penguins_come_from_the_installed_package_without_network(

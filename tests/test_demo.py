@@ -1,6 +1,7 @@
 """`mlopslab demo`: the loop runs, and stops what it started even when interrupted."""
 
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -33,6 +34,15 @@ def test_demo_runs_the_closed_loop(tmp_path: Path) -> None:
     assert "penguins v2" in output
     assert "The server now answers with v2" in output
     assert "Stopped the demo server." in output
+    # Every command it shows can be copied into a shell: quoted, with --home.
+    shown = [line[2:] for line in output.splitlines() if line.startswith("$ ")]
+    assert len(shown) >= 6
+    for line in shown:
+        words = shlex.split(line)
+        assert words[0] == "mlopslab" and "--home" in words, line
+    alert = next(line for line in shown if "--alert-command" in line)
+    words = shlex.split(alert)
+    assert words[words.index("--alert-command") + 1].startswith("echo ALERT: ")
 
 
 def test_interrupted_demo_stops_its_server(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -91,7 +92,10 @@ def demo(
 
 
 def _mlopslab(console: Console, args: list[str]) -> int:
-    console.print(f"[dim]$ mlopslab {' '.join(args)}[/]")
+    # Quoted as a shell would need it, so that each line can be copied and run.
+    console.print(
+        f"$ mlopslab {shlex.join(args)}", style="dim", markup=False, soft_wrap=True
+    )
     return subprocess.call([sys.executable, "-m", "mlopslab.cli.main", *args])
 
 
@@ -109,8 +113,12 @@ def _start_server(
         "--poll-seconds",
         "1",
     ]
+    shown = shlex.join(["serve", *common, "--port", str(port), "--poll-seconds", "1"])
     console.print(
-        f"[dim]$ mlopslab serve --port {port} --poll-seconds 1 (log: {log})[/]"
+        f"$ mlopslab {shown} > {shlex.quote(str(log))} 2>&1 &",
+        style="dim",
+        markup=False,
+        soft_wrap=True,
     )
     with log.open("wb") as sink:
         server = subprocess.Popen(

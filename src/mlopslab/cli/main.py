@@ -28,7 +28,14 @@ from mlopslab.errors import MlopsLabError
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
-    help="mlopslab: the whole ML lifecycle on your laptop. Add --debug for tracebacks.",
+    help="mlopslab: the whole ML lifecycle on your laptop.",
+    # Typer shows only per-command options; these apply to every command.
+    epilog=(
+        "Options every command takes: --home DIR (the workspace; default "
+        "./.mlopslab or MLOPSLAB_HOME), --config FILE (default ./mlopslab.toml), "
+        "--debug (a traceback with errors). Start with `mlopslab run`, then "
+        "`mlopslab demo`; `mlopslab COMMAND --help` for each command."
+    ),
 )
 run_cmds.register(app)
 serve_cmds.register(app)
