@@ -14,10 +14,12 @@ import pandas as pd
 import pytest
 import typer
 from palmerpenguins import load_penguins
+from playwright import sync_api
 
 from mlopslab.cli.main import app
 from mlopslab.config import DataConfig
 from mlopslab.data import build_dataset, load_dataset
+from tests.browser import FLAGS, chromium, needs_browser
 from tests.conftest import FAST, Cli
 from tests.servers import free_port, running
 
@@ -153,15 +155,17 @@ def test_registry_commands(cli: Cli, workspace: Path) -> None:
         )
 
 
-@pytest.mark.slow
+@needs_browser
 def test_ui_shows_the_workspace_runs(cli: Cli, workspace: Path) -> None:
     assert cli("run", *FAST).code == 0
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "mlopslab.cli.main", "ui", "--port", str(port)]
-    with running(command, f"{base}/health", workspace.parent / "ui.log") as ui:
+    log = workspace.parent / "ui.log"
+    with running(command, f"{base}/health", log) as ui:
         page = httpx.get(base, timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
+        assert_classic_view(base)
         found = httpx.post(
             f"{base}/ajax-api/2.0/mlflow/experiments/search",
             json={"max_results": 10},
@@ -183,6 +187,27 @@ def test_ui_shows_the_workspace_runs(cli: Cli, workspace: Path) -> None:
         assert ui.wait(timeout=30) is not None
     with pytest.raises(httpx.TransportError):
         httpx.get(base, timeout=2)
+    said = log.read_text()
+    assert "Registry store URI not provided" not in said
+    assert "Deprecat" not in said and "Traceback" not in said
+
+
+def assert_classic_view(base: str) -> None:
+    """A new browser opens on the model-training view, with no assistant panel
+    open and no telemetry notice."""
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium(), args=[f for f in FLAGS if f != "--headless"]
+        )
+        page = browser.new_page()
+        page.goto(base)
+        page.get_by_text("Recent Experiments").wait_for(timeout=30_000)
+        view = page.evaluate("localStorage.getItem('mlflow.workflowType_v1')")
+        assert view == '"machine_learning"'
+        assert page.get_by_text("Model registry").first.is_visible()
+        assert not page.get_by_text("Ask questions about your").is_visible()
+        assert not page.get_by_text("Information about UI telemetry").is_visible()
+        browser.close()
 
 
 def listed_commands(help_text: str) -> list[str]:

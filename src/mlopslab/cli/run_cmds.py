@@ -134,8 +134,12 @@ def ui(
         "ui",
         "--backend-store-uri",
         uri,
+        "--registry-store-uri",
+        uri,
         "--default-artifact-root",
         workspace.artifact_location(),
+        "--app-name",
+        "mlopslab",  # the classic view first: stores/registry/mlflow_ui.py
         "--host",
         host,
         "--port",
@@ -148,6 +152,8 @@ def ui(
         **os.environ,
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        # MLflow's own imports warn about Starlette's future; not the user's concern.
+        "PYTHONWARNINGS": "ignore:starlette.middleware.wsgi is deprecated",
     }
     sys.stdout.flush()
     # Become the UI process, so that a signal sent to our pid reaches MLflow.
