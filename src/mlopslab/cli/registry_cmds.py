@@ -16,8 +16,10 @@ from mlopslab.cli.context import (
     existing_workspace,
     open_registry,
     resolve_config,
+    tracking_uri,
 )
 from mlopslab.errors import RegistryError
+from mlopslab.stores.registry.embedded import local_version, local_versions
 from mlopslab.stores.registry.versions import CHAMPION
 
 if TYPE_CHECKING:
@@ -43,7 +45,11 @@ def list_versions(
     config: ConfigOpt = None,
 ) -> None:
     """Every version with its status and aliases, newest first."""
-    versions = _registry(home, config).versions(name)
+    workspace = existing_workspace(resolve_config(config, home))
+    # The embedded store answers without importing MLflow (about 2 s less).
+    versions = local_versions(tracking_uri(workspace), name)
+    if versions is None:
+        versions = open_registry(workspace).versions(name)
     table = Table(title="registered model versions")
     for column in ("model", "version", "status", "aliases", "accuracy", "family"):
         table.add_column(column, no_wrap=True)
@@ -73,7 +79,8 @@ def show(
 ) -> None:
     """One version's status, aliases, tags, description and model card, as JSON."""
     workspace = existing_workspace(resolve_config(config, home))
-    info = open_registry(workspace).version(name, version)
+    local = local_version(tracking_uri(workspace), name, version)
+    info = local.info if local else open_registry(workspace).version(name, version)
     shown = dict(info.__dict__)
     card = workspace.run_dir(info.run_id) / "model_card.md"
     shown["model_card"] = str(card) if card.exists() else None

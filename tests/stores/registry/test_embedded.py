@@ -19,6 +19,7 @@ from mlopslab.stores.registry.embedded import (
     local_baseline,
     local_model_files,
     local_version,
+    local_versions,
 )
 
 pytestmark = pytest.mark.slow
@@ -157,3 +158,32 @@ def test_unreadable_files_are_errors_not_none(store: Path, tmp_path: Path) -> No
     (run / "evaluation.json").write_text("{truncated", encoding="utf-8")
     with pytest.raises(RegistryError, match=r"no readable evaluation\.json"):
         local_baseline(replace(version, run_dir=run))
+
+
+def test_lists_the_versions_mlflow_lists(store: Path, tmp_path: Path) -> None:
+    registry = Registry.connect(uri(store))
+    registry.set_alias("penguins", "previous", "1")
+    registry.set_tag("penguins", "1", "reviewer", "ana")
+    for name in ("penguins", None):
+        assert local_versions(uri(store), name) == registry.versions(name)
+    # A model it does not hold: MLflow answers, in its words.
+    assert local_versions(uri(store), "walrus") is None
+    assert local_versions(f"sqlite:///{tmp_path / 'none.db'}", None) is None
+
+
+def test_registry_list_and_show_answer_without_mlflow(store: Path) -> None:
+    """Listing is a query: it need not pay MLflow's 1.5-2 s import."""
+    import subprocess
+    import sys
+
+    home = ["--home", str(store.parent)]
+    code = (
+        "import sys; from mlopslab.cli.main import main; "
+        f"assert main(['registry', 'list', *{home!r}]) == 0; "
+        f"assert main(['registry', 'show', 'penguins', *{home!r}]) == 0; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "penguins" in out and out.strip().endswith("[]")

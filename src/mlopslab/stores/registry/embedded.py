@@ -24,10 +24,11 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from mlopslab.errors import RegistryError, StoreError, first_line
@@ -45,6 +46,7 @@ from mlopslab.stores.registry.versions import (
 KNOWN_SCHEMAS: tuple[str, ...] = ("dc11669786a5",)  # MLflow 3.17
 
 log = logging.getLogger("mlopslab.registry")
+T = TypeVar("T")
 _SQLITE = "sqlite:///"
 _reported: set[tuple[str, str]] = set()  # (database, reason): each said once
 
@@ -60,6 +62,35 @@ class LocalVersion:
 
 def local_version(tracking_uri: str, name: str | None, ref: str) -> LocalVersion | None:
     """Version `ref` (number or alias) of `name` (None: pick as serve does)."""
+    return _reading(tracking_uri, lambda db: _lookup(db, name, ref.lstrip("@")))
+
+
+def local_versions(tracking_uri: str, name: str | None) -> list[VersionInfo] | None:
+    """Every version of `name` (None: of every model), as `Registry.versions`
+    lists them; None when MLflow must answer (a model it does not hold
+    included, so that MLflow's error names it)."""
+
+    def listing(db: sqlite3.Connection) -> list[VersionInfo] | None:
+        rows = db.execute(
+            "SELECT name, version FROM model_versions WHERE workspace = 'default'"
+            + (" AND name = ?" if name else ""),
+            (name,) if name else (),
+        ).fetchall()
+        if name and not rows:
+            return None
+        found = [_version(db, str(r["name"]), int(r["version"])) for r in rows]
+        if any(version is None for version in found):
+            return None  # a version still being registered: MLflow knows best
+        infos = [version.info for version in found if version is not None]
+        return sorted(infos, key=lambda v: (v.name, -int(v.version)))
+
+    return _reading(tracking_uri, listing)
+
+
+def _reading(
+    tracking_uri: str, read: Callable[[sqlite3.Connection], T | None]
+) -> T | None:
+    """`read` on the embedded store, or None: not embedded, or MLflow must say."""
     if not tracking_uri.startswith(_SQLITE):
         return None
     database = Path(tracking_uri[len(_SQLITE) :])
@@ -69,7 +100,7 @@ def local_version(tracking_uri: str, name: str | None, ref: str) -> LocalVersion
         with closing(_read_only(database)) as db:
             if not _known_schema(db, database):
                 return None
-            return _lookup(db, name, ref.lstrip("@"))
+            return read(db)
     except sqlite3.OperationalError as exc:
         # Locked or busy (MLflow waits longer), or tables that differ from
         # what the revision promised: either way MLflow's answer is the one.
