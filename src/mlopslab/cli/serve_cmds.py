@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +25,10 @@ from mlopslab.config import Config
 from mlopslab.errors import DataError
 from mlopslab.serving.startup import Acquired, ModelAcquirer
 from mlopslab.stores.registry.lookup import find_version
+
+if TYPE_CHECKING:
+    from mlopslab.serving.model import ServedModel
+    from mlopslab.stores.workspace import Workspace
 
 labels_app = typer.Typer(
     no_args_is_help=True, help="Attach ground truth to captured rows."
@@ -141,9 +145,8 @@ def predict(
     config: ConfigOpt = None,
 ) -> None:
     """Score a file with the same model loading and validation as the endpoint."""
-    from mlopslab.flows.training import trial_executor
+    from mlopslab.flows.executor import trial_executor
     from mlopslab.serving.batch import score_file
-    from mlopslab.serving.model import AgentSource
 
     cfg = resolve_config(
         config,
@@ -155,12 +158,28 @@ def predict(
             "executor.ray_address": ray_address,
         },
     )
-    with registry_agent(existing_workspace(cfg)) as agent:
-        info = agent.call(find_version, cfg.registry.model_name, cfg.serve.model)
-        served = AgentSource(agent, info.name, info.version).load(info)
+    served = _batch_model(cfg, existing_workspace(cfg))
     with trial_executor(cfg) as cluster:
         rows = score_file(served, input_path, output_path, cluster)
-    typer.echo(f"scored {rows} rows with {info.name} v{info.version} -> {output_path}")
+    typer.echo(
+        f"scored {rows} rows with {served.name} v{served.version} -> {output_path}"
+    )
+
+
+def _batch_model(cfg: Config, workspace: Workspace) -> ServedModel:
+    """The model to score with: read from the embedded store when it can be
+    (no MLflow), else fetched by the registry agent."""
+    from mlopslab.serving.model import AgentSource, served_model
+    from mlopslab.stores.registry.embedded import local_model_files, local_version
+
+    name, ref = cfg.registry.model_name, cfg.serve.model
+    version = local_version(tracking_uri(workspace), name, ref)
+    files = local_model_files(version) if version else None
+    if files is not None:
+        return served_model(files)  # read once, in this process: nothing to own
+    with registry_agent(workspace) as agent:
+        info = agent.call(find_version, name, ref)
+        return AgentSource(agent, info.name, info.version).load(info)
 
 
 def labels_add(

@@ -10,8 +10,7 @@ aliases and the champion exactly as they were.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from mlopslab.config import Config
 from mlopslab.data import Dataset, load_dataset
 from mlopslab.errors import RegistryError, first_line
 from mlopslab.evaluate import GateDecision, Metrics, evaluate, gate
+from mlopslab.flows.executor import trial_executor
 from mlopslab.flows.registration import record_run
 from mlopslab.flows.run import Prepared, Reporter, RunSummary, Stages, Trained
 from mlopslab.preprocess import Split, split_dataset
@@ -157,19 +157,6 @@ def train_and_gate(
         judged.notes,
         judged.repeats,
     )
-
-
-@contextmanager
-def trial_executor(cfg: Config) -> Iterator[Any]:
-    """The Ray cluster when configured, else None (tune's local executor)."""
-    if cfg.executor.kind != "ray":
-        yield None
-        return
-    from mlopslab.flows.ray_executor import RayExecutor
-
-    assert cfg.executor.ray_address is not None  # the config checks this
-    with RayExecutor(cfg.executor.ray_address, cfg.executor.retries) as executor:
-        yield executor
 
 
 def _retried(tuning: TuneResult) -> str:

@@ -171,16 +171,23 @@ def test_lists_the_versions_mlflow_lists(store: Path, tmp_path: Path) -> None:
     assert local_versions(f"sqlite:///{tmp_path / 'none.db'}", None) is None
 
 
-def test_registry_list_and_show_answer_without_mlflow(store: Path) -> None:
-    """Listing is a query: it need not pay MLflow's 1.5-2 s import."""
+def test_registry_list_show_and_predict_answer_without_mlflow(store: Path) -> None:
+    """Listing is a query, and scoring a file needs the model only: neither
+    need pay MLflow's 1.5-2 s import."""
     import subprocess
     import sys
 
+    from palmerpenguins import load_penguins
+
+    rows = store.parent / "rows.csv"
+    load_penguins().drop(columns="species").dropna().head(20).to_csv(rows, index=False)
     home = ["--home", str(store.parent)]
+    scored = ["--input", str(rows), "--output", str(store.parent / "out.csv")]
     code = (
         "import sys; from mlopslab.cli.main import main; "
         f"assert main(['registry', 'list', *{home!r}]) == 0; "
         f"assert main(['registry', 'show', 'penguins', *{home!r}]) == 0; "
+        f"assert main(['predict', *{scored!r}, *{home!r}]) == 0; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))"
     )
     out = subprocess.run(
