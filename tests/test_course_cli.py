@@ -123,6 +123,20 @@ def test_show_prints_the_questions_lettered_and_an_answers_file(
     assert "Score: 1 / 6" in scored.out
 
 
+@pytest.mark.parametrize("flag", ["--show", "--answers"])
+def test_practice_flags_never_start_the_servers_graded_quiz(
+    cli: Cli, course: Path, tmp_path: Path, flag: str
+) -> None:
+    """No server listens on port 9: refused before anything is sent."""
+    extra = (flag,) if flag == "--show" else (flag, tmp_path / "a.yaml")
+    server = ("--server", "http://127.0.0.1:9", "--token", "t")
+    refused = cli("course", "quiz", "0-intro", *extra, *server, "--course", course)
+    assert refused.code == 8
+    assert f"{flag} is for practice here, not for the course server's quiz" in (
+        refused.err
+    )
+
+
 def test_quiz_help_documents_the_answers_file(cli: Cli) -> None:
     helped = cli("course", "quiz", "--help")
     assert "pick-some: A,C" in helped.out and "stages: CADB" in helped.out
@@ -136,7 +150,11 @@ def test_quiz_help_documents_the_answers_file(cli: Cli) -> None:
         (("--student", "s1"), "pick-one: [unclosed", "is not valid YAML or JSON"),
         (("--student", "s1"), "- just\n- a list\n", "is not a mapping of question ids"),
         (("--student", "s1"), "ghost: A\n", "question 'ghost' is not in 0-intro"),
-        (("--student", "s1"), "pick-one: AB\n", "answer 'AB' to 'pick-one' is not"),
+        (
+            ("--student", "s1"),
+            "pick-one: AB\n",
+            "'pick-one' gives more than one letter",
+        ),
         (("--student", "s1", "--demo", "nope"), None, "no demo 'nope' in 0-intro"),
     ],
 )

@@ -91,7 +91,7 @@ def test_ordering_and_text(quiz: QuizFile) -> None:
 @pytest.mark.parametrize(
     ("question_id", "answer", "line"),
     [
-        ("pick-one", "AB", "is not one of its letters; answer with one of A, B, C"),
+        ("pick-one", "AB", "gives more than one letter; answer with one of A, B, C"),
         ("pick-one", "Z", "is not one of its letters; answer with one of A, B, C"),
         (
             "pick-some",

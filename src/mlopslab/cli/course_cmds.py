@@ -176,6 +176,15 @@ def quiz(
     Letters may be lower case; a question left out or left blank scores 0.
     """
     if server or token or _configured_server(config, home):
+        if show_only or answers is not None:
+            # On the server every answer is final: never start a graded
+            # attempt for a command that promised to record nothing.
+            flag = "--show" if show_only else "--answers"
+            raise CourseError(
+                f"{flag} is for practice here, not for the course server's quiz",
+                "answer on the server without it, or unset course.server "
+                "(MLOPSLAB_COURSE__SERVER) and leave out --server/--token",
+            )
         cfg = resolve_config(config, home)
         chosen = server_module(cfg, course, module)
         _remote_quiz(course_server(cfg, server, token), chosen)

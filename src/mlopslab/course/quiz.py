@@ -265,4 +265,6 @@ def _bad(question: Shown, answer: Any) -> CourseError:
         ),
         "numeric": ("is not a number", "answer with a number, e.g. 0.25"),
     }[question.type]  # a text answer is any text: never malformed
+    if question.type == "single" and len(str(answer).strip()) > 1:
+        problem = "gives more than one letter"  # "AB": both may be its letters
     return CourseError(f"answer {answer!r} to '{question.id}' {problem}", fix)
