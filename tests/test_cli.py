@@ -100,8 +100,9 @@ def test_bad_env_config_and_unknown_flag(
 def test_workspace_that_is_a_file(cli: Cli, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = cli("run", "--home", blocker)
-    assert result.code == 6 and "is not a directory" in one_line_error(result.err)
+    for command in (("run",), ("registry", "list")):  # makes or reads one
+        result = cli(*command, "--home", blocker)
+        assert result.code == 6 and "is not a directory" in one_line_error(result.err)
 
 
 def test_corrupt_store_is_one_line(cli: Cli, isolated: Path) -> None:

@@ -70,8 +70,12 @@ def test_first_run_then_champion_comparison(cli: Cli, isolated: Path) -> None:
     assert "v2 repeats champion v1" in repeat.out
     assert "Registered penguins v2 status approved; champion: v1" in repeat.out
     store = registry(home)
-    assert store.version("penguins", "2").status == "approved"
+    repeat_version = store.version("penguins", "2")
+    assert repeat_version.status == "approved"
+    assert repeat_version.tags["repeats"] == "1"  # recorded, not only printed
     assert store.version("penguins", "champion").version == "1"
+    summary = json.loads((latest_run_dir(home) / "summary.json").read_text())
+    assert any("repeats champion v1" in note for note in summary["notes"])
     # Two trials find another model, which beats v1 on the same test rows.
     second = cli("run", "--trials", "2")
     assert second.code == 0, second.err
@@ -84,6 +88,9 @@ def test_first_run_then_champion_comparison(cli: Cli, isolated: Path) -> None:
     evaluation = json.loads((latest_run_dir(home) / "evaluation.json").read_text())
     assert evaluation["gate"]["champion_version"] == "1"
     assert evaluation["test"]["accuracy"] >= 0.95
+    # Promoted by hand, a repeat says what it is.
+    promoted = cli("registry", "promote", "penguins", "2")
+    assert "(v2 is the same model as v1)" in promoted.out
 
 
 def test_trials_are_nested_runs(cli: Cli, workspace: Path) -> None:

@@ -63,7 +63,8 @@ def existing_workspace(cfg: Config) -> Workspace:
     and a new machine's first workspace is made as usual.
     """
     workspace = Workspace(cfg.home)
-    if not workspace.home.is_dir() and not os.environ.get("MLFLOW_TRACKING_URI"):
+    # A file where the workspace should be is Workspace.ensure's error.
+    if not workspace.home.exists() and not os.environ.get("MLFLOW_TRACKING_URI"):
         raise ConfigError(
             f"no workspace at {workspace.home}",
             "check --home (or MLOPSLAB_HOME), or run `mlopslab run` there first",

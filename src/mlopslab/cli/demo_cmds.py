@@ -102,24 +102,14 @@ def _mlopslab(console: Console, args: list[str]) -> int:
 def _start_server(
     console: Console, common: list[str], port: int, log: Path
 ) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "mlopslab.cli.main",
-        "serve",
-        *common,
-        "--port",
-        str(port),
-        "--poll-seconds",
-        "1",
-    ]
-    shown = shlex.join(["serve", *common, "--port", str(port), "--poll-seconds", "1"])
+    args = ["serve", *common, "--port", str(port), "--poll-seconds", "1"]
     console.print(
-        f"$ mlopslab {shown} > {shlex.quote(str(log))} 2>&1 &",
+        f"$ mlopslab {shlex.join(args)} > {shlex.quote(str(log))} 2>&1 &",
         style="dim",
         markup=False,
         soft_wrap=True,
     )
+    command = [sys.executable, "-m", "mlopslab.cli.main", *args]
     with log.open("wb") as sink:
         server = subprocess.Popen(
             command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True

@@ -20,7 +20,7 @@ from mlopslab.cli.context import (
 )
 from mlopslab.errors import RegistryError
 from mlopslab.stores.registry.embedded import local_version, local_versions
-from mlopslab.stores.registry.versions import CHAMPION
+from mlopslab.stores.registry.versions import CHAMPION, REPEATS
 
 if TYPE_CHECKING:
     from mlopslab.stores.registry.client import Registry
@@ -136,9 +136,11 @@ def promote(
         # An overruled gate stays visible in the registry, not only in a log.
         registry.set_tag(name, info.version, "forced_promotion", "true")
     old = registry.promote(name, info.version)
+    twin = info.tags.get(REPEATS)
     typer.echo(
         f"{name} v{info.version} is the champion"
         + (f"; previous: v{old}" if old else "")
+        + (f" (v{info.version} is the same model as v{twin})" if twin else "")
     )
 
 

@@ -138,8 +138,7 @@ def ui(
         uri,
         "--default-artifact-root",
         workspace.artifact_location(),
-        "--app-name",
-        "mlopslab",  # the classic view first: stores/registry/mlflow_ui.py
+        *_classic_view(),
         "--host",
         host,
         "--port",
@@ -153,11 +152,25 @@ def ui(
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         # MLflow's own imports warn about Starlette's future; not the user's concern.
-        "PYTHONWARNINGS": "ignore:starlette.middleware.wsgi is deprecated",
+        "PYTHONWARNINGS": ",".join(
+            filter(None, [os.environ.get("PYTHONWARNINGS"), STARLETTE_WARNING])
+        ),
     }
     sys.stdout.flush()
     # Become the UI process, so that a signal sent to our pid reaches MLflow.
     os.execve(sys.executable, command, env)
+
+
+STARLETTE_WARNING = "ignore:starlette.middleware.wsgi is deprecated"
+
+
+def _classic_view() -> list[str]:
+    """MLflow's UI through our app (stores/registry/mlflow_ui.py), where the
+    installed package declares it; else MLflow's own app, as it comes."""
+    from importlib.metadata import entry_points
+
+    found = entry_points(group="mlflow.app", name="mlopslab")
+    return ["--app-name", "mlopslab"] if found else []
 
 
 def register(app: typer.Typer) -> None:

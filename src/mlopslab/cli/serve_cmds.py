@@ -16,6 +16,7 @@ from mlopslab.cli.context import (
     capture_location,
     check_port,
     existing_workspace,
+    open_workspace,
     registry_agent,
     registry_location,
     resolve_config,
@@ -196,7 +197,8 @@ def labels_add(
     from mlopslab.stores.capture import open_capture_store
 
     cfg = resolve_config(config, home, **{"serve.capture_url": capture_url})
-    workspace = existing_workspace(cfg)
+    # With a capture store elsewhere, labels need no local workspace.
+    workspace = (open_workspace if cfg.serve.capture_url else existing_workspace)(cfg)
     try:
         frame = pd.read_csv(path, dtype=str)
     except (OSError, ValueError) as exc:

@@ -32,6 +32,7 @@ from mlopslab.stores.registry.client import (
     VersionInfo,
     unreachable,
 )
+from mlopslab.stores.registry.versions import REPEATS
 from mlopslab.stores.workspace import Workspace
 
 # Pinned explicitly: inferring requirements spawns a subprocess and costs seconds.
@@ -124,6 +125,9 @@ def _apply_status(
     cfg: Config, registry: Registry, trained: Trained, version: str, status: str
 ) -> None:
     registry.set_status(trained.model_name, version, status)
+    if trained.repeats is not None:
+        # Said in the registry too, so that it outlives the terminal.
+        registry.set_tag(trained.model_name, version, REPEATS, trained.repeats)
     # Promoting a repeat of the champion would only push the real previous
     # champion out of `previous`, and with it the rollback.
     if status == "approved" and trained.repeats is None:
@@ -154,6 +158,7 @@ def settle_champion(
             if v.status == "approved"
             and int(v.version) > trained.latest_at_gate
             and v.version != version
+            and REPEATS not in v.tags  # a repeat is never a rival: see above
         ]
         if not rivals:
             return

@@ -74,6 +74,7 @@ def _write_summary(workspace: Workspace, summary: RunSummary) -> Path:
         },
         "champion_before": summary.champion_before,
         "champion_after": summary.champion_after,
+        "notes": summary.notes,
     }
     path.write_text(json.dumps(content, indent=2), encoding="utf-8")
     return path

@@ -166,6 +166,15 @@ def test_lists_the_versions_mlflow_lists(store: Path, tmp_path: Path) -> None:
     registry.set_tag("penguins", "1", "reviewer", "ana")
     for name in ("penguins", None):
         assert local_versions(uri(store), name) == registry.versions(name)
+    # A deleted version (a failed run's undo) is left out, as MLflow does.
+    experiment = registry.experiment_id("penguins")
+    run = registry.client.create_run(experiment)
+    source = registry.client.get_model_version("penguins", "1").source
+    doomed = registry.client.create_model_version("penguins", source, run.info.run_id)
+    registry.client.delete_model_version("penguins", doomed.version)
+    listed = local_versions(uri(store), "penguins")
+    assert listed is not None and listed == registry.versions("penguins")
+    assert doomed.version not in {v.version for v in listed}
     # A model it does not hold: MLflow answers, in its words.
     assert local_versions(uri(store), "walrus") is None
     assert local_versions(f"sqlite:///{tmp_path / 'none.db'}", None) is None

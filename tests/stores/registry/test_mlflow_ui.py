@@ -9,7 +9,9 @@ from mlopslab.stores.registry.mlflow_ui import DEFAULTS, preset, with_defaults
 PAGE = b"<!doctype html><html><head><title>MLflow</title></head><body></body></html>"
 
 
-def call(path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> list[Any]:
+def call(
+    path: str, body: bytes, headers: list[tuple[bytes, bytes]], method: str = "GET"
+) -> list[Any]:
     """Send one GET through `preset` around an app that answers `body`."""
 
     async def inner(scope: Any, receive: Any, send: Any) -> None:
@@ -28,7 +30,8 @@ def call(path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> list[Any
     async def receive() -> Any:
         return {"type": "http.request"}
 
-    scope = {"type": "http", "path": path, "method": "GET"}
+    scope = {"type": "http", "path": path, "method": method}
+
     async def once() -> None:
         await preset(inner)(scope, receive, send)
 
@@ -59,6 +62,8 @@ def test_the_page_sets_each_default_before_mlflows_scripts() -> None:
 def test_everything_else_passes_unchanged() -> None:
     html = [(b"content-type", b"text/html")]
     assert body_of(call("/static-files/app.js", PAGE, html)) == PAGE
+    head = call("/", PAGE, [*html, (b"content-length", b"77")], method="HEAD")
+    assert dict(head[0]["headers"])[b"content-length"] == b"77"
     gzipped = [*html, (b"content-encoding", b"gzip")]
     assert body_of(call("/", PAGE, gzipped)) == PAGE
     data = [(b"content-type", b"application/json")]

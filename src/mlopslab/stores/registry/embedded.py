@@ -72,7 +72,10 @@ def local_versions(tracking_uri: str, name: str | None) -> list[VersionInfo] | N
 
     def listing(db: sqlite3.Connection) -> list[VersionInfo] | None:
         rows = db.execute(
+            # MLflow keeps a deleted version's row, marked so (and its run
+            # redacted); its listing leaves them out, and so does this one.
             "SELECT name, version FROM model_versions WHERE workspace = 'default'"
+            " AND current_stage != 'Deleted_Internal'"
             + (" AND name = ?" if name else ""),
             (name,) if name else (),
         ).fetchall()

@@ -55,7 +55,8 @@ def preset(inner: ASGIApp) -> ASGIApp:
     """`inner`, with the script added to the UI's page and nothing else changed."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") not in PAGES:
+        page = scope.get("path") in PAGES and scope.get("method") == "GET"
+        if scope["type"] != "http" or not page:
             await inner(scope, receive, send)
             return
         start: Message = {}

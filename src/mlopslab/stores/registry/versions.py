@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
 CHAMPION, PREVIOUS = "champion", "previous"
+# The tag on a version that is the same model as the champion it was gated
+# against (its value: that version): registered as a record, never promoted.
+REPEATS = "repeats"
 STATUSES = ("approved", "rejected", "pending")
 
 
