@@ -170,6 +170,7 @@ def test_lists_the_versions_mlflow_lists(store: Path, tmp_path: Path) -> None:
     experiment = registry.experiment_id("penguins")
     run = registry.client.create_run(experiment)
     source = registry.client.get_model_version("penguins", "1").source
+    assert source is not None
     doomed = registry.client.create_model_version("penguins", source, run.info.run_id)
     registry.client.delete_model_version("penguins", doomed.version)
     listed = local_versions(uri(store), "penguins")
