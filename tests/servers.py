@@ -125,10 +125,11 @@ class Endpoint:
 
     @contextmanager
     def serving(
-        self, *extra: str, log: str = "serve.log"
+        self, *extra: str, log: str = "serve.log", env: dict[str, str] | None = None
     ) -> Iterator[subprocess.Popen[bytes]]:
         """`mlopslab serve` with `extra` options, up and ready, logging to `log`."""
-        with running(self.command(*extra), f"{self.url}/ready", self.logs / log) as p:
+        ready = f"{self.url}/ready"
+        with running(self.command(*extra), ready, self.logs / log, env) as p:
             yield p
 
     def model_version(self) -> str:

@@ -22,6 +22,10 @@ def demo(home: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As from a shell: SIGINT at its default, whatever the test runner's
+        # process does with it (an ignored SIGINT is inherited, and Python then
+        # never raises KeyboardInterrupt).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -5,7 +5,6 @@ import contextlib
 import json
 import signal
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -229,8 +228,11 @@ def test_two_workers_serve_from_the_files_fetched_once(
     trained_home: Path, tmp_path: Path
 ) -> None:
     live = Endpoint.fresh(trained_home, tmp_path)
-    before = set(Path(tempfile.gettempdir()).glob("mlopslab-model-*"))
-    with live.serving("--workers", "2", "--capture-rate", "1.0") as server:
+    # Its own temporary folder: other tests' servers fetch models at the same time.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    options = ("--workers", "2", "--capture-rate", "1.0")
+    with live.serving(*options, env={"TMPDIR": str(scratch)}) as server:
         responses = asyncio.run(load(live.url, total=400, concurrency=8))
         assert {r.status_code for r in responses} == {200}
         assert {r.json()["model_version"] for r in responses} == {"1"}
@@ -238,7 +240,7 @@ def test_two_workers_serve_from_the_files_fetched_once(
         server.wait(timeout=30)
     assert captured(live.home) == acknowledged(responses)
     # The model files fetched for the workers are removed when serve stops.
-    assert set(Path(tempfile.gettempdir()).glob("mlopslab-model-*")) <= before
+    assert list(scratch.glob("mlopslab-model-*")) == []
 
 
 def test_a_restart_serves_the_cached_model_then_follows_the_alias(
