@@ -55,3 +55,31 @@ def test_batch_shape_errors() -> None:
         SCHEMA.validate_rows({"island": "x"}, 2)
     with pytest.raises(RowError, match="row 0: must be a JSON object"):
         SCHEMA.validate_rows([[1, 2, 3]], 2)
+
+
+def test_a_boolean_column_takes_true_and_false() -> None:
+    schema = RowSchema.from_signature(
+        [
+            {"name": "x", "type": "double", "required": True},
+            {"name": "member", "type": "boolean", "required": True},
+            {"name": "opted", "type": "boolean", "required": False},
+        ]
+    )
+    rows = schema.validate_rows(
+        [
+            {"x": 1.0, "member": True, "opted": None},
+            {"x": 1, "member": False, "opted": True},
+        ],
+        10,
+    )
+    assert [(r["member"], r["opted"]) for r in rows] == [(True, None), (False, True)]
+    for wrong in ("True", 1, None):
+        with pytest.raises(RowError, match="member") as info:
+            schema.validate_row(0, {"x": 1.0, "member": wrong, "opted": None})
+        assert "true or false" in str(info.value) or "must not be null" in str(
+            info.value
+        )
+    properties = schema.json_schema()["properties"]
+    assert properties["member"] == {"type": "boolean"}
+    assert properties["opted"] == {"type": ["boolean", "null"]}
+    assert schema.openapi_example()["member"] is True

@@ -105,6 +105,7 @@ def build_dataset(name: str, source: str, frame: pd.DataFrame, target: str) -> D
     labelled = frame[frame[target].notna()].reset_index(drop=True)
     _refuse_continuous(labelled[target], target)
     labelled[target] = labelled[target].astype(str)
+    _booleans_as_objects(labelled)
     if len(labelled.columns) < 2:
         raise DataError(f"{source} has no feature columns", "add at least one feature")
     classes = sorted(labelled[target].unique())
@@ -124,6 +125,15 @@ def build_dataset(name: str, source: str, frame: pd.DataFrame, target: str) -> D
         fingerprint=fingerprint(labelled),
         dropped_unlabelled=len(frame) - len(labelled),
     )
+
+
+def _booleans_as_objects(frame: pd.DataFrame) -> None:
+    """Boolean columns hold Python's True and False as objects: a category to the
+    pipeline (whose imputer refuses the bool dtype), `boolean` in the model's
+    signature, and what JSON's true and false become at serving."""
+    for name in frame.columns:
+        if pd.api.types.is_bool_dtype(frame[name]):
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
 
 
 def _refuse_continuous(values: pd.Series, target: str) -> None:

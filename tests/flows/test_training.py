@@ -202,6 +202,50 @@ def test_failure_in_an_early_stage_writes_nothing(cli: Cli, workspace: Path) -> 
     assert sorted((workspace / "runs").iterdir()) == runs_before
 
 
+def test_a_boolean_feature_is_a_feature_everywhere(
+    cli: Cli, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """True and False train as two categories, and serve, score a file and
+    load through MLflow alike: the feature is never silently dropped."""
+    import numpy as np
+
+    from mlopslab.serving.model import served_model
+    from mlopslab.stores.registry.embedded import local_model_files, local_version
+
+    rng = np.random.default_rng(0)
+    flag = rng.random(600) < 0.5
+    noisy = flag ^ (rng.random(600) < 0.1)
+    data = pd.DataFrame(
+        {"x": rng.normal(size=600), "flag": flag, "y": np.where(noisy, "yes", "no")}
+    )
+    data.to_csv(tmp_path / "flags.csv", index=False)
+    monkeypatch.setenv("MLOPSLAB_GATE__THRESHOLDS", "{ accuracy = 0.7 }")
+    trained = cli("run", "--data", tmp_path / "flags.csv", "--target", "y", *FAST)
+    assert trained.code == 0, trained.err
+    version = local_version(f"sqlite:///{workspace / 'mlflow.db'}", "flags", "1")
+    files = local_model_files(version) if version else None
+    assert files is not None
+    assert {"name": "flag", "type": "boolean", "required": True} in files.inputs
+    served = served_model(files)
+    rows = [{"x": 0.0, "flag": True}, {"x": 0.0, "flag": False}]
+    answers = [p.label for p in served.predict(rows)]
+    assert answers == ["yes", "no"]
+    mlflow.set_tracking_uri(f"sqlite:///{(workspace / 'mlflow.db').resolve()}")
+    pyfunc = mlflow.pyfunc.load_model("models:/flags/1")
+    assert list(pyfunc.predict(pd.DataFrame(rows))) == answers
+    data.drop(columns="y").head(50).to_csv(tmp_path / "in.csv", index=False)
+    scored = cli(
+        "predict", "--input", tmp_path / "in.csv", "--output", tmp_path / "out.csv",
+        "--model-name", "flags", "--model", "1",
+    )  # fmt: skip
+    assert scored.code == 0, scored.err
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert out.groupby("flag")["prediction"].agg(lambda s: s.mode()[0]).to_dict() == {
+        False: "no",
+        True: "yes",
+    }
+
+
 def test_same_seed_same_model_and_metrics(
     cli: Cli, isolated: Path, tmp_path: Path
 ) -> None:

@@ -103,7 +103,7 @@ def _numbers_as_numbers(frame: pd.DataFrame, model: ServedModel) -> pd.DataFrame
     fixed = frame.copy()
     for spec in model.schema.fields:
         column = fixed.get(spec.name)
-        if spec.kind == "string" or column is None:
+        if spec.kind not in ("number", "integer") or column is None:
             continue
         if pd.api.types.is_numeric_dtype(column):
             continue

@@ -66,7 +66,7 @@ class ServedModel:
             values = [
                 np.nan if row[spec.name] is None else row[spec.name] for row in rows
             ]
-            if spec.kind == "string":
+            if spec.kind in ("string", "boolean"):
                 columns[spec.name] = pd.Series(values, dtype=object)
             else:
                 columns[spec.name] = np.asarray(values, dtype=float)

@@ -2,8 +2,9 @@
 
 Each served model gets a row validator built from its MLflow signature: the
 exact set of columns, numbers for numeric columns (never strings or booleans),
-strings for categorical ones, no NaN or infinity, and null only where the
-training data had missing values (the signature's `required: false`).
+true or false for boolean ones, strings for other categorical ones, no NaN or
+infinity, and null only where the training data had missing values (the
+signature's `required: false`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 NUMERIC_TYPES = {"double", "float", "long", "integer"}
 
 
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: str  # "number", "integer" or "string"
+    kind: str  # "number", "integer", "boolean" or "string"
     required: bool
 
 
@@ -57,6 +60,8 @@ class RowSchema:
                 kind = "integer"
             elif mlflow_type in NUMERIC_TYPES:
                 kind = "number"
+            elif mlflow_type == "boolean":
+                kind = "boolean"
             else:
                 kind = "string"
             fields.append(
@@ -70,7 +75,12 @@ class RowSchema:
 
     def json_schema(self) -> dict[str, Any]:
         """JSON Schema of one row, for the OpenAPI document (/docs)."""
-        types = {"number": "number", "integer": "integer", "string": "string"}
+        types = {
+            "number": "number",
+            "integer": "integer",
+            "boolean": "boolean",
+            "string": "string",
+        }
         properties = {
             f.name: {"type": types[f.kind] if f.required else [types[f.kind], "null"]}
             for f in self.fields
@@ -84,10 +94,8 @@ class RowSchema:
         }
 
     def openapi_example(self) -> dict[str, Any]:
-        return {
-            f.name: (1.0 if f.kind == "number" else 1 if f.kind == "integer" else "a")
-            for f in self.fields
-        }
+        examples = {"number": 1.0, "integer": 1, "boolean": True, "string": "a"}
+        return {f.name: examples[f.kind] for f in self.fields}
 
     def validate_rows(self, rows: Any, max_rows: int) -> list[dict[str, Any]]:
         """Check a batch; raise RowError naming the first bad row and field."""
@@ -118,6 +126,12 @@ def _check_value(index: int, spec: Field, value: Any) -> Any:
         if spec.required:
             raise RowError(index, spec.name, "must not be null")
         return None
+    if spec.kind == "boolean":
+        if not isinstance(value, bool | np.bool_):
+            raise RowError(
+                index, spec.name, f"must be true or false, got {type(value).__name__}"
+            )
+        return bool(value)
     if spec.kind == "string":
         if not isinstance(value, str):
             raise RowError(
