@@ -152,6 +152,11 @@ def test_prediction_drift_the_terminal_flags_is_in_the_report(
     assert "Chinstrap" in section  # the predicted classes are charted
 
 
+def feature_section(html: str, feature: str) -> str:
+    """One feature's part of the report."""
+    return html.split(f"<h3>{feature}:", 1)[1].split("</section>", 1)[0]
+
+
 def test_a_failed_completeness_check_shows_the_missing_share(
     penguins: tuple[pd.DataFrame, Baseline],
 ) -> None:
@@ -165,7 +170,7 @@ def test_a_failed_completeness_check_shows_the_missing_share(
     ]
     assert [v["feature_name"] for v in failed] == ["sex"]
     html = report(baseline, current, result)
-    section = html.split("<h3>sex:", 1)[1].split("</section>", 1)[0]
+    section = feature_section(html, "sex")
     share = current.inputs["sex"].isna().mean()
     baseline_share = X["sex"].isna().mean()
     assert f"missing:\n{share * 100:.1f}% of the window's rows" in section
@@ -202,7 +207,7 @@ def test_charts_are_labelled_and_readable(
     html = report(baseline, current, result)
     sizes = [int(size) for size in re.findall(r'font-size="(\d+)"', html)]
     assert sizes and min(sizes) >= 12
-    section = html.split("<h3>body_mass_g:", 1)[1].split("</section>", 1)[0]
+    section = feature_section(html, "body_mass_g")
     ticks = re.findall(r'text-anchor="(?:end|middle)"[^>]*>([^<]+)</text>', section)
     assert any(re.fullmatch(r"\d{4}\u2013\d{4}", tick) for tick in ticks), ticks
     assert not any(re.search(r"\d\.\d{2}", tick) for tick in ticks), ticks

@@ -59,7 +59,7 @@ def downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def store_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The embedded reader cannot answer, as for a server URI or another schema."""
-    monkeypatch.setattr(startup, "local_version", lambda *args: None)
+    monkeypatch.setattr(startup, "local_files", lambda *args: None)
 
 
 def test_a_first_start_reads_the_store_and_serves_a_cached_copy(
@@ -86,7 +86,7 @@ def test_a_restart_serves_the_snapshot_without_reading_the_store(
     def read_store(*args: object) -> None:
         raise AssertionError("the store was read")
 
-    monkeypatch.setattr(startup, "local_version", read_store)
+    monkeypatch.setattr(startup, "local_files", read_store)
     again = acquirer(NoAgent(uri(trained_home)), trained_home, tmp_path).result()
     assert again.source == "snapshot" and again.unconfirmed
     assert again.files == first.files

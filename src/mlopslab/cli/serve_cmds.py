@@ -171,11 +171,10 @@ def _batch_model(cfg: Config, workspace: Workspace) -> ServedModel:
     """The model to score with: read from the embedded store when it can be
     (no MLflow), else fetched by the registry agent."""
     from mlopslab.serving.model import AgentSource, served_model
-    from mlopslab.stores.registry.embedded import local_model_files, local_version
+    from mlopslab.stores.registry.embedded import local_files
 
     name, ref = cfg.registry.model_name, cfg.serve.model
-    version = local_version(tracking_uri(workspace), name, ref)
-    files = local_model_files(version) if version else None
+    files = local_files(tracking_uri(workspace), name, ref)
     if files is not None:
         return served_model(files)  # read once, in this process: nothing to own
     with registry_agent(workspace) as agent:

@@ -28,7 +28,7 @@ from typing import Literal
 
 from mlopslab.serving.snapshot import read_snapshot, save_snapshot, snapshot_dir
 from mlopslab.stores.registry.agent import RegistryAgent
-from mlopslab.stores.registry.embedded import local_model_files, local_version
+from mlopslab.stores.registry.embedded import local_files
 from mlopslab.stores.registry.lookup import fetch_version
 from mlopslab.stores.registry.versions import ModelFiles
 
@@ -103,8 +103,7 @@ class ModelAcquirer:
 
     def _from_store(self) -> Acquired | None:
         """The embedded store's files, copied into the snapshot; None: ask the agent."""
-        version = local_version(self.tracking_uri, self.name, self.ref)
-        files = local_model_files(version) if version else None
+        files = local_files(self.tracking_uri, self.name, self.ref)
         if files is None:
             return None
         copied = self._cached_copy(files)

@@ -134,6 +134,13 @@ def read_version(
     return _lookup(db, name, ref.lstrip("@"))
 
 
+def local_files(tracking_uri: str, name: str | None, ref: str) -> ModelFiles | None:
+    """Version `ref` of `name`'s model files, in the store's own folder (read
+    them, never serve or change them there); None: ask MLflow."""
+    version = local_version(tracking_uri, name, ref)
+    return local_model_files(version) if version else None
+
+
 def local_model_files(version: LocalVersion) -> ModelFiles | None:
     """The scikit-learn flavor's files, described from the model's MLmodel file."""
     import yaml
