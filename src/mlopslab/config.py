@@ -29,7 +29,15 @@ DEFAULT_CONFIG_FILE = "mlopslab.toml"
 # Variables mlopslab sets for processes it starts: an alert command that runs
 # mlopslab again must not read them as settings.
 NOT_SETTINGS = frozenset({"MLOPSLAB_MONITOR_RESULT", "MLOPSLAB_SERVE_RUNTIME"})
-MODEL_FAMILIES = ("logreg", "hist_gb", "mlp", "random_forest")
+MODEL_FAMILIES = (
+    "logreg",
+    "hist_gb",
+    "mlp",
+    "random_forest",
+    "torch_mlp",  # PyTorch: the `torch` extra
+    "torch_cnn",  # PyTorch, for images (digits, IDX folders)
+)
+# tune.families left unset also tries torch_cnn on images when torch is installed.
 GATE_METRICS = ("accuracy", "macro_f1", "log_loss")
 
 

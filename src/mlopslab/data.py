@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -42,10 +42,30 @@ class ColumnSchema:
 
 
 @dataclass(frozen=True)
+class Image:
+    """Rows that are images: `height` x `width` pixels in row-major columns,
+    values from `low` to `high` (what serving accepts as an image)."""
+
+    height: int
+    width: int
+    low: float
+    high: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "height": self.height,
+            "width": self.width,
+            "low": self.low,
+            "high": self.high,
+        }
+
+
+@dataclass(frozen=True)
 class Schema:
     columns: tuple[ColumnSchema, ...]
     target: str
     classes: tuple[str, ...]
+    image: Image | None = None  # digits and IDX folders
 
     @property
     def numeric(self) -> list[str]:
@@ -78,20 +98,28 @@ class Dataset:
     def y(self) -> pd.Series:
         return self.frame[self.target]
 
+    @property
+    def image(self) -> Image | None:
+        return self.schema.image
+
 
 def load_dataset(cfg: DataConfig) -> Dataset:
     """Read the configured source, validate the target and infer the schema."""
-    name, frame, default_target = _read_source(cfg.source)
+    name, frame, default_target, image = _read_source(cfg.source)
     target = cfg.target or default_target
     if target is None:
         raise DataError(
             f"no target column given for {cfg.source}",
             "pass --target COLUMN naming the column to predict",
         )
-    return build_dataset(name, cfg.source, frame, target)
+    if target != default_target:
+        image = None  # predicting a pixel: a table, not images
+    return build_dataset(name, cfg.source, frame, target, image)
 
 
-def build_dataset(name: str, source: str, frame: pd.DataFrame, target: str) -> Dataset:
+def build_dataset(
+    name: str, source: str, frame: pd.DataFrame, target: str, image: Image | None = None
+) -> Dataset:
     """Validate an in-memory frame as a dataset (used by loaders and retraining)."""
     if target not in frame.columns:
         columns = list(map(str, frame.columns))
@@ -115,7 +143,7 @@ def build_dataset(name: str, source: str, frame: pd.DataFrame, target: str) -> D
             f"({classes[0] if classes else 'none'})",
             "classification needs at least two classes in the data",
         )
-    schema = infer_schema(labelled, target)
+    schema = replace(infer_schema(labelled, target), image=image)
     return Dataset(
         name=name,
         source=source,
@@ -191,11 +219,12 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _read_source(source: str) -> tuple[str, pd.DataFrame, str | None]:
+def _read_source(source: str) -> tuple[str, pd.DataFrame, str | None, Image | None]:
     if source == "penguins":
-        return "penguins", _load_penguins(), BUILTIN_TARGETS["penguins"]
+        return "penguins", _load_penguins(), BUILTIN_TARGETS["penguins"], None
     if source == "digits":
-        return "digits", _load_digits(), BUILTIN_TARGETS["digits"]
+        # scikit-learn's digits: 8x8 images of 17 grey levels, 0 to 16.
+        return "digits", _load_digits(), BUILTIN_TARGETS["digits"], Image(8, 8, 0, 16)
     path = Path(source)
     if not path.exists():
         raise DataError(
@@ -203,8 +232,9 @@ def _read_source(source: str) -> tuple[str, pd.DataFrame, str | None]:
             "pass --data penguins, --data digits, a CSV/parquet file or an IDX folder",
         )
     if path.is_dir():
-        return _model_name(path.name), load_idx_dir(path), BUILTIN_TARGETS["mnist"]
-    return _model_name(path.stem), _read_table(path), None
+        frame, image = load_idx_dir(path)
+        return _model_name(path.name), frame, BUILTIN_TARGETS["mnist"], image
+    return _model_name(path.stem), _read_table(path), None, None
 
 
 def _load_penguins() -> pd.DataFrame:
@@ -248,9 +278,11 @@ def _read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def load_idx_dir(folder: Path) -> pd.DataFrame:
+def load_idx_dir(folder: Path) -> tuple[pd.DataFrame, Image]:
     """Read every `*images*` / `*labels*` IDX pair in a folder (MNIST layout)."""
     frames = []
+    shapes: set[tuple[int, ...]] = set()
+    low, high = np.inf, -np.inf
     for images_path in sorted(folder.glob("*images*idx3*")):
         labels_path = Path(
             str(images_path).replace("images", "labels").replace("idx3", "idx1")
@@ -268,6 +300,8 @@ def load_idx_dir(folder: Path) -> pd.DataFrame:
                 f"{labels_path.name} {labels.shape}",
                 "use MNIST-style image (N,H,W) and label (N,) files",
             )
+        shapes.add(images.shape[1:])
+        low, high = _pixel_range(images, low, high)
         pixels = images.reshape(len(images), -1).astype(np.float32)
         frame = pd.DataFrame(
             pixels, columns=[f"pixel_{i}" for i in range(pixels.shape[1])]
@@ -279,7 +313,21 @@ def load_idx_dir(folder: Path) -> pd.DataFrame:
             f"no IDX image files in {folder}",
             "the folder needs files like train-images-idx3-ubyte[.gz] and their labels",
         )
-    return pd.concat(frames, ignore_index=True)
+    if len(shapes) > 1:
+        raise DataError(
+            f"the IDX image files in {folder} have different sizes: "
+            + ", ".join("x".join(map(str, s)) for s in sorted(shapes)),
+            "keep images of one size in the folder",
+        )
+    ((height, width),) = shapes
+    return pd.concat(frames, ignore_index=True), Image(height, width, low, high)
+
+
+def _pixel_range(images: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    """A byte image's full 0-255 range; otherwise the values seen."""
+    if images.dtype == np.uint8:
+        return 0.0, 255.0
+    return min(low, float(images.min())), max(high, float(images.max()))
 
 
 def read_idx(path: Path) -> np.ndarray:

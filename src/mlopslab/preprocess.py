@@ -15,6 +15,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from mlopslab.config import SplitConfig
 from mlopslab.data import Dataset, Schema
 from mlopslab.errors import DataError
+from mlopslab.pixels import image_preprocessor
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ def split_dataset(
 
 def build_preprocessor(schema: Schema) -> ColumnTransformer:
     """Impute and scale numbers; impute and one-hot categories, ignoring unseen ones."""
+    if schema.image is not None:
+        return image_preprocessor(schema.features, schema.image)
     numeric = Pipeline(
         [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
     )

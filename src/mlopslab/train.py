@@ -18,6 +18,7 @@ from mlopslab.data import Schema
 from mlopslab.errors import StageError
 from mlopslab.preprocess import build_preprocessor
 
+TORCH_FAMILIES = ("torch_mlp", "torch_cnn")
 # Above this many rows the MLP switches from L-BFGS (fast on small data) to Adam.
 MLP_LBFGS_MAX_ROWS = 5_000
 # Below this many rows the final fit runs on one thread (as tuning trials do).
@@ -47,6 +48,8 @@ def build_estimator(
             max_iter=500,
             random_state=seed,
         )
+    if family in TORCH_FAMILIES:
+        return _torch_estimator(family, params, seed)
     if family == "random_forest":
         return RandomForestClassifier(
             n_estimators=params["n_estimators"],
@@ -55,6 +58,14 @@ def build_estimator(
             n_jobs=1,
         )
     raise StageError(f"unknown model family '{family}'", "choose one of tune.families")
+
+
+def _torch_estimator(family: str, params: dict[str, Any], seed: int) -> ClassifierMixin:
+    from mlopslab.neural import TorchCNNClassifier, TorchMLPClassifier
+
+    if family == "torch_mlp":
+        return TorchMLPClassifier(**params, random_state=seed)
+    return TorchCNNClassifier(**params, random_state=seed)
 
 
 def build_pipeline(

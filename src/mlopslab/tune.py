@@ -7,6 +7,7 @@ same seed and data always choose the same model.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -23,12 +24,14 @@ from threadpoolctl import threadpool_limits
 
 from mlopslab.config import TuneConfig
 from mlopslab.data import Schema
-from mlopslab.errors import StageError, first_line
+from mlopslab.errors import ConfigError, StageError, first_line
 from mlopslab.preprocess import build_preprocessor
-from mlopslab.train import build_estimator
+from mlopslab.train import TORCH_FAMILIES, build_estimator
 
 # Below this many training rows, trials run in-process whatever `jobs` says.
 PARALLEL_MIN_ROWS = 1_000
+# Finished trials before PyTorch trials can be pruned (Optuna's n_startup_trials).
+PRUNE_STARTUP = 4
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class TrialRecord:
     seconds: float
     error: str | None = None
     retries: int = 0  # runs lost with a worker and started again
+    first_fold_log_loss: float | None = None
+    pruned: bool = False  # stopped after its first fold: see `prune_bar`
 
 
 @dataclass(frozen=True)
@@ -73,12 +78,55 @@ def suggest(
             "hidden_units": trial.suggest_categorical("mlp.hidden_units", [16, 32, 64]),
             "alpha": trial.suggest_float("mlp.alpha", 1e-5, 1e-1, log=True),
         }
+    elif family == "torch_mlp":
+        params = {
+            "hidden_units": trial.suggest_categorical(
+                "torch_mlp.hidden_units", [32, 64, 128]
+            ),
+            "layers": trial.suggest_int("torch_mlp.layers", 1, 2),
+            "dropout": trial.suggest_float("torch_mlp.dropout", 0.0, 0.3),
+            "learning_rate": trial.suggest_float("torch_mlp.lr", 1e-3, 1e-2, log=True),
+            "weight_decay": trial.suggest_float("torch_mlp.wd", 1e-6, 1e-2, log=True),
+        }
+    elif family == "torch_cnn":
+        params = {
+            "channels": trial.suggest_categorical("torch_cnn.channels", [8, 16, 32]),
+            "dropout": trial.suggest_float("torch_cnn.dropout", 0.0, 0.5),
+            "learning_rate": trial.suggest_float("torch_cnn.lr", 1e-3, 1e-2, log=True),
+            "weight_decay": trial.suggest_float("torch_cnn.wd", 1e-6, 1e-2, log=True),
+        }
     else:
         params = {
             "n_estimators": trial.suggest_int("random_forest.n_estimators", 50, 200),
             "max_depth": trial.suggest_int("random_forest.max_depth", 3, 16),
         }
     return family, params
+
+
+def families_for(cfg: TuneConfig, image: bool) -> TuneConfig:
+    """The families to search, checked against the data and what is installed.
+
+    Left at its default, the list gains torch_cnn on image data when PyTorch
+    is installed; a list the user set is searched as it is.
+    """
+    families = cfg.families
+    has_torch = importlib.util.find_spec("torch") is not None
+    if "families" not in cfg.model_fields_set and image and has_torch:
+        families = (*families, "torch_cnn")
+    wanted = [f for f in families if f in TORCH_FAMILIES]
+    if wanted and not has_torch:
+        raise ConfigError(
+            f"the model family '{wanted[0]}' needs PyTorch, which is not installed",
+            "install the extra (pip install 'mlopslab[torch]'; in this repository "
+            "`make setup-test`), or remove it from tune.families",
+        )
+    if "torch_cnn" in families and not image:
+        raise ConfigError(
+            "the model family 'torch_cnn' needs image data (--data digits or a "
+            "folder of IDX files)",
+            "remove torch_cnn from tune.families, or use torch_mlp for tables",
+        )
+    return cfg.model_copy(update={"families": families})
 
 
 @dataclass(frozen=True)
@@ -175,12 +223,18 @@ def _search(
     while len(records) < cfg.trials:
         size = min(cfg.batch_size, cfg.trials - len(records))
         batch = [study.ask() for _ in range(size)]
+        bar = prune_bar(records)
         jobs = [
-            TrialJob(trial.number, *suggest(trial, cfg.families)) for trial in batch
+            TrialJob(trial.number, *suggest(trial, cfg.families), prune_above=bar)
+            for trial in batch
         ]
         results = executor.run(jobs, folds, seed)
         for trial, record in zip(batch, results, strict=True):
-            if record.cv_log_loss is None:
+            if record.first_fold_log_loss is not None:
+                trial.report(record.first_fold_log_loss, step=0)
+            if record.pruned:
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            elif record.cv_log_loss is None:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
             else:
                 study.tell(trial, record.cv_log_loss)
@@ -188,11 +242,28 @@ def _search(
     return records
 
 
+def prune_bar(records: list[TrialRecord]) -> float | None:
+    """The median first-fold loss of the trials finished so far, as Optuna's
+    MedianPruner compares (after PRUNE_STARTUP of them).
+
+    PyTorch trials above it stop after their first fold: they cost seconds a
+    fold where the other families cost milliseconds. The bar depends only on
+    earlier batches, so the same seed prunes the same trials wherever they run.
+    """
+    losses = [
+        r.first_fold_log_loss
+        for r in records
+        if r.first_fold_log_loss is not None and not r.pruned
+    ]
+    return float(np.median(losses)) if len(losses) >= PRUNE_STARTUP else None
+
+
 @dataclass(frozen=True)
 class TrialJob:
     number: int
     family: str
     params: dict[str, Any]
+    prune_above: float | None = None  # for PyTorch families: see `prune_bar`
 
 
 class TrialExecutor(Protocol):
@@ -231,8 +302,12 @@ def evaluate_trial(job: TrialJob, folds: list[Fold], seed: int) -> TrialRecord:
     """Cross-validate one trial's family and parameters on the prepared folds."""
     number, family, params = job.number, job.family, job.params
     started = time.perf_counter()
+    scores: list[tuple[float, float, float]] = []
     try:
-        scores = [_score_fold(family, params, fold, seed) for fold in folds]
+        for fold in folds:
+            scores.append(_score_fold(family, params, fold, seed))
+            if len(scores) == 1 and _prunes(job, scores[0][0]):
+                return _pruned(job, scores[0][0], time.perf_counter() - started)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
         error = first_line(exc)
         return TrialRecord(
@@ -254,6 +329,31 @@ def evaluate_trial(job: TrialJob, folds: list[Fold], seed: int) -> TrialRecord:
         cv_accuracy=float(accuracy),
         cv_macro_f1=float(macro_f1),
         seconds=time.perf_counter() - started,
+        first_fold_log_loss=scores[0][0],
+    )
+
+
+def _pruned(job: TrialJob, loss: float, seconds: float) -> TrialRecord:
+    return TrialRecord(
+        job.number,
+        job.family,
+        job.params,
+        None,
+        None,
+        None,
+        seconds,
+        error=f"pruned after its first fold (log loss {loss:.4f}, above the "
+        f"median {job.prune_above:.4f} of earlier trials)",
+        first_fold_log_loss=loss,
+        pruned=True,
+    )
+
+
+def _prunes(job: TrialJob, first_fold_loss: float) -> bool:
+    return (
+        job.family in TORCH_FAMILIES
+        and job.prune_above is not None
+        and first_fold_loss > job.prune_above
     )
 
 

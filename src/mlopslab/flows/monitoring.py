@@ -247,4 +247,4 @@ def retraining_dataset(baseline: Baseline, window: Window, name: str) -> Dataset
     labelled[target] = window.labels[window.labels.notna()].to_numpy()
     combined = pd.concat([original.frame, labelled], ignore_index=True)
     # The source stays the original so the next retrain can reload it too.
-    return build_dataset(name, source, combined, target)
+    return build_dataset(name, source, combined, target, original.image)

@@ -30,7 +30,7 @@ from mlopslab.stores.registry.client import Registry
 from mlopslab.stores.registry.versions import VersionInfo
 from mlopslab.stores.workspace import Workspace
 from mlopslab.train import fit_final
-from mlopslab.tune import TuneResult, tune
+from mlopslab.tune import TuneResult, families_for, tune
 
 
 def run_pipeline(
@@ -84,6 +84,7 @@ def prepare(cfg: Config, stages: Stages, dataset: Dataset | None = None) -> Prep
     """The data and preprocess stages: every check of the input, and the baseline."""
     with stages.stage("data") as timing:
         data = dataset or load_dataset(cfg.data)
+        families_for(cfg.tune, data.image is not None)  # refuse before any work
         timing.result = (
             f"{len(data.frame)} rows, {len(data.schema.columns)} features, "
             f"{len(data.schema.classes)} classes"
@@ -109,8 +110,9 @@ def train_and_gate(
     data, split = prepared.dataset, prepared.split
     with stages.stage("tune") as timing:
         with trial_executor(cfg) as executor:
+            searched = families_for(cfg.tune, data.image is not None)
             tuning = tune(
-                split.X_train, split.y_train, data.schema, cfg.tune, cfg.seed, executor
+                split.X_train, split.y_train, data.schema, searched, cfg.seed, executor
             )
         timing.result = (
             f"{len(tuning.trials)} trials, best {tuning.best.family} "
