@@ -299,6 +299,7 @@ def _write_card(
             "dropped_unlabelled": data.dropped_unlabelled,
             "classes": list(data.schema.classes),
             "features": [c.__dict__ for c in data.schema.columns],
+            "image": data.image.to_dict() if data.image else None,
         },
         split_sizes=trained.split.sizes,
         family=trained.tuning.best.family,
