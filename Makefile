@@ -6,8 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-stamp
 UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/version = "\(.*\)"/\1/p}' uv.lock)
+TORCH_VERSION := $(shell sed -n '/^name = "torch"$$/{n;s/version = "\(.*\)"/\1/p}' uv.lock)
+# Where pip looks for torch. Empty: pip's own settings (PyPI, and any local
+# wheels pip is configured to find). Another machine can take the CPU build:
+# make setup-test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 
-.PHONY: run test test-fast lint typecheck pytest patches bench ui clean
+.PHONY: run setup-test test test-fast lint typecheck pytest patches bench ui clean
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,11 +23,24 @@ $(STAMP): pyproject.toml uv.lock
 run: $(STAMP)
 	$(BIN)/mlopslab run
 
-test: lint typecheck pytest
+# The optional `torch` extra for the tests of the PyTorch families and module 9,
+# at the versions uv.lock pins (torch and what it needs). pip, not uv: uv would
+# take PyPI's CUDA build (several GB); pip also finds a CPU build kept on this
+# machine's disk, and a CPU build's local version (2.13.0+cpu) meets the pin. A
+# later `uv sync` removes torch again (the lock's default set has none); this
+# target puts it back.
+setup-test: $(STAMP)
+	$(BIN)/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$(TORCH_VERSION)')" 2>/dev/null \
+	  || { $(BIN)/uv export --locked --quiet --extra torch --no-hashes --no-header --no-emit-project > $(VENV)/torch-pins.txt \
+	  && $(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(VENV)/torch-pins.txt \
+	     $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) --extra-index-url https://pypi.org/simple) \
+	     "torch==$(TORCH_VERSION)"; }
+
+test: setup-test lint typecheck pytest
 
 # Unit tests only: no servers, no sandbox, no lessons (`slow` and `integration`
 # mark the rest). Under a minute on 2 cores.
-test-fast: $(STAMP)
+test-fast: setup-test
 	$(BIN)/pytest -q -m "not slow and not integration" -n 2
 
 lint: $(STAMP)
@@ -30,13 +48,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks course tools
 	$(BIN)/lint-imports
 
-typecheck: $(STAMP)
+typecheck: setup-test
 	$(BIN)/mypy
 
 # Tests run in parallel, spread one by one; tests marked with the same
 # xdist_group (a shared server, a Ray cluster) stay on one worker, so their
 # fixtures are built once. Most of the time is spent in servers and sandboxes.
-pytest: $(STAMP)
+pytest: setup-test
 	$(BIN)/pytest --durations=15 -n $(PYTEST_WORKERS) --dist loadgroup
 
 # Carry the course's solution and sample patches over a change to the code they
