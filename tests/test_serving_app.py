@@ -111,6 +111,9 @@ def test_health_ready_model_docs(client: TestClient) -> None:
         ({"rows": [PENGUIN] * 51}, 413, "rows", None),
         ({"rows": []}, 422, "rows", None),
         ({"data": [PENGUIN]}, 422, "rows", None),
+        # Images are for models trained on images (tests/serving/test_images.py).
+        ({"images": [[0.0] * 7]}, 422, "images", None),
+        ({"rows": [PENGUIN], "images": [[0.0] * 7]}, 422, "body", None),
     ],
 )
 def test_bad_requests_name_field_and_row(

@@ -31,6 +31,7 @@ from mlopslab.serving.protocol import (
     PredictResponse,
     check_finite,
     mlflow_rows,
+    predict_rows,
     validate,
 )
 from mlopslab.serving.runtime import ModelSource, Runtime
@@ -83,14 +84,14 @@ def _prediction_routes(app: FastAPI, runtime: Runtime, cfg: ServeConfig) -> None
         openapi_extra=body_doc,
     )
     async def predict(request: Request) -> Response:
-        """Predict one row or a batch; each row gets its class probabilities."""
+        """Predict one row or a batch; each row gets its class probabilities.
+
+        A model trained on images also takes `images`, each a list of pixel
+        values (flat, or row by row): each image is answered as its row.
+        """
         body = await json_body(request)
         model = _current(runtime)
-        if not isinstance(body, dict) or "rows" not in body:
-            raise ApiError(
-                422, "body must be an object with a 'rows' list", field="rows"
-            )
-        rows = validate(model, body["rows"], cfg.max_batch_rows)
+        rows = predict_rows(model, body, cfg.max_batch_rows)
         return await _answer(runtime, model, rows)
 
     @app.post(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlopslab.serving.images import ImageInput, image_input
 from mlopslab.serving.schema import RowSchema
 from mlopslab.serving.snapshot import save_snapshot
 from mlopslab.stores.registry.agent import RegistryAgent, fetch_model, resolve_version
@@ -33,6 +35,11 @@ class ServedModel:
     classes: list[str]
     card: dict[str, Any] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.time)
+
+    @cached_property
+    def image(self) -> ImageInput | None:
+        """How this model takes images (serving/images.py); None: rows only."""
+        return image_input(self.card, self.schema)
 
     def predict(self, rows: list[dict[str, Any]]) -> list[Prediction]:
         """One predict_proba call for the whole batch.
@@ -97,6 +104,8 @@ class ServedModel:
                 "test_macro_f1": test.get("macro_f1"),
                 "gate": self.card.get("gate", {}).get("verdict"),
                 "trained_run": self.card.get("run_id"),
+                # Height, width and pixel range when the model takes images.
+                "image": self.image.image.to_dict() if self.image else None,
             },
         }
 

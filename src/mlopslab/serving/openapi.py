@@ -1,4 +1,5 @@
-"""The OpenAPI document, with /predict rows described by the served signature."""
+"""The OpenAPI document, with /predict rows described by the served signature
+(and, for a model trained on images, its images: serving/images.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from mlopslab.serving.images import openapi_body, openapi_examples
 from mlopslab.serving.runtime import Runtime
 
 
@@ -27,11 +29,14 @@ def model_aware_openapi(app: FastAPI, runtime: Runtime) -> Callable[[], dict[str
             )
             if model is not None:
                 body = document["paths"]["/predict"]["post"]["requestBody"]
-                rows = body["content"]["application/json"]["schema"]["properties"][
-                    "rows"
-                ]
+                content = body["content"]["application/json"]
+                rows = content["schema"]["properties"]["rows"]
                 rows["items"] = model.schema.json_schema()
                 rows["maxItems"] = runtime.cfg.max_batch_rows
+                if model.image is not None:  # rows or images
+                    limit = runtime.cfg.max_batch_rows
+                    content["schema"] = openapi_body(model.image, rows, limit)
+                    content["examples"] = openapi_examples(model.image)
             cache.clear()
             cache[version] = document
         return cache[version]

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mlopslab.serving.http import ApiError
+from mlopslab.serving.images import takes_rows_only
 from mlopslab.serving.model import Prediction, ServedModel
 from mlopslab.serving.schema import RowError
 
@@ -108,3 +109,21 @@ def mlflow_rows(body: Any) -> list[Any]:
         "expected one of dataframe_split, dataframe_records or inputs",
         field="body",
     )
+
+
+def predict_rows(model: ServedModel, body: Any, limit: int) -> list[dict[str, Any]]:
+    """The rows a /predict body asks about: exactly one of `rows` or `images`.
+
+    Images (serving/images.py) become the rows of named pixels they are.
+    """
+    images = model.image
+    if isinstance(body, dict) and "rows" in body and "images" in body:
+        raise ApiError(422, "send either 'rows' or 'images', not both", field="body")
+    if isinstance(body, dict) and "images" in body:
+        if images is None:
+            raise ApiError(422, takes_rows_only(model.schema), field="images")
+        return images.rows(body["images"], limit)
+    if not isinstance(body, dict) or "rows" not in body:
+        wanted = "a 'rows' list" + (" or an 'images' list" if images else "")
+        raise ApiError(422, f"body must be an object with {wanted}", field="rows")
+    return validate(model, body["rows"], limit)
