@@ -7,15 +7,19 @@ import pandas as pd
 import pytest
 
 from mlopslab.config import DataConfig
-from mlopslab.data import infer_schema, load_dataset, read_idx
+from mlopslab.data import Image, infer_schema, load_dataset, load_idx_dir, read_idx
 from mlopslab.errors import DataError
 
 
-def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+def write_idx(
+    path: Path, array: np.ndarray, gz: bool = False, dtype: str = ">u1"
+) -> None:
+    """An IDX file of bytes, or of another IDX type (">f4": float32)."""
+    code = {">u1": 0x08, ">f4": 0x0D}[dtype]
+    header = bytes([0, 0, code, array.ndim]) + b"".join(
         struct.pack(">I", dim) for dim in array.shape
     )
-    payload = header + array.astype(np.uint8).tobytes()
+    payload = header + array.astype(dtype).tobytes()
     path.write_bytes(gzip.compress(payload) if gz else payload)
 
 
@@ -52,6 +56,68 @@ def test_idx_folder_plain_and_gzipped(tmp_path: Path) -> None:
     assert len(dataset.schema.numeric) == 16
     assert dataset.target == "digit"
     assert dataset.schema.classes == ("0", "1", "2")
+
+
+def test_digits_are_8x8_images_of_17_grey_levels() -> None:
+    digits = load_dataset(DataConfig(source="digits"))
+    assert digits.image == digits.schema.image == Image(8, 8, 0, 16)
+    assert digits.image.to_dict() == {"height": 8, "width": 8, "low": 0, "high": 16}
+    # Naming the default target keeps the images.
+    again = load_dataset(DataConfig(source="digits", target="digit"))
+    assert again.image == Image(8, 8, 0, 16)
+
+
+def test_predicting_a_pixel_makes_digits_a_table() -> None:
+    table = load_dataset(DataConfig(source="digits", target="pixel_36"))
+    assert table.image is None and table.schema.image is None
+    assert "pixel_36" not in table.schema.features
+    assert load_dataset(DataConfig(source="penguins")).image is None
+
+
+def test_idx_bytes_span_0_to_255(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    # Pixels up to 99 only: a byte format still means 0 to 255.
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 100, (6, 3, 5)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([0, 1, 2, 0, 1, 2]))
+    frame, image = load_idx_dir(tmp_path)
+    assert image == Image(3, 5, 0, 255)
+    assert frame.shape == (6, 16)
+    dataset = load_dataset(DataConfig(source=str(tmp_path)))
+    assert dataset.image == Image(3, 5, 0, 255)
+    assert dataset.schema.features == [f"pixel_{i}" for i in range(15)]
+
+
+def test_only_square_images_of_4x4_or_more_suit_the_cnn() -> None:
+    assert Image(8, 8, 0, 16).square and Image(4, 4, 0, 1).square
+    assert not Image(3, 5, 0, 255).square and not Image(3, 3, 0, 1).square
+
+
+def test_idx_floats_span_the_values_seen(tmp_path: Path) -> None:
+    pixels = np.linspace(-1.0, 2.5, 2 * 4 * 4).reshape(2, 4, 4)
+    write_idx(tmp_path / "a-images-idx3-ubyte", pixels, dtype=">f4")
+    write_idx(tmp_path / "a-labels-idx1-ubyte", np.array([0, 1]))
+    write_idx(tmp_path / "b-images-idx3-ubyte", pixels / 2, dtype=">f4")
+    write_idx(tmp_path / "b-labels-idx1-ubyte", np.array([1, 0]))
+    _, image = load_idx_dir(tmp_path)
+    assert image == Image(4, 4, -1.0, 2.5)
+
+
+def test_idx_of_two_sizes_is_refused(tmp_path: Path) -> None:
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((4, 4, 4)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([0, 1, 0, 1]))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((2, 5, 5)))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([0, 1]))
+    with pytest.raises(DataError, match="different sizes: 4x4, 5x5") as info:
+        load_dataset(DataConfig(source=str(tmp_path)))
+    assert "one size" in info.value.hint
+
+
+def test_idx_folder_named_images(tmp_path: Path) -> None:
+    folder = tmp_path / "mnist_images"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte", np.zeros((4, 4, 4)))
+    write_idx(folder / "train-labels-idx1-ubyte", np.array([0, 1, 0, 1]))
+    assert len(load_dataset(DataConfig(source=str(folder))).frame) == 4
 
 
 def test_idx_rejects_truncated_and_bad_magic(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from mlopslab.config import DataConfig, SplitConfig
-from mlopslab.data import Dataset, build_dataset, load_dataset
+from mlopslab.data import Dataset, Image, build_dataset, load_dataset
 from mlopslab.errors import DataError
 from mlopslab.preprocess import build_preprocessor, min_rows_per_class, split_dataset
 
@@ -62,3 +62,44 @@ def test_unknown_categories_and_missing_values_are_handled(penguins: Dataset) ->
     island = [name for name in preprocessor.get_feature_names_out() if "island" in name]
     columns = list(preprocessor.get_feature_names_out())
     assert all(out[0, columns.index(name)] == 0 for name in island)
+
+
+def test_digits_pixels_are_scaled_together_onto_zero_to_one() -> None:
+    digits = load_dataset(DataConfig(source="digits"))
+    split = split_dataset(digits, SplitConfig(), cv_folds=4, seed=0)
+    preprocessor = build_preprocessor(digits.schema).fit(split.X_train)
+    out = preprocessor.transform(split.X_test)
+    # The format's range, 0 to 16, for every pixel: not each pixel's own.
+    assert np.allclose(out, split.X_test.to_numpy() / 16.0)
+    assert list(preprocessor.get_feature_names_out()) == digits.schema.features
+
+
+def test_image_preprocessor_maps_the_range_and_imputes_a_pixel() -> None:
+    frame = pd.DataFrame(
+        {
+            "p0": [0.0, 5.0, 5.0, 1.0] * 5,  # dark: stays dark
+            "p1": [10.0, 0.0, 4.0, np.nan] * 5,
+            "p2": [-5.0, 5.0, 5.0, 15.0] * 5,
+            "p3": [2.0, 2.0, 2.0, 2.0] * 5,  # constant: not a division by zero
+            "y": ["a", "b"] * 10,
+        }
+    )
+    dataset = build_dataset("img", "img", frame, "y", Image(2, 2, -5.0, 15.0))
+    preprocessor = build_preprocessor(dataset.schema).fit(dataset.X)
+    out = preprocessor.transform(dataset.X)
+    expected = (dataset.X.to_numpy() + 5.0) / 20.0
+    expected[3::4, 1] = (4.0 + 5.0) / 20.0  # p1's median, 4, scaled as any pixel
+    assert np.allclose(out, expected)
+    # A row missing a pixel at prediction time is imputed from training rows.
+    row = pd.DataFrame({"p0": [np.nan], "p1": [0.0], "p2": [15.0], "p3": [2.0]})
+    # p0's training median is 3: (3 + 5) / 20.
+    assert np.allclose(preprocessor.transform(row), [[0.4, 0.25, 1.0, 0.35]])
+
+
+def test_a_table_is_still_standardised_per_column(penguins: Dataset) -> None:
+    assert penguins.schema.image is None
+    preprocessor = build_preprocessor(penguins.schema)
+    assert [name for name, *_ in preprocessor.transformers] == [
+        "numeric",
+        "categorical",
+    ]

@@ -1,15 +1,39 @@
+import importlib.util
+import json
+from importlib.machinery import ModuleSpec
 from typing import Any
 
+import optuna
 import pandas as pd
 import pytest
 
 from mlopslab import tune as tuning
-from mlopslab.config import DataConfig, SplitConfig, TuneConfig
+from mlopslab.config import DataConfig, SplitConfig, TuneConfig, load_config
 from mlopslab.data import Dataset, build_dataset, load_dataset
-from mlopslab.errors import StageError
+from mlopslab.errors import ConfigError, StageError
 from mlopslab.preprocess import Split, split_dataset
-from mlopslab.train import fit_final
-from mlopslab.tune import TuneResult, tune
+from mlopslab.train import TORCH_FAMILIES, fit_final
+from mlopslab.tune import (
+    PRUNE_STARTUP,
+    Fold,
+    TrialJob,
+    TrialRecord,
+    TuneResult,
+    evaluate_trial,
+    families_for,
+    prepare_folds,
+    prune_bar,
+    tune,
+)
+
+DEFAULT_FAMILIES = TuneConfig().families
+TORCH_MLP = {
+    "hidden_units": 32,
+    "layers": 1,
+    "dropout": 0.0,
+    "learning_rate": 1e-2,
+    "weight_decay": 1e-4,
+}
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +124,240 @@ def test_all_trials_failing_is_a_clear_error(
     monkeypatch.setattr(tuning, "build_estimator", explode)
     with pytest.raises(StageError, match="all 2 tuning trials failed: solver diverged"):
         tune_train(split, 0, trials=2, cv_folds=2, jobs=1)
+
+
+def without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`families_for` sees no PyTorch installed."""
+    find_spec = importlib.util.find_spec
+
+    def no_torch(name: str, *args: Any, **kwargs: Any) -> ModuleSpec | None:
+        return None if name == "torch" else find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(tuning.importlib.util, "find_spec", no_torch)
+
+
+def test_default_families_gain_torch_cnn_on_images_only() -> None:
+    assert families_for(TuneConfig(), image=True).families == (
+        *DEFAULT_FAMILIES,
+        "torch_cnn",
+    )
+    assert families_for(TuneConfig(), image=False).families == DEFAULT_FAMILIES
+    # Other tune settings from a layer leave the families at their default.
+    configured = load_config(environ={"MLOPSLAB_TUNE__TRIALS": "3"}).tune
+    searched = families_for(configured, image=True)
+    assert searched.families == (*DEFAULT_FAMILIES, "torch_cnn")
+    assert searched.trials == 3
+
+
+@pytest.mark.parametrize(
+    "families",
+    [("logreg",), DEFAULT_FAMILIES, ("torch_cnn",), ("torch_mlp", "hist_gb")],
+)
+def test_families_the_user_set_are_searched_as_they_are(
+    families: tuple[str, ...],
+) -> None:
+    assert families_for(TuneConfig(families=families), image=True).families == families
+    variable = {"MLOPSLAB_TUNE__FAMILIES": json.dumps(list(families))}
+    from_env = load_config(environ=variable).tune
+    assert families_for(from_env, image=True).families == families
+
+
+def test_torch_cnn_on_a_table_is_a_one_line_config_error() -> None:
+    with pytest.raises(ConfigError, match="'torch_cnn' needs square images") as info:
+        families_for(TuneConfig(families=("logreg", "torch_cnn")), image=False)
+    assert info.value.exit_code == 2
+    assert "torch_mlp" in info.value.hint
+    assert "\n" not in info.value.one_line()
+    # torch_mlp is for tables and images alike.
+    assert families_for(TuneConfig(families=("torch_mlp",)), image=False).families == (
+        "torch_mlp",
+    )
+
+
+@pytest.mark.parametrize(
+    ("families", "image", "named"),
+    [
+        (("torch_mlp",), False, "torch_mlp"),
+        (("logreg", "torch_cnn"), True, "torch_cnn"),
+    ],
+)
+def test_a_torch_family_without_torch_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+    families: tuple[str, ...],
+    image: bool,
+    named: str,
+) -> None:
+    without_torch(monkeypatch)
+    with pytest.raises(ConfigError, match=f"'{named}' needs PyTorch") as info:
+        families_for(TuneConfig(families=families), image=image)
+    assert "pip install 'mlopslab[torch]'" in info.value.hint
+    assert info.value.exit_code == 2 and "\n" not in info.value.one_line()
+
+
+def test_default_families_without_torch_stay_as_they_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    without_torch(monkeypatch)
+    assert families_for(TuneConfig(), image=True).families == DEFAULT_FAMILIES
+
+
+def finished(
+    number: int, first_fold: float | None, pruned: bool = False
+) -> TrialRecord:
+    """A trial record: completed, pruned, or failed (`first_fold` None)."""
+    loss = first_fold if first_fold is not None and not pruned else None
+    return TrialRecord(
+        number,
+        "torch_mlp",
+        {},
+        loss,
+        None if loss is None else 0.9,
+        None if loss is None else 0.9,
+        0.1,
+        error=None if loss is not None else "pruned or failed",
+        first_fold_log_loss=first_fold,
+        pruned=pruned,
+    )
+
+
+def test_prune_bar_is_the_median_first_fold_loss_after_four_trials() -> None:
+    assert PRUNE_STARTUP == 4
+    assert prune_bar([]) is None
+    three = [finished(0, 0.1), finished(1, 0.4), finished(2, 0.2)]
+    assert prune_bar(three) is None
+    # Neither a pruned trial nor a failed one counts towards the four.
+    assert prune_bar([*three, finished(3, 9.0, pruned=True)]) is None
+    assert prune_bar([*three, finished(3, None)]) is None
+    four = [*three, finished(3, 0.3)]
+    assert prune_bar(four) == pytest.approx(0.25)
+    # A pruned trial's loss does not move the bar.
+    assert prune_bar([*four, finished(4, 9.0, pruned=True)]) == pytest.approx(0.25)
+    assert prune_bar([*four, finished(4, 0.5)]) == pytest.approx(0.3)
+
+
+@pytest.fixture(scope="module")
+def folds(split: tuple[Dataset, Split]) -> list[Fold]:
+    dataset, parts = split
+    return prepare_folds(parts.X_train, parts.y_train, dataset.schema, 2, 0)
+
+
+def count_folds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The family of every fold scored from now on."""
+    scored: list[str] = []
+    score = tuning._score_fold
+
+    def counted(family: str, *args: Any) -> tuple[float, float, float]:
+        scored.append(family)
+        return score(family, *args)
+
+    monkeypatch.setattr(tuning, "_score_fold", counted)
+    return scored
+
+
+def test_torch_trial_above_the_bar_stops_after_its_first_fold(
+    folds: list[Fold], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scored = count_folds(monkeypatch)
+    whole = evaluate_trial(TrialJob(0, "torch_mlp", TORCH_MLP), folds, 0)
+    assert not whole.pruned and whole.error is None
+    assert whole.cv_log_loss is not None and whole.first_fold_log_loss is not None
+    assert scored == ["torch_mlp"] * 2
+    scored.clear()
+    job = TrialJob(1, "torch_mlp", TORCH_MLP, prune_above=0.0)
+    pruned = evaluate_trial(job, folds, 0)
+    assert scored == ["torch_mlp"]  # the second fold never ran
+    assert pruned.pruned
+    assert (pruned.cv_log_loss, pruned.cv_accuracy, pruned.cv_macro_f1) == (
+        None,
+        None,
+        None,
+    )
+    assert pruned.first_fold_log_loss == whole.first_fold_log_loss  # same seed
+    assert pruned.error is not None
+    assert pruned.error.startswith("pruned after its first fold (log loss ")
+    assert "above the median 0.0000" in pruned.error
+    # At or below the bar it runs every fold.
+    bar = whole.first_fold_log_loss
+    at_bar = evaluate_trial(TrialJob(2, "torch_mlp", TORCH_MLP, bar), folds, 0)
+    assert not at_bar.pruned and at_bar.cv_log_loss == whole.cv_log_loss
+
+
+def test_other_families_are_never_pruned(
+    folds: list[Fold], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scored = count_folds(monkeypatch)
+    job = TrialJob(0, "logreg", {"C": 1.0}, prune_above=0.0)
+    record = evaluate_trial(job, folds, 0)
+    assert scored == ["logreg"] * 2
+    assert not record.pruned and record.error is None
+    assert record.cv_log_loss is not None and record.first_fold_log_loss is not None
+    assert record.first_fold_log_loss > 0.0  # above the bar, and not pruned
+
+
+class RecordingExecutor:
+    """Trials in this process, keeping every job it was given."""
+
+    def __init__(self) -> None:
+        self.jobs: list[TrialJob] = []
+
+    def run(
+        self, jobs: list[TrialJob], folds: list[Fold], seed: int
+    ) -> list[TrialRecord]:
+        self.jobs += jobs
+        return [evaluate_trial(job, folds, seed) for job in jobs]
+
+
+def test_torch_trials_are_pruned_against_earlier_batches_reproducibly(
+    split: tuple[Dataset, Split], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    studies: list[optuna.Study] = []
+    create_study = optuna.create_study
+
+    def kept(*args: Any, **kwargs: Any) -> optuna.Study:
+        studies.append(create_study(*args, **kwargs))
+        return studies[-1]
+
+    monkeypatch.setattr(tuning.optuna, "create_study", kept)
+    dataset, parts = split
+    # Seed 2 draws both families, and a torch_mlp trial of the second batch
+    # whose first fold is above the first batch's median.
+    cfg = TuneConfig(trials=8, cv_folds=2, jobs=1, families=("logreg", "torch_mlp"))
+    executor = RecordingExecutor()
+    result = tune(parts.X_train, parts.y_train, dataset.schema, cfg, 2, executor)
+    trials = result.trials
+    # The first batch runs unpruned; the second gets the first batch's median.
+    bar = prune_bar(trials[:4])
+    assert bar is not None
+    assert [job.prune_above for job in executor.jobs] == [None] * 4 + [bar] * 4
+    pruned = [t for t in trials if t.pruned]
+    assert pruned and all(t.family in TORCH_FAMILIES for t in pruned)
+    spared = []  # other families above the bar
+    for t in trials[4:]:
+        assert t.first_fold_log_loss is not None
+        above = t.first_fold_log_loss > bar
+        assert t.pruned == (above and t.family in TORCH_FAMILIES)
+        if above and t.family not in TORCH_FAMILIES:
+            spared.append(t)
+    assert spared and not any(t.pruned for t in spared)
+    for t in pruned:
+        assert (t.cv_log_loss, t.cv_accuracy, t.cv_macro_f1) == (None, None, None)
+        assert t.error is not None and "pruned" in t.error
+    # Optuna hears each pruned trial as PRUNED, at its first fold's loss.
+    states = optuna.trial.TrialState
+    for t, frozen in zip(trials, studies[0].trials, strict=True):
+        assert frozen.state == (states.PRUNED if t.pruned else states.COMPLETE)
+        assert frozen.intermediate_values == {0: t.first_fold_log_loss}
+    assert not result.best.pruned
+    # The same seed prunes the same trials, here with the local executor.
+    again = tune(parts.X_train, parts.y_train, dataset.schema, cfg, 2)
+
+    def drawn(r: TuneResult) -> list[tuple[str, dict[str, Any], bool]]:
+        return [(t.family, t.params, t.pruned) for t in r.trials]
+
+    assert drawn(again) == drawn(result)
+    assert again.best.params == result.best.params
+
+
+def test_torch_cnn_asked_for_on_images_it_cannot_take_is_refused() -> None:
+    with pytest.raises(ConfigError, match="square images of at least 4x4"):
+        families_for(TuneConfig(families=("torch_cnn",)), image=False)

@@ -51,6 +51,11 @@ class Image:
     low: float
     high: float
 
+    @property
+    def square(self) -> bool:
+        """Square and at least 4x4: what the CNN family (neural.py) takes."""
+        return self.height == self.width >= 4
+
     def to_dict(self) -> dict[str, float]:
         return {
             "height": self.height,
@@ -284,8 +289,8 @@ def load_idx_dir(folder: Path) -> tuple[pd.DataFrame, Image]:
     shapes: set[tuple[int, ...]] = set()
     low, high = np.inf, -np.inf
     for images_path in sorted(folder.glob("*images*idx3*")):
-        labels_path = Path(
-            str(images_path).replace("images", "labels").replace("idx3", "idx1")
+        labels_path = images_path.with_name(
+            images_path.name.replace("images", "labels").replace("idx3", "idx1")
         )
         if not labels_path.exists():
             raise DataError(

@@ -230,6 +230,7 @@ def _reproducible(seed: int) -> Iterator[torch.Generator]:
     """Seeded weights and batches on one thread, leaving the caller's settings."""
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     try:
@@ -237,5 +238,5 @@ def _reproducible(seed: int) -> Iterator[torch.Generator]:
             torch.manual_seed(seed)
             yield torch.Generator().manual_seed(seed)
     finally:
-        torch.use_deterministic_algorithms(deterministic)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         torch.set_num_threads(threads)

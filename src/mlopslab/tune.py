@@ -106,8 +106,9 @@ def suggest(
 def families_for(cfg: TuneConfig, image: bool) -> TuneConfig:
     """The families to search, checked against the data and what is installed.
 
-    Left at its default, the list gains torch_cnn on image data when PyTorch
-    is installed; a list the user set is searched as it is.
+    `image`: the rows are square images a CNN can take (`Image.square`). Left
+    at its default, the list then gains torch_cnn when PyTorch is installed; a
+    list the user set is searched as it is. Calling it again changes nothing.
     """
     families = cfg.families
     has_torch = importlib.util.find_spec("torch") is not None
@@ -122,8 +123,8 @@ def families_for(cfg: TuneConfig, image: bool) -> TuneConfig:
         )
     if "torch_cnn" in families and not image:
         raise ConfigError(
-            "the model family 'torch_cnn' needs image data (--data digits or a "
-            "folder of IDX files)",
+            "the model family 'torch_cnn' needs square images of at least 4x4 "
+            "pixels (--data digits, or a folder of MNIST-style IDX files)",
             "remove torch_cnn from tune.families, or use torch_mlp for tables",
         )
     return cfg.model_copy(update={"families": families})

@@ -308,3 +308,23 @@ def test_tracking_uri_points_at_a_real_mlflow_server(
         assert champion is not None and champion.version == "2"
         assert not (isolated / ".mlopslab" / "mlflow.db").exists()
         assert any((tmp_path / "server-artifacts").rglob("MLmodel"))
+
+
+def test_the_run_records_the_families_it_searched() -> None:
+    """The card's configuration lists torch_cnn when digits' defaults add it."""
+    import importlib.util
+
+    from mlopslab.config import DataConfig, load_config
+    from mlopslab.data import load_dataset
+    from mlopslab.flows.training import with_families
+
+    cfg = load_config(environ={})
+    digits = with_families(cfg, load_dataset(DataConfig(source="digits")))
+    penguins = with_families(cfg, load_dataset(DataConfig(source="penguins")))
+    assert penguins.tune.families == cfg.tune.families
+    has_torch = importlib.util.find_spec("torch") is not None
+    assert (
+        digits.tune.families
+        == (*cfg.tune.families, "torch_cnn")[: len(cfg.tune.families) + has_torch]
+    )
+    assert with_families(digits, load_dataset(DataConfig(source="digits"))) == digits

@@ -46,6 +46,7 @@ def run_pipeline(
     """
     stages = Stages(reporter)
     prepared = prepare(cfg, stages, dataset)
+    cfg = with_families(cfg, prepared.dataset)
     registry = connect()
     trained = train_and_gate(cfg, registry, stages, prepared)
     with stages.stage("register") as timing:
@@ -84,7 +85,7 @@ def prepare(cfg: Config, stages: Stages, dataset: Dataset | None = None) -> Prep
     """The data and preprocess stages: every check of the input, and the baseline."""
     with stages.stage("data") as timing:
         data = dataset or load_dataset(cfg.data)
-        families_for(cfg.tune, data.image is not None)  # refuse before any work
+        families_for(cfg.tune, cnn_images(data))  # refuse before any work
         timing.result = (
             f"{len(data.frame)} rows, {len(data.schema.columns)} features, "
             f"{len(data.schema.classes)} classes"
@@ -99,6 +100,15 @@ def prepare(cfg: Config, stages: Stages, dataset: Dataset | None = None) -> Prep
     return Prepared(data, split, statistics, constraints)
 
 
+def cnn_images(data: Dataset) -> bool:
+    return data.image is not None and data.image.square
+
+
+def with_families(cfg: Config, data: Dataset) -> Config:
+    """The configuration as run: tune.families as searched (the card shows it)."""
+    return cfg.model_copy(update={"tune": families_for(cfg.tune, cnn_images(data))})
+
+
 def train_and_gate(
     cfg: Config, registry: Registry, stages: Stages, prepared: Prepared | None = None
 ) -> Trained:
@@ -110,7 +120,7 @@ def train_and_gate(
     data, split = prepared.dataset, prepared.split
     with stages.stage("tune") as timing:
         with trial_executor(cfg) as executor:
-            searched = families_for(cfg.tune, data.image is not None)
+            searched = families_for(cfg.tune, cnn_images(data))
             tuning = tune(
                 split.X_train, split.y_train, data.schema, searched, cfg.seed, executor
             )
