@@ -52,18 +52,6 @@ def test_preprocessor_fits_on_training_rows_only(penguins: Dataset) -> None:
     )
 
 
-def test_unknown_categories_and_missing_values_are_handled(penguins: Dataset) -> None:
-    preprocessor = build_preprocessor(penguins.schema).fit(penguins.X)
-    row = penguins.X.head(1).copy()
-    row["island"] = "Atlantis"
-    row["bill_length_mm"] = np.nan
-    out = preprocessor.transform(row)
-    assert not np.isnan(out).any()
-    island = [name for name in preprocessor.get_feature_names_out() if "island" in name]
-    columns = list(preprocessor.get_feature_names_out())
-    assert all(out[0, columns.index(name)] == 0 for name in island)
-
-
 def test_digits_pixels_are_scaled_together_onto_zero_to_one() -> None:
     digits = load_dataset(DataConfig(source="digits"))
     split = split_dataset(digits, SplitConfig(), cv_folds=4, seed=0)
@@ -103,3 +91,15 @@ def test_a_table_is_still_standardised_per_column(penguins: Dataset) -> None:
         "numeric",
         "categorical",
     ]
+
+
+def test_unknown_categories_and_missing_values_are_handled(penguins: Dataset) -> None:
+    preprocessor = build_preprocessor(penguins.schema).fit(penguins.X)
+    row = penguins.X.head(1).copy()
+    row["island"] = "Atlantis"
+    row["bill_length_mm"] = np.nan
+    out = preprocessor.transform(row)
+    assert not np.isnan(out).any()
+    island = [name for name in preprocessor.get_feature_names_out() if "island" in name]
+    columns = list(preprocessor.get_feature_names_out())
+    assert all(out[0, columns.index(name)] == 0 for name in island)

@@ -115,17 +115,6 @@ def test_mixed_column_fails_preprocessing_clearly() -> None:
         )
 
 
-def test_all_trials_failing_is_a_clear_error(
-    split: tuple[Dataset, Split], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def explode(*args: object) -> None:
-        raise ValueError("solver diverged")
-
-    monkeypatch.setattr(tuning, "build_estimator", explode)
-    with pytest.raises(StageError, match="all 2 tuning trials failed: solver diverged"):
-        tune_train(split, 0, trials=2, cv_folds=2, jobs=1)
-
-
 def without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     """`families_for` sees no PyTorch installed."""
     find_spec = importlib.util.find_spec
@@ -361,3 +350,14 @@ def test_torch_trials_are_pruned_against_earlier_batches_reproducibly(
 def test_torch_cnn_asked_for_on_images_it_cannot_take_is_refused() -> None:
     with pytest.raises(ConfigError, match="square images of at least 4x4"):
         families_for(TuneConfig(families=("torch_cnn",)), image=False)
+
+
+def test_all_trials_failing_is_a_clear_error(
+    split: tuple[Dataset, Split], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object) -> None:
+        raise ValueError("solver diverged")
+
+    monkeypatch.setattr(tuning, "build_estimator", explode)
+    with pytest.raises(StageError, match="all 2 tuning trials failed: solver diverged"):
+        tune_train(split, 0, trials=2, cv_folds=2, jobs=1)
