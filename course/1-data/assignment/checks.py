@@ -1,6 +1,7 @@
 """Assignment 1, public checks: `mlopslab course check 1-data` runs these.
 
-One sandboxed session trains on penguins and on digits, then loads the
+One sandboxed session trains on penguins and on scikit-learn's wine table
+(written as a CSV in the session: a table without the bill columns), loads the
 penguins champion the way any MLflow client does and reports what it saw. The
 checks read that, the model's MLmodel file and the run's baseline from outside
 the sandbox.
@@ -65,12 +66,19 @@ except Exception as exc:
     out["pyfunc_error"] = repr(exc)[:300]
 print(json.dumps(out))
 """
+# A table without bill columns (178 wines, 13 measurements, 3 cultivars).
+WINE = """
+from sklearn.datasets import load_wine
+frame = load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+frame.to_csv("wine.csv", index=False)
+"""
 SESSION = f"""
 learner penguins.log mlopslab run --data penguins --trials 4 --home ws
 measure penguins.code $?
 probe probe.log python -I -c {shlex.quote(PROBE)} | tail -n 1 | report probe
-learner digits.log mlopslab run --data digits --trials 4 --home ws-digits
-measure digits.code $?
+learner wine-csv.log python -I -c {shlex.quote(WINE)}
+learner wine.log mlopslab run --data wine.csv --target cultivar --trials 4 --home ws2
+measure wine.code $?
 """
 
 

@@ -119,10 +119,10 @@ def same_split(ctx: Context) -> None:
     points=2,
     visibility="hidden",
     timeout=240,
-    success="mlopslab run --data digits exits 0",
+    success="mlopslab run on a wine table (no bill columns) exits 0",
     failure="the feature broke datasets without bill columns",
 )
-def digits_unchanged(ctx: Context) -> None:
+def other_data_unchanged(ctx: Context) -> None:
     session(ctx)
-    code = exit_code(ctx, "digits")
-    ctx.expect(code == 0, f"mlopslab run --data digits exited {code}")
+    code = exit_code(ctx, "wine")
+    ctx.expect(code == 0, f"mlopslab run --data wine.csv exited {code}")
