@@ -62,13 +62,14 @@ pytest: setup-test
 patches:
 	$(BIN)/python tools/rebase_patches.py $(BASE)
 
-bench: $(STAMP)
+bench: setup-test
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python -m benchmarks.serving
 	$(BIN)/python -m benchmarks.drift
 	$(BIN)/python -m benchmarks.scale
 	$(BIN)/python -m benchmarks.grading
 	$(BIN)/python -m benchmarks.course_server
+	$(BIN)/python -m benchmarks.torch_models
 
 ui: $(STAMP)
 	$(BIN)/mlopslab ui
