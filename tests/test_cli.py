@@ -37,6 +37,8 @@ def one_line_error(err: str) -> str:
     ("args", "code", "message"),
     [
         (("--data", "nowhere.csv", "--target", "y"), 4, "data not found: nowhere.csv"),
+        # Brackets in a message are text, not markup for the terminal.
+        (("--data", "x[bold].csv", "--target", "y"), 4, "data not found: x[bold].csv"),
         (("--data", "penguins", "--target", "beak"), 4, "target column 'beak'"),
         (("--trials", "0"), 2, "tune.trials"),
         (("--jobs", "0"), 2, "tune.jobs"),

@@ -10,6 +10,7 @@ import warnings
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mlopslab.cli import (
     classroom_cmds,
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except MlopsLabError as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"[bold red]error:[/] {exc.one_line()}", markup=True)
+        # Escaped: a message names columns, paths and extras (`mlopslab[torch]`).
+        err.print(f"[bold red]error:[/] {escape(exc.one_line())}", markup=True)
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted")

@@ -119,6 +119,13 @@ def load_pipeline(files: ModelFiles) -> Any:
                 return cloudpickle.load(handle)
             if files.serialization_format == "pickle":
                 return pickle.load(handle)
+    except ImportError as exc:  # a PyTorch model where torch is not installed
+        raise RegistryError(
+            f"cannot load {files.info.name} v{files.info.version}: it needs the "
+            f"Python package '{exc.name}', which is not installed here",
+            "install it (for torch: pip install 'mlopslab[torch]', in this "
+            "repository `make setup-test`)",
+        ) from exc
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
         raise RegistryError(
             f"cannot load {files.info.name} v{files.info.version}: {exc}",
