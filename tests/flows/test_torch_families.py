@@ -2,12 +2,16 @@
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import mlflow
 import pandas as pd
 import pytest
+import torch
 
 from mlopslab.cli.main import main
 from mlopslab.config import DataConfig
@@ -135,6 +139,45 @@ def test_the_same_torch_run_in_a_fresh_workspace_repeats_itself(
     assert first["metrics"] == second["metrics"]
     tests = [only_run(home, "evaluation")["test"] for home in penguins_homes]
     assert tests[0] == tests[1]  # to the last digit
+
+
+# Loads a registered model's pickle where importing mlopslab fails, as on a
+# machine that has only the model's requirements.
+WITHOUT_MLOPSLAB = """
+import sys
+sys.modules["mlopslab"] = None
+import cloudpickle
+import pandas as pd
+model = cloudpickle.load(open(sys.argv[1], "rb"))
+rows = pd.read_csv(sys.argv[2])
+print(",".join(map(str, model.predict(rows))))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["digits", "penguins"])
+def test_a_torch_model_needs_its_requirements_not_mlopslab(
+    case: str,
+    digits_home: Path,
+    penguins_homes: list[Path],
+    tmp_path: Path,
+) -> None:
+    home = digits_home if case == "digits" else penguins_homes[0]
+    (pickled,) = (home / "artifacts").rglob("model.pkl")
+    requirements = (pickled.parent / "requirements.txt").read_text().split()
+    assert f"torch=={torch.__version__.split('+')[0]}" in requirements
+    assert not any("mlopslab" in line or "+" in line for line in requirements)
+    data = load_dataset(DataConfig(source=case))
+    data.X.head(20).to_csv(tmp_path / "rows.csv", index=False)
+    alone = subprocess.run(
+        [sys.executable, "-c", WITHOUT_MLOPSLAB, pickled, tmp_path / "rows.csv"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    with pickled.open("rb") as handle:
+        here = cloudpickle.load(handle).predict(data.X.head(20))
+    assert alone.stdout.strip() == ",".join(map(str, here))
 
 
 def test_torch_cnn_on_a_table_is_refused_before_any_work(
