@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import mlflow
@@ -26,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 import mlopslab
 from mlopslab.config import Config, public_dump
 from mlopslab.errors import RegistryError, StageError, StoreError, first_line
+from mlopslab.flows.packaging import code_by_value
 from mlopslab.flows.run import RunSummary, StageTiming, Trained
 from mlopslab.reports.card import build_card, card_markdown
 from mlopslab.reports.evaluation import RunFacts, render_report
@@ -378,6 +375,13 @@ def _log_batch(
     )
 
 
+def _requirements(family: str) -> list[str]:
+    """The libraries a model of `family` loads with, at the versions installed
+    (without a local label: torch's `2.13.0+cpu` is `2.13.0` on PyPI)."""
+    needs = [*MODEL_REQUIREMENTS, *(["torch"] if family in TORCH_FAMILIES else [])]
+    return [f"{pkg}=={metadata.version(pkg).split('+')[0]}" for pkg in needs]
+
+
 def _log_model(trained: Trained) -> tuple[str, str]:
     import mlflow.sklearn
     from mlflow.models import infer_signature
@@ -385,49 +389,19 @@ def _log_model(trained: Trained) -> tuple[str, str]:
     X = trained.split.X_train
     example = X.head(5)
     signature = infer_signature(X, trained.model.predict(example))
-    needs = MODEL_REQUIREMENTS
-    if trained.tuning.best.family in TORCH_FAMILIES:
-        needs = (*needs, "torch")
     # cloudpickle, not skops: loading a skops file imports every scikit-learn
     # module (about a second at each server start). The registry is ours, so
     # the pickle's trust model holds: only load models from a registry you run.
-    with _code_by_value():
+    with code_by_value():
         info = mlflow.sklearn.log_model(
             trained.model,
             name="model",
             signature=signature,
             input_example=example,
-            pip_requirements=[f"{pkg}=={_public(pkg)}" for pkg in needs],
+            pip_requirements=_requirements(trained.tuning.best.family),
             serialization_format="cloudpickle",
         )
     return str(info.model_uri), str(info.model_id)
-
-
-def _public(package: str) -> str:
-    """The installed version without a local label: torch's `2.13.0+cpu` is
-    `2.13.0` on PyPI, where another machine installs it from."""
-    return metadata.version(package).split("+")[0]
-
-
-@contextmanager
-def _code_by_value() -> Iterator[None]:
-    """Pickle mlopslab's own model code (the image scaling, the PyTorch
-    estimators) into the model, so it loads where mlopslab is not installed:
-    its requirements list only the libraries."""
-    import cloudpickle
-
-    import mlopslab.pixels
-
-    modules: list[ModuleType] = [mlopslab.pixels]
-    if "mlopslab.neural" in sys.modules:  # imported only for a torch model
-        modules.append(sys.modules["mlopslab.neural"])
-    for module in modules:
-        cloudpickle.register_pickle_by_value(module)
-    try:
-        yield
-    finally:
-        for module in modules:
-            cloudpickle.unregister_pickle_by_value(module)
 
 
 def _version_tags(trained: Trained) -> dict[str, str]:
