@@ -1,6 +1,4 @@
-import importlib.util
 import json
-from importlib.machinery import ModuleSpec
 from typing import Any
 
 import optuna
@@ -116,13 +114,8 @@ def test_mixed_column_fails_preprocessing_clearly() -> None:
 
 
 def without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`families_for` sees no PyTorch installed."""
-    find_spec = importlib.util.find_spec
-
-    def no_torch(name: str, *args: Any, **kwargs: Any) -> ModuleSpec | None:
-        return None if name == "torch" else find_spec(name, *args, **kwargs)
-
-    monkeypatch.setattr(tuning.importlib.util, "find_spec", no_torch)
+    """`families_for` sees no PyTorch that imports."""
+    monkeypatch.setattr(tuning, "torch_available", lambda: False)
 
 
 def test_default_families_gain_torch_cnn_on_images_only() -> None:
@@ -131,6 +124,10 @@ def test_default_families_gain_torch_cnn_on_images_only() -> None:
         "torch_cnn",
     )
     assert families_for(TuneConfig(), image=False).families == DEFAULT_FAMILIES
+    # Too many pixels to train by default (MNIST): asked for by name only.
+    assert families_for(TuneConfig(), image=True, small=False).families == (
+        DEFAULT_FAMILIES
+    )
     # Other tune settings from a layer leave the families at their default.
     configured = load_config(environ={"MLOPSLAB_TUNE__TRIALS": "3"}).tune
     searched = families_for(configured, image=True)

@@ -7,7 +7,7 @@ same seed and data always choose the same model.
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -30,6 +30,10 @@ from mlopslab.train import TORCH_FAMILIES, build_estimator
 
 # Below this many training rows, trials run in-process whatever `jobs` says.
 PARALLEL_MIN_ROWS = 1_000
+# torch_cnn joins the default families only up to this many pixels in all
+# (rows x pixels): digits have 115,000 and train in well under a minute on one
+# thread; MNIST's 47 million would take hours, so there it is asked for by name.
+CNN_DEFAULT_MAX_PIXELS = 1_000_000
 # Finished trials before PyTorch trials can be pruned (Optuna's n_startup_trials).
 PRUNE_STARTUP = 4
 
@@ -103,21 +107,24 @@ def suggest(
     return family, params
 
 
-def families_for(cfg: TuneConfig, image: bool) -> TuneConfig:
+def families_for(cfg: TuneConfig, image: bool, small: bool = True) -> TuneConfig:
     """The families to search, checked against the data and what is installed.
 
-    `image`: the rows are square images a CNN can take (`Image.square`). Left
-    at its default, the list then gains torch_cnn when PyTorch is installed; a
-    list the user set is searched as it is. Calling it again changes nothing.
+    `image`: the rows are square images a CNN can take (`Image.square`);
+    `small`: few enough pixels in all for a CNN to train in minutes
+    (`CNN_DEFAULT_MAX_PIXELS`). Left at its default, the list then gains
+    torch_cnn when PyTorch works; a list the user set is searched as it is.
+    Calling it again changes nothing.
     """
     families = cfg.families
-    has_torch = importlib.util.find_spec("torch") is not None
-    if "families" not in cfg.model_fields_set and image and has_torch:
+    default = "families" not in cfg.model_fields_set
+    if default and image and small and torch_available():
         families = (*families, "torch_cnn")
     wanted = [f for f in families if f in TORCH_FAMILIES]
-    if wanted and not has_torch:
+    if wanted and not torch_available():
         raise ConfigError(
-            f"the model family '{wanted[0]}' needs PyTorch, which is not installed",
+            f"the model family '{wanted[0]}' needs PyTorch, which is not installed "
+            "(or does not import)",
             "install the extra (pip install 'mlopslab[torch]'; in this repository "
             "`make setup-test`), or remove it from tune.families",
         )
@@ -128,6 +135,17 @@ def families_for(cfg: TuneConfig, image: bool) -> TuneConfig:
             "remove torch_cnn from tune.families, or use torch_mlp for tables",
         )
     return cfg.model_copy(update={"families": families})
+
+
+@functools.cache
+def torch_available() -> bool:
+    """PyTorch imports here: found is not enough (a CUDA build without its
+    libraries, a NumPy it was not built for)."""
+    try:
+        import torch  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)

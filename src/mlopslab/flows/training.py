@@ -30,7 +30,7 @@ from mlopslab.stores.registry.client import Registry
 from mlopslab.stores.registry.versions import VersionInfo
 from mlopslab.stores.workspace import Workspace
 from mlopslab.train import fit_final
-from mlopslab.tune import TuneResult, families_for, tune
+from mlopslab.tune import CNN_DEFAULT_MAX_PIXELS, TuneResult, families_for, tune
 
 
 def run_pipeline(
@@ -85,7 +85,7 @@ def prepare(cfg: Config, stages: Stages, dataset: Dataset | None = None) -> Prep
     """The data and preprocess stages: every check of the input, and the baseline."""
     with stages.stage("data") as timing:
         data = dataset or load_dataset(cfg.data)
-        families_for(cfg.tune, cnn_images(data))  # refuse before any work
+        families_for(cfg.tune, *cnn_images(data))  # refuse before any work
         timing.result = (
             f"{len(data.frame)} rows, {len(data.schema.columns)} features, "
             f"{len(data.schema.classes)} classes"
@@ -100,13 +100,19 @@ def prepare(cfg: Config, stages: Stages, dataset: Dataset | None = None) -> Prep
     return Prepared(data, split, statistics, constraints)
 
 
-def cnn_images(data: Dataset) -> bool:
-    return data.image is not None and data.image.square
+def cnn_images(data: Dataset) -> tuple[bool, bool]:
+    """Whether the rows are images a CNN takes, and few enough pixels for
+    torch_cnn to join the default families (`families_for`)."""
+    pixels = len(data.frame) * len(data.schema.columns)
+    return (
+        data.image is not None and data.image.square,
+        pixels <= CNN_DEFAULT_MAX_PIXELS,
+    )
 
 
 def with_families(cfg: Config, data: Dataset) -> Config:
     """The configuration as run: tune.families as searched (the card shows it)."""
-    return cfg.model_copy(update={"tune": families_for(cfg.tune, cnn_images(data))})
+    return cfg.model_copy(update={"tune": families_for(cfg.tune, *cnn_images(data))})
 
 
 def train_and_gate(
@@ -120,7 +126,7 @@ def train_and_gate(
     data, split = prepared.dataset, prepared.split
     with stages.stage("tune") as timing:
         with trial_executor(cfg) as executor:
-            searched = families_for(cfg.tune, cnn_images(data))
+            searched = families_for(cfg.tune, *cnn_images(data))
             tuning = tune(
                 split.X_train, split.y_train, data.schema, searched, cfg.seed, executor
             )
