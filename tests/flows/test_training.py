@@ -328,3 +328,17 @@ def test_the_run_records_the_families_it_searched() -> None:
         == (*cfg.tune.families, "torch_cnn")[: len(cfg.tune.families) + has_torch]
     )
     assert with_families(digits, load_dataset(DataConfig(source="digits"))) == digits
+
+
+def test_the_tune_line_counts_pruned_trials_apart_from_lost_ones() -> None:
+    from mlopslab.flows.training import _retried
+    from mlopslab.tune import TrialRecord, TuneResult
+
+    done = TrialRecord(0, "logreg", {}, 0.1, 0.9, 0.9, 0.01)
+    pruned = TrialRecord(
+        1, "torch_mlp", {}, None, None, None, 0.2, "pruned after ...", 1, 0.5, True
+    )
+    lost = TrialRecord(2, "mlp", {}, None, None, None, 0.2, "worker died", retries=1)
+    assert _retried(TuneResult([done, pruned, lost], done)) == (
+        "; 1 pruned; trials [2] lost with their workers"
+    )

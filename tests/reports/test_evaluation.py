@@ -136,6 +136,36 @@ def test_report_says_when_on_which_data_and_how_it_was_tuned() -> None:
     assert "failed: ValueError: &lt;boom&gt;" in trials
 
 
+def test_a_pruned_trial_is_listed_as_pruned_not_failed() -> None:
+    pruned = TrialRecord(
+        4,
+        "torch_mlp",
+        {"layers": 2},
+        None,
+        None,
+        None,
+        0.3,
+        error="pruned after its first fold (log loss 0.9000, above the median "
+        "0.1000 of earlier trials)",
+        first_fold_log_loss=0.9,
+        pruned=True,
+    )
+    facts = RunFacts(
+        created_at=datetime(2026, 3, 4, tzinfo=UTC),
+        data_source="penguins",
+        rows=344,
+        fingerprint="ab" * 32,
+        params={"C": 1.0},
+        trials=[TrialRecord(0, "logreg", {"C": 1.0}, 0.1, 0.9, 0.9, 0.01), pruned],
+        chosen_trial=0,
+    )
+    decision = gate(METRICS, GateConfig(), METRICS, "4")
+    html = render_report("demo", "run1", "logreg", METRICS, decision, facts)
+    trials = html.split("<h2>Tuning trials</h2>", 1)[1]
+    assert "pruned after its first fold (log loss 0.9000" in trials
+    assert "failed:" not in trials
+
+
 def test_gate_reasons_stay_the_only_list_items() -> None:
     # Lesson 3 greps the reasons out as <li> elements.
     html = render_with_facts()

@@ -36,6 +36,7 @@ from mlopslab.stores.registry.client import (
 from mlopslab.stores.registry.versions import REPEATS
 from mlopslab.stores.workspace import Workspace
 from mlopslab.train import TORCH_FAMILIES
+from mlopslab.tune import TrialRecord
 
 # Pinned explicitly: inferring requirements spawns a subprocess and costs seconds.
 MODEL_REQUIREMENTS = (
@@ -347,17 +348,26 @@ def _log_run(
             "cv_macro_f1": trial.cv_macro_f1,
             "seconds": trial.seconds,
             "retries": float(trial.retries),  # re-runs after a lost Ray worker
+            "first_fold_log_loss": trial.first_fold_log_loss,
         }
         _log_batch(
             registry,
             child.info.run_id,
             {"family": trial.family, **trial.params},
             {k: v for k, v in trial_metrics.items() if v is not None},
-            tags={"error": trial.error} if trial.error else {},
+            tags=_trial_tags(trial),
         )
+        failed = trial.error is not None and not trial.pruned
         registry.client.set_terminated(
-            child.info.run_id, "FAILED" if trial.error else "FINISHED"
+            child.info.run_id, "FAILED" if failed else "FINISHED"
         )
+
+
+def _trial_tags(trial: TrialRecord) -> dict[str, str]:
+    """A pruned trial finished early by design; a failed one says why."""
+    if trial.pruned:
+        return {"pruned": "true", "pruned_because": trial.error or ""}
+    return {"error": trial.error} if trial.error else {}
 
 
 def _log_batch(

@@ -179,10 +179,16 @@ def train_and_gate(
 
 
 def _retried(tuning: TuneResult) -> str:
-    """Say which trials a lost worker made run again, or lost for good."""
+    """Say which trials were pruned, which a lost worker made run again, and
+    which it lost for good."""
     again = [t.number for t in tuning.trials if t.retries and t.error is None]
-    lost = [t.number for t in tuning.trials if t.retries and t.error is not None]
-    parts = []
+    lost = [
+        t.number
+        for t in tuning.trials
+        if t.retries and t.error is not None and not t.pruned
+    ]
+    pruned = sum(t.pruned for t in tuning.trials)
+    parts = [f"{pruned} pruned"] if pruned else []
     if again:
         parts.append(f"trials {again} re-run after a lost worker")
     if lost:

@@ -87,7 +87,8 @@ one is highlighted.</p>
 {% for t in trials %}<tr{% if t.number == chosen %} class="chosen"{% endif %}>
 <td>{{ t.number }}</td><td class="text">{{ t.family }}</td>
 <td class="text">{{ params_text(t.params) }}</td>
-{% if t.error %}<td class="text error" colspan="3">failed: {{ t.error }}</td>
+{% if t.pruned %}<td class="text" colspan="3">{{ t.error }}</td>
+{% elif t.error %}<td class="text error" colspan="3">failed: {{ t.error }}</td>
 {% else %}<td>{{ score(t.cv_log_loss) }}</td><td>{{ score(t.cv_accuracy) }}</td>
 <td>{{ score(t.cv_macro_f1) }}</td>{% endif %}
 <td>{{ "%.2f"|format(t.seconds) }}</td></tr>{% endfor %}
