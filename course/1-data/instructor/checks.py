@@ -1,4 +1,11 @@
-"""Assignment 1, hidden checks: run only by `mlopslab course grade`."""
+"""Assignment 1, hidden checks: run only by `mlopslab course grade`.
+
+Instructor material: `mlopslab course export --student` leaves this folder out.
+The public session trains on penguins and on a wine table; these checks also
+send the champion rows the public ones never send, and train on a table of
+their own that no public file names (scikit-learn's breast cancer table, no
+bill columns, two classes), in a session of their own.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlopslab.course.grading import Context, check
+from mlopslab.course.grading import CheckFailed, Context, check
 
-from ..assignment.checks import champion, exit_code, session, signature_inputs
+from ..assignment.checks import champion, session, signature_inputs
 
 # Rows the public checks never send: bill_ratio must be their ratio, not a name.
 LENGTHS = [35.2, 40.1, 48.7, 52.3, 58.0, 44.4]
@@ -39,6 +46,22 @@ out = np.asarray(model[:-1].transform(pd.DataFrame(json.loads(sys.argv[1]))))
 column = names.index("bill_ratio") if "bill_ratio" in names else None
 values = None if column is None else [float(v) for v in out[:, column]]
 print(json.dumps(values))
+"""
+# A table without bill columns that no public file names: 569 tumours, 30
+# measurements (their names made one word each), the target renamed.
+TUMOURS = """
+from sklearn.datasets import load_breast_cancer
+bunch = load_breast_cancer(as_frame=True)
+frame = bunch.frame.rename(columns={"target": "diagnosis"})
+frame["diagnosis"] = bunch.target_names[bunch.target]
+frame.columns = [str(c).replace(" ", "_") for c in frame.columns]
+frame.to_csv("tumours.csv", index=False)
+"""
+OTHER_SESSION = f"""
+learner tumours-csv.log python -I -c {shlex.quote(TUMOURS)}
+learner tumours.log mlopslab run --data tumours.csv --target diagnosis \\
+  --trials 4 --home ws-tumours
+measure tumours.code $?
 """
 RATIO_SESSION = f"""
 rows={shlex.quote(json.dumps(ROWS))}
@@ -119,10 +142,16 @@ def same_split(ctx: Context) -> None:
     points=2,
     visibility="hidden",
     timeout=240,
-    success="mlopslab run on a wine table (no bill columns) exits 0",
+    success="mlopslab run on a table without bill columns exits 0",
     failure="the feature broke datasets without bill columns",
 )
 def other_data_unchanged(ctx: Context) -> None:
-    session(ctx)
-    code = exit_code(ctx, "wine")
-    ctx.expect(code == 0, f"mlopslab run --data wine.csv exited {code}")
+    found = ctx.session(OTHER_SESSION, step="other table")
+    try:
+        code = int(found.measure("tumours.code"))
+    except ValueError:
+        raise CheckFailed("no exit code for the run on another table") from None
+    ctx.expect(
+        code == 0,
+        f"mlopslab run --data tumours.csv (no bill columns) exited {code}",
+    )

@@ -7,7 +7,11 @@ of ReLU units. Here the grader trains its own MLPs (other depths, other
 activations) and a logistic regression, registers each as the champion of a
 name no public file gives, and runs the learner's tool on them. The expected
 probabilities come from the grader's probe, reported before any learner code
-runs in that folder, on rows of its own.
+runs in that folder, on rows of its own and on the gate's test rows (rebuilt
+by the grader's own mlopslab, as in the public checks). A second probe loads
+each weights.pt the tool wrote into a fresh nn.Sequential and reports its
+probabilities on both; the grader compares them, and checks that parity.json
+reports the gap and agreement they really have.
 """
 
 from __future__ import annotations
@@ -21,14 +25,17 @@ import numpy as np
 from mlopslab.course.grading import CheckFailed, Context, Session, check
 
 from ..assignment.checks import (
-    TEST_ROWS,
     TOLERANCE,
     TOOL,
+    Truth,
     expect_code,
+    expect_measured,
     expect_parity,
+    gate_rows,
     number,
     parity_json,
     printed,
+    truth,
 )
 
 HOME = "ws-other"
@@ -40,12 +47,16 @@ MODELS: dict[str, dict[str, Any]] = {
 }
 DEEP = ("deep-tanh", "deeper-logistic")
 OTHER = "not-an-mlp"  # a logistic regression
-PLAN = {"rows_seed": 31, "rows": 40, "models": MODELS, "other": OTHER}
+# The tool's runs whose weights.pt the grader loads: label, then the model.
+PORTS = {"deep-tanh": "deep-tanh", "deeper-logistic": "deeper-logistic"}
+PORTS["strict"] = "wide-relu"
+PLAN = {"rows_seed": 31, "rows": 40, "models": MODELS, "other": OTHER, "ports": PORTS}
 # Both probes start isolated (`python -I`) and import nothing of the copy.
 # This one fits mlopslab's preprocessing on the penguins (from palmerpenguins
 # itself), each MLP and a logistic regression on it, registers each pipeline
 # as the champion of its name, and reports the probabilities each MLP gives
-# the grader's rows.
+# the grader's rows and the gate's test rows (its second argument), with the
+# preprocessed test rows and the sizes of the input and output layers.
 REGISTER = r"""
 import json
 import sys
@@ -53,6 +64,7 @@ import sys
 import mlflow
 import numpy as np
 import palmerpenguins
+import pandas as pd
 from mlflow import MlflowClient
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -62,6 +74,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 plan = json.loads(sys.argv[1])
+test = pd.DataFrame(json.loads(sys.argv[2]))
 frame = palmerpenguins.load_penguins()
 frame = frame[frame["species"].notna()]
 X, y = frame.drop(columns=["species"]), frame["species"].astype(str)
@@ -84,7 +97,13 @@ rows = np.random.default_rng(plan["rows_seed"]).normal(
 )
 mlflow.set_tracking_uri("sqlite:///.mlopslab/mlflow.db")
 client = MlflowClient()
-out = {"inputs": int(inputs.shape[1]), "models": {}}
+test_inputs = pre.transform(test)
+out = {
+    "inputs": int(inputs.shape[1]),
+    "classes": int(y.nunique()),
+    "test_inputs": test_inputs.tolist(),
+    "models": {},
+}
 estimators = {
     name: MLPClassifier(
         hidden_layer_sizes=tuple(spec["hidden"]),
@@ -109,14 +128,17 @@ for name, estimator in estimators.items():
         )
     version = str(info.registered_model_version)
     client.set_registered_model_alias(name, "champion", version)
-    out["models"][name] = {
-        "version": version,
-        "proba": estimator.predict_proba(rows).tolist(),
-    }
+    out["models"][name] = {"version": version}
+    if name in plan["models"]:
+        out["models"][name]["proba"] = estimator.predict_proba(rows).tolist()
+        test_proba = estimator.predict_proba(test_inputs)
+        out["models"][name]["test_proba"] = test_proba.tolist()
 print(json.dumps(out))
 """
-# This one loads each deep model's weights.pt into a fresh nn.Sequential of
-# the model's architecture and reports its probabilities on the same rows.
+# This one loads each run's weights.pt into a fresh nn.Sequential of its
+# model's architecture (the input and output sizes the first probe reported,
+# its second argument) and reports its probabilities on the same rows, and on
+# the preprocessed test rows.
 WEIGHTS = r"""
 import json
 import sys
@@ -126,45 +148,60 @@ import torch
 from torch import nn
 
 plan = json.loads(sys.argv[1])
+registered = json.loads(sys.argv[2])
+inputs, classes = registered["inputs"], registered["classes"]
+rows = np.random.default_rng(plan["rows_seed"]).normal(size=(plan["rows"], inputs))
+test = np.asarray(registered["test_inputs"], dtype=np.float64)
 acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid}
 out = {}
-for name, spec in plan["models"].items():
+for label, name in plan["ports"].items():
+    spec = plan["models"][name]
     try:
-        sizes = [10, *spec["hidden"], 3]
+        sizes = [inputs, *spec["hidden"], classes]
         layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(nn.Linear(n_in, n_out))
             if i < len(sizes) - 2:
                 layers.append(acts[spec["activation"]]())
         fresh = nn.Sequential(*layers)
-        fresh.load_state_dict(torch.load(f"out/{name}/weights.pt", weights_only=True))
+        fresh.load_state_dict(torch.load(f"out/{label}/weights.pt", weights_only=True))
         fresh.eval()
-        rows = np.random.default_rng(plan["rows_seed"]).normal(size=(plan["rows"], 10))
         with torch.no_grad():
             proba = torch.softmax(fresh(torch.from_numpy(rows.astype(np.float32))), 1)
-        out[name] = {"proba": proba.double().numpy().tolist()}
+            ported = torch.softmax(fresh(torch.from_numpy(test.astype(np.float32))), 1)
+        out[label] = {
+            "proba": proba.double().numpy().tolist(),
+            "test_proba": ported.double().numpy().tolist(),
+        }
     except Exception as exc:
-        out[name] = {"error": f"{exc!r}"[:300]}
+        out[label] = {"error": f"out/{label}/weights.pt: {exc!r}"[:300]}
 print(json.dumps(out))
 """
-SESSION = f"""
+
+
+def session_script(rows: dict[str, list[Any]]) -> str:
+    return f"""
 {TOOL}
 plan={shlex.quote(json.dumps(PLAN))}
+rows={shlex.quote(json.dumps(rows))}
 learner /dev/null mkdir -p {HOME}/.mlopslab
 cd {HOME} || exit 1
-probe register.log python -I -c {shlex.quote(REGISTER)} "$plan" \
-  | tail -n 1 | report registered
+registered=$(probe register.log python -I -c {shlex.quote(REGISTER)} "$plan" "$rows" \\
+  | tail -n 1)
+measure registered "$registered"
 tool deep-tanh --model-name deep-tanh
 tool deeper-logistic --model-name deeper-logistic
 tool strict --model-name wide-relu --tolerance {STRICT!r}
 tool other --model-name {OTHER}
-probe weights.log python -I -c {shlex.quote(WEIGHTS)} "$plan" \
+probe weights.log python -I -c {shlex.quote(WEIGHTS)} "$plan" "$registered" \\
   | tail -n 1 | report weights
 """
 
 
 def session(ctx: Context) -> Session:
-    return ctx.session(SESSION, timeout=280, step="other models")
+    # No mlopslab.toml in that folder: the default configuration's test rows.
+    script = session_script(gate_rows(ctx, config=""))
+    return ctx.session(script, timeout=280, step="other models")
 
 
 def report(found: Session, name: str) -> dict[str, Any]:
@@ -185,6 +222,14 @@ def registered(found: Session, name: str) -> dict[str, Any]:
     return model
 
 
+def measured(ctx: Context, found: Session, label: str) -> Truth:
+    """The grader's truth of one run's weights.pt on the gate's test rows."""
+    mine = report(found, "weights").get(label, {})
+    ctx.expect("error" not in mine, f"{label}: {mine.get('error')}")
+    expected = registered(found, PORTS[label]).get("test_proba")
+    return truth(ctx, expected, mine.get("test_proba"), f"out/{label}")
+
+
 @check(
     "ports of deeper MLPs with tanh and logistic units pass the parity test",
     points=3,
@@ -200,7 +245,12 @@ def deeper_ports(ctx: Context) -> None:
         expect_code(ctx, found, name, 0, what)
         version = registered(found, name)["version"]
         expect_parity(
-            ctx, parity_json(ctx, f"{HOME}/out/{name}"), name, version, TOLERANCE
+            ctx,
+            parity_json(ctx, f"{HOME}/out/{name}"),
+            name,
+            version,
+            TOLERANCE,
+            measured(ctx, found, name),
         )
 
 
@@ -239,15 +289,15 @@ def strict_tolerance(ctx: Context) -> None:
     expect_code(ctx, found, "strict", 1, what)
     result = parity_json(ctx, f"{HOME}/out/strict")
     ctx.expect(result["model_name"] == "wide-relu", "parity.json names another model")
-    ctx.expect(result["n_rows"] == TEST_ROWS, f"n_rows is {result['n_rows']!r}")
     ctx.expect(
         number(result["tolerance"]) == STRICT,
         f"tolerance is {result['tolerance']!r}",
     )
-    gap = number(result["max_abs_diff"])
+    real = measured(ctx, found, "strict")
+    expect_measured(ctx, result, real, "wide-relu")
     ctx.expect(
-        gap is not None and STRICT < gap < TOLERANCE,
-        f"max_abs_diff is {gap!r}: not a float32 port's rounding",
+        STRICT < real.gap < TOLERANCE,
+        f"the port's gap is {real.gap!r}: not a float32 port's rounding",
     )
 
 
