@@ -131,6 +131,32 @@ def test_idx_rejects_truncated_and_bad_magic(tmp_path: Path) -> None:
         read_idx(path)
 
 
+@pytest.mark.parametrize(
+    ("images", "labels", "dtype", "message"),
+    [
+        (np.zeros((3, 4, 4)), np.array([0, 1]), ">u1", "IDX shapes do not match"),
+        (np.zeros((0, 4, 4)), np.zeros(0), ">u1", "holds no images"),
+        (np.full((4, 4, 4), 0.5), np.array([0, 1, 0, 1]), ">f4", "the value 0.5"),
+    ],
+)
+def test_idx_that_cannot_train_is_one_data_error(
+    tmp_path: Path, images: np.ndarray, labels: np.ndarray, dtype: str, message: str
+) -> None:
+    write_idx(tmp_path / "train-images-idx3-ubyte", images, dtype=dtype)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    with pytest.raises(DataError, match=message):
+        load_dataset(DataConfig(source=str(tmp_path)))
+
+
+def test_idx_range_spans_every_file(tmp_path: Path) -> None:
+    floats = np.linspace(-300, 0, 32).reshape(2, 4, 4)
+    write_idx(tmp_path / "a-images-idx3-ubyte", floats, dtype=">f4")
+    write_idx(tmp_path / "a-labels-idx1-ubyte", np.array([0, 1]))
+    write_idx(tmp_path / "b-images-idx3-ubyte", np.zeros((2, 4, 4)))  # bytes
+    write_idx(tmp_path / "b-labels-idx1-ubyte", np.array([0, 1]))
+    assert load_idx_dir(tmp_path)[1] == Image(4, 4, -300.0, 255.0)
+
+
 def test_idx_images_without_labels(tmp_path: Path) -> None:
     write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((2, 3, 3)))
     with pytest.raises(DataError, match="no labels file"):

@@ -105,10 +105,11 @@ def test_same_seed_same_probabilities_other_seed_others(
     cls: type, digits: tuple[Data, Data], torch_state: None
 ) -> None:
     (X, y), (X_test, _) = digits
+    torch.set_num_threads(1)
     first = small(cls, random_state=3).fit(X, y).predict_proba(X_test)
     # Neither torch's global seed nor its thread count changes the result.
     torch.manual_seed(12345)
-    torch.set_num_threads(2)
+    torch.set_num_threads(3)
     again = small(cls, random_state=3).fit(X, y).predict_proba(X_test)
     assert np.array_equal(first, again)
     other = small(cls, random_state=4).fit(X, y).predict_proba(X_test)
@@ -204,6 +205,29 @@ def test_cnn_takes_larger_images() -> None:
     y = np.arange(40) % 3
     model = TorchCNNClassifier(channels=4, max_epochs=2).fit(X, y)
     assert model.predict_proba(X).shape == (40, 3)
+
+
+def test_a_failed_fit_leaves_nothing_that_looks_fitted(
+    digits: tuple[Data, Data], torch_state: None
+) -> None:
+    (X, y), _ = digits
+    model = small(TorchCNNClassifier)
+    with pytest.raises(ValueError, match="square images"):
+        model.fit(X[:, :10], y)
+    assert not hasattr(model, "classes_") and not hasattr(model, "module_")
+
+
+def test_a_pytorch_failure_is_a_value_error(
+    digits: tuple[Data, Data], torch_state: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (X, y), _ = digits
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("DefaultCPUAllocator: not enough memory\nmore detail")
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", out_of_memory)
+    with pytest.raises(ValueError, match=r"^PyTorch failed: DefaultCPUAllocator"):
+        small(TorchMLPClassifier).fit(X, y)
 
 
 def test_one_class_is_refused() -> None:

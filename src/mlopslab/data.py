@@ -305,6 +305,10 @@ def load_idx_dir(folder: Path) -> tuple[pd.DataFrame, Image]:
                 f"{labels_path.name} {labels.shape}",
                 "use MNIST-style image (N,H,W) and label (N,) files",
             )
+        if len(images) == 0:
+            raise DataError(
+                f"{images_path.name} holds no images", "use a file with images in it"
+            )
         shapes.add(images.shape[1:])
         low, high = _pixel_range(images, low, high)
         pixels = images.reshape(len(images), -1).astype(np.float32)
@@ -324,15 +328,23 @@ def load_idx_dir(folder: Path) -> tuple[pd.DataFrame, Image]:
             + ", ".join("x".join(map(str, s)) for s in sorted(shapes)),
             "keep images of one size in the folder",
         )
+    if high <= low:
+        raise DataError(
+            f"every pixel in {folder} has the value {low:g}",
+            "check the image files: there is nothing to learn from",
+        )
     ((height, width),) = shapes
     return pd.concat(frames, ignore_index=True), Image(height, width, low, high)
 
 
 def _pixel_range(images: np.ndarray, low: float, high: float) -> tuple[float, float]:
-    """A byte image's full 0-255 range; otherwise the values seen."""
+    """The range over the files so far: a byte file's is its format's, 0 to 255;
+    another's, the values it holds."""
     if images.dtype == np.uint8:
-        return 0.0, 255.0
-    return min(low, float(images.min())), max(high, float(images.max()))
+        seen = (0.0, 255.0)
+    else:
+        seen = (float(images.min()), float(images.max()))
+    return min(low, seen[0]), max(high, seen[1])
 
 
 def read_idx(path: Path) -> np.ndarray:

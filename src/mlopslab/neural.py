@@ -45,14 +45,22 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         raise NotImplementedError
 
     def fit(self, X: Any, y: Any) -> _TorchClassifier:
+        """Fitted attributes are set only once training has succeeded.
+
+        PyTorch's own failures (out of memory, a bad shape) come back as
+        ValueError, so tuning records them as one failed trial.
+        """
         features = np.asarray(X, dtype=np.float32)
-        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
-        if len(self.classes_) < 2:
+        classes, codes = np.unique(np.asarray(y), return_inverse=True)
+        if len(classes) < 2:
             raise ValueError("a classifier needs at least two classes")
-        self.n_features_in_ = features.shape[1]
-        with _reproducible(self.random_state) as generator:
-            module = self._network(features.shape[1], len(self.classes_))
-            self._train(module, features, codes.astype(np.int64), generator)
+        try:
+            with _reproducible(self.random_state) as generator:
+                module = self._network(features.shape[1], len(classes))
+                self._train(module, features, codes.astype(np.int64), generator)
+        except RuntimeError as exc:
+            raise ValueError(f"PyTorch failed: {str(exc).splitlines()[0]}") from exc
+        self.classes_, self.n_features_in_ = classes, features.shape[1]
         return self
 
     def _train(

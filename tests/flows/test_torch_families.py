@@ -68,6 +68,7 @@ def penguins_homes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("torch-families")  # one worker builds the fixtures once
 def test_digits_cnn_champion_scores_alike_in_predict_and_pyfunc(
     cli: Cli, digits_home: Path, tmp_path: Path
 ) -> None:
@@ -108,6 +109,7 @@ def test_digits_cnn_champion_scores_alike_in_predict_and_pyfunc(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("torch-families")  # one worker builds the fixtures once
 def test_penguins_torch_mlp_is_trained_gated_and_registered(
     penguins_homes: list[Path],
 ) -> None:
@@ -130,6 +132,7 @@ def test_penguins_torch_mlp_is_trained_gated_and_registered(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("torch-families")  # one worker builds the fixtures once
 def test_the_same_torch_run_in_a_fresh_workspace_repeats_itself(
     penguins_homes: list[Path],
 ) -> None:
@@ -155,14 +158,15 @@ print(",".join(map(str, model.predict(rows))))
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("torch-families")  # one worker builds the fixtures once
 @pytest.mark.parametrize("case", ["digits", "penguins"])
 def test_a_torch_model_needs_its_requirements_not_mlopslab(
-    case: str,
-    digits_home: Path,
-    penguins_homes: list[Path],
-    tmp_path: Path,
+    case: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    home = digits_home if case == "digits" else penguins_homes[0]
+    if case == "digits":
+        home: Path = request.getfixturevalue("digits_home")
+    else:
+        home = request.getfixturevalue("penguins_homes")[0]
     (pickled,) = (home / "artifacts").rglob("model.pkl")
     requirements = (pickled.parent / "requirements.txt").read_text().split()
     assert f"torch=={torch.__version__.split('+')[0]}" in requirements

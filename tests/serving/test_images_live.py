@@ -21,7 +21,8 @@ from tests.browser import needs_browser, rendered_dom
 from tests.conftest import Cli
 from tests.servers import Endpoint, copy_workspace, free_port
 
-pytestmark = pytest.mark.slow
+# One worker trains and serves the module's model once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("images-live")]
 
 PIXELS = [f"pixel_{i}" for i in range(64)]
 
