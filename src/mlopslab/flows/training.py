@@ -126,9 +126,9 @@ def train_and_gate(
     data, split = prepared.dataset, prepared.split
     with stages.stage("tune") as timing:
         with trial_executor(cfg) as executor:
-            searched = families_for(cfg.tune, *cnn_images(data))
+            # cfg.tune.families as searched: `run_pipeline` resolved them.
             tuning = tune(
-                split.X_train, split.y_train, data.schema, searched, cfg.seed, executor
+                split.X_train, split.y_train, data.schema, cfg.tune, cfg.seed, executor
             )
         timing.result = (
             f"{len(tuning.trials)} trials, best {tuning.best.family} "
