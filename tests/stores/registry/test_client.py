@@ -28,6 +28,22 @@ def add_version(registry: Registry, tmp_path: Path, status: str = "pending") -> 
     return info.version
 
 
+def test_an_experiment_another_run_created_first_is_used(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs on one server both find no experiment, then both create it."""
+    create = registry.client.create_experiment
+
+    def lose_the_race(name: str, **kwargs: object) -> str:
+        create(name)  # the other run, first
+        return create(name)  # MLflow's own RESOURCE_ALREADY_EXISTS
+
+    monkeypatch.setattr(registry.client, "create_experiment", lose_the_race)
+    made = registry.experiment_id("penguins")
+    found = registry.client.get_experiment_by_name("penguins")
+    assert found is not None and made == found.experiment_id
+
+
 def test_promote_moves_champion_and_previous(
     registry: Registry, tmp_path: Path
 ) -> None:

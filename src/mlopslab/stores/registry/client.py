@@ -43,6 +43,7 @@ TRACKING_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 # A reference MLflow refuses: an alias that is not set, a malformed name.
 INVALID = "INVALID_PARAMETER_VALUE"
+ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
 # What a store that cannot answer raises. requests' errors are OSErrors.
 STORE_FAILURES = (MlflowException, SQLAlchemyError, OSError)
 # The first request to a server fails fast: a server that is down is reported
@@ -103,11 +104,20 @@ class Registry:
             experiment = self.client.get_experiment_by_name(name)
             if experiment is not None:
                 return str(experiment.experiment_id)
-            return str(
-                self.client.create_experiment(
-                    name, artifact_location=self.artifact_location
+            try:
+                return str(
+                    self.client.create_experiment(
+                        name, artifact_location=self.artifact_location
+                    )
                 )
-            )
+            except MlflowException as exc:
+                # Another run on the same server created it first: use theirs.
+                if _error_code(exc) != ALREADY_EXISTS:
+                    raise
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is None:  # created, then deleted at once: say so
+                raise MlflowException(f"experiment '{name}' vanished as it was made")
+            return str(experiment.experiment_id)
 
     def version(self, name: str, ref: str) -> VersionInfo:
         """Resolve a version number or an alias (`3`, `champion`, `@previous`)."""
