@@ -55,6 +55,10 @@ class DataConfig(Frozen):
 class SplitConfig(Frozen):
     test_size: float = Field(0.2, gt=0.0, lt=0.5)
     valid_size: float = Field(0.15, gt=0.0, lt=0.5)
+    # Share of the rest held back, with the golden test set, as rows no model
+    # trains on: `simulate traffic` draws from it. 0 keeps none (traffic is
+    # then synthesised from the training rows, and says so).
+    pool_size: float = Field(0.0, ge=0.0, lt=0.5)
 
 
 class TuneConfig(Frozen):
@@ -107,6 +111,20 @@ class GateConfig(Frozen):
             )
         return thresholds
 
+    # The champion comparison's paired test on the golden test set (exact
+    # McNemar): with require_significance, "better" must also be unlikely
+    # to be noise at this p-value.
+    require_significance: bool = False
+    significance: float = Field(0.05, gt=0, lt=1)
+    # Fairness over evaluate.sensitive_features: the largest accuracy gap
+    # between groups of one feature, and recall floors per group. Floor keys
+    # are "feature=group", or "*" for every group with enough rows.
+    max_group_gap: float | None = Field(None, ge=0, le=1)
+    group_recall_floors: dict[str, float] = Field(default_factory=dict)
+    # Expected calibration error above which the model is calibrated
+    # (sigmoid, out-of-fold) before the gate; None never calibrates.
+    max_calibration_error: float | None = Field(0.1, gt=0, le=1)
+
 
 class RegistryConfig(Frozen):
     model_name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -139,6 +157,9 @@ class ColumnDrift(Frozen):
 class MonitorConfig(Frozen):
     """`mlopslab monitor`: the window, the tests and when to call it a violation."""
 
+    # Attribution drift: the importance ranking on the window against the
+    # baseline's; flagged when their Spearman correlation falls below this.
+    attribution_threshold: float = Field(0.5, ge=-1, le=1)
     last: int = Field(500, ge=1)
     min_rows: int = Field(30, ge=1)  # below this a feature reads "insufficient data"
     small_reference: int = Field(
@@ -184,6 +205,27 @@ class CourseConfig(Frozen):
     token: str | None = None
 
 
+class EvaluateConfig(Frozen):
+    """What the evaluation measures beyond the headline metrics."""
+
+    # Columns whose groups are compared (fairness). Unset: penguins' sex and
+    # island; none for other data.
+    sensitive_features: tuple[str, ...] | None = None
+    min_group_rows: int = Field(10, ge=2)  # fewer: "insufficient", never a gap
+    importance_repeats: int = Field(5, ge=1, le=100)
+    # |Spearman| at which numeric columns are shuffled together as one group.
+    importance_grouping: float = Field(0.8, gt=0, le=1)
+
+
+class CardConfig(Frozen):
+    """The model card's words for reviewers. Unset: honest defaults."""
+
+    intended_use: str | None = None
+    out_of_scope: str | None = None
+    limitations: str | None = None
+    ethical_considerations: str | None = None
+
+
 class Config(Frozen):
     home: Path = Path(".mlopslab")
     seed: int = 42
@@ -196,6 +238,8 @@ class Config(Frozen):
     monitor: MonitorConfig = MonitorConfig()
     executor: ExecutorConfig = ExecutorConfig()
     course: CourseConfig = CourseConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    card: CardConfig = CardConfig()
 
 
 SECRET = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")

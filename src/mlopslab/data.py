@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,8 @@ IDX_DTYPES = {
     0x0E: ">f8",
 }
 ColumnKind = Literal["numeric", "categorical"]
+# Parquet schema metadata in files mlopslab saves (stores/datasets.py).
+LINEAGE_KEY = b"mlopslab"
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,19 @@ class Schema:
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """What a saved training set was built from (in its parquet metadata)."""
+
+    source: str  # the data source its rows first came from
+    golden: str  # the key of the golden test set it was split around
+    labelled_rows: int = 0  # rows that came from labelled captures
+    model_name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Dataset:
     name: str
     source: str
@@ -94,6 +110,9 @@ class Dataset:
     schema: Schema
     fingerprint: str
     dropped_unlabelled: int = 0
+    # Set when the rows are a run's saved training data (or a retrain's):
+    # where they came from, so their test rows stay the same golden set.
+    lineage: Lineage | None = None
 
     @property
     def X(self) -> pd.DataFrame:
@@ -109,7 +128,14 @@ class Dataset:
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:
-    """Read the configured source, validate the target and infer the schema."""
+    """Read the configured source, validate the target and infer the schema.
+
+    A parquet file that mlopslab saved as a run's training data brings its
+    target, name, image shape and lineage with it.
+    """
+    saved = _saved_training(cfg.source)
+    if saved is not None:
+        return _load_saved(cfg, saved)
     name, frame, default_target, image = _read_source(cfg.source)
     target = cfg.target or default_target
     if target is None:
@@ -120,6 +146,52 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     if target != default_target:
         image = None  # predicting a pixel: a table, not images
     return build_dataset(name, cfg.source, frame, target, image)
+
+
+def _saved_training(source: str) -> dict[str, Any] | None:
+    """The metadata mlopslab wrote into a training-data parquet file, if any."""
+    if Path(source).suffix.lower() not in {".parquet", ".pq"}:
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(source).metadata or {}
+        content = json.loads(metadata.get(LINEAGE_KEY, b"null"))
+    except (OSError, ValueError):
+        return None  # not ours, or unreadable: the ordinary reader says why
+    wanted = {"source", "target", "golden"}
+    if not isinstance(content, dict) or not wanted <= set(content):
+        return None
+    return content
+
+
+def _load_saved(cfg: DataConfig, saved: dict[str, Any]) -> Dataset:
+    target = cfg.target or str(saved["target"])
+    image = Image(**saved["image"]) if saved.get("image") else None
+    name = str(saved.get("name") or _model_name(Path(cfg.source).stem))
+    dataset = build_dataset(name, cfg.source, _read_table(Path(cfg.source)), target)
+    lineage = Lineage(
+        source=str(saved["source"]),
+        golden=str(saved["golden"]),
+        labelled_rows=int(saved.get("labelled_rows", 0)),
+        model_name=saved.get("model_name"),
+    )
+    schema = replace(dataset.schema, image=image if target == saved["target"] else None)
+    return replace(dataset, lineage=lineage, schema=schema)
+
+
+def training_metadata(dataset: Dataset, golden: str, model_name: str) -> dict[str, Any]:
+    """What a run's saved training data records about itself (`_load_saved`)."""
+    lineage = dataset.lineage
+    return {
+        "name": dataset.name,
+        "model_name": model_name,
+        "source": lineage.source if lineage else dataset.source,
+        "target": dataset.target,
+        "golden": golden,
+        "labelled_rows": lineage.labelled_rows if lineage else 0,
+        "image": dataset.image.to_dict() if dataset.image else None,
+    }
 
 
 def build_dataset(

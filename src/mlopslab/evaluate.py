@@ -195,3 +195,17 @@ def _champion_checks(
             }
         )
     return checks
+
+
+def add_checks(decision: GateDecision, checks: list[dict[str, Any]]) -> GateDecision:
+    """The decision with more checks (significance, fairness): each must pass too."""
+    if not checks:
+        return decision
+    every = [*decision.checks, *checks]
+    return GateDecision(
+        approved=decision.approved and all(check["passed"] for check in checks),
+        reasons=[check["reason"] for check in every],
+        champion_version=decision.champion_version,
+        champion_metrics=decision.champion_metrics,
+        checks=every,
+    )

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlopslab.config import DataConfig
+from mlopslab.data import load_dataset, training_metadata
 from mlopslab.errors import ConfigError
 from mlopslab.flows.simulate import (
     UNSEEN,
@@ -18,6 +20,7 @@ from mlopslab.flows.simulate import (
     simulated_labels,
 )
 from mlopslab.serving.schema import RowError, RowSchema
+from mlopslab.stores.datasets import DatasetStore
 from tests.conftest import Cli
 from tests.test_cli import one_line_error
 
@@ -146,6 +149,7 @@ class FakeServer(BaseHTTPRequestHandler):
     """/model as `mlopslab serve` describes penguins; /predict validates as it does."""
 
     posted: ClassVar[list[list[dict[str, Any]]]] = []
+    card: ClassVar[dict[str, Any]] = {}
 
     def do_GET(self) -> None:
         self.reply(
@@ -154,7 +158,7 @@ class FakeServer(BaseHTTPRequestHandler):
                 "name": "penguins",
                 "version": "1",
                 "signature": SIGNATURE,
-                "card": {"data_source": "penguins", "target": "species"},
+                "card": FakeServer.card,
             },
         )
 
@@ -181,9 +185,36 @@ class FakeServer(BaseHTTPRequestHandler):
         return
 
 
+def recorded_datasets(folder: Path) -> dict[str, Any]:
+    """A served card's golden and training records, with their files."""
+    penguins = load_dataset(DataConfig(source="penguins"))
+    store = DatasetStore(folder)
+    test, rest = penguins.frame.iloc[:60], penguins.frame.iloc[60:]
+    golden, _ = store.freeze(
+        "penguins-k",
+        test,
+        test.iloc[:0],
+        digest="d",
+        source="penguins",
+        target="species",
+    )
+    training = store.save_training(
+        rest,
+        "e" * 16,
+        training_metadata(penguins, "penguins-k", "penguins"),
+    )
+    return {
+        "data_source": "penguins",
+        "target": "species",
+        "golden": golden.to_dict(),
+        "training": {"path": str(training)},
+    }
+
+
 @pytest.fixture
-def fake_url() -> Iterator[str]:
+def fake_url(tmp_path: Path) -> Iterator[str]:
     FakeServer.posted = []
+    FakeServer.card = recorded_datasets(tmp_path / "datasets")
     server = HTTPServer(("127.0.0.1", 0), FakeServer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"

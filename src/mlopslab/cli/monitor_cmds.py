@@ -168,14 +168,13 @@ def simulate_traffic(
     import httpx
     import numpy as np
 
-    from mlopslab.config import DataConfig
-    from mlopslab.data import load_dataset
     from mlopslab.errors import DataError
     from mlopslab.flows.simulate import (
         apply_drift,
         check_drift,
         parse_drift,
         send_traffic,
+        traffic_rows,
     )
 
     specs = [parse_drift(spec) for spec in drift or []]
@@ -192,26 +191,23 @@ def simulate_traffic(
         ) from exc
     for spec in specs:  # before anything is sent
         check_drift(spec, signature, model)
-    dataset = load_dataset(
-        DataConfig(source=card["data_source"], target=card["target"])
-    )
     rng = np.random.default_rng(seed)
-    sample = dataset.frame.sample(n=n, replace=True, random_state=seed).reset_index(
-        drop=True
-    )
-    rows = sample.drop(columns=[dataset.target])
+    sample, how = traffic_rows(card, n, rng)
+    target = str(card["target"])
+    rows = sample.drop(columns=[target])
     for spec in specs:
         rows = apply_drift(rows, spec, rng)
     sent = send_traffic(
         url,
         rows,
-        sample[dataset.target],
+        sample[target],
         batch,
         workspace.home / "simulations" / "truth.csv",
     )
     typer.echo(
         f"sent {sent} rows to {url}"
         + (f" with drift {', '.join(drift or [])}" if drift else "")
+        + f": {how}"
     )
 
 

@@ -60,6 +60,13 @@ def run(
         bool,
         typer.Option("--fail-on-reject", help="Exit 3 when the gate rejects (for CI)."),
     ] = False,
+    new_test_set: Annotated[
+        bool,
+        typer.Option(
+            "--new-test-set",
+            help="Freeze a new golden test set for this data (the next version).",
+        ),
+    ] = False,
     executor: ExecutorOpt = None,
     ray_address: RayAddressOpt = None,
     home: HomeOpt = None,
@@ -95,7 +102,9 @@ def run(
     # The registry opens once the data has passed its checks (MLflow: 1.5 s
     # to import, more to create a store).
     connect = partial(open_registry, workspace)
-    summary = run_pipeline(cfg, workspace, connect, RichReporter(console))
+    summary = run_pipeline(
+        cfg, workspace, connect, RichReporter(console), new_test_set=new_test_set
+    )
     render_summary(console, summary, time.perf_counter() - started)
     if fail_on_reject and not summary.decision.approved:
         return GATE_REJECTED_EXIT_CODE

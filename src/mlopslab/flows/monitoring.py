@@ -256,14 +256,36 @@ def send_alerts(
 
 
 def retraining_dataset(baseline: Baseline, window: Window, name: str) -> Dataset:
-    """The champion's training source plus the labelled captured rows."""
-    from mlopslab.config import DataConfig
-    from mlopslab.data import build_dataset, load_dataset
+    """The champion's exact training rows plus the window's labelled rows.
 
-    source, target = baseline.card["data"]["source"], baseline.card["data"]["target"]
-    original = load_dataset(DataConfig(source=source, target=target))
+    The test set stays the source's golden test set: labelled captures only
+    ever join training and validation (a mislabelled row cannot make the
+    test set wrong), and a row already trained on is not added twice.
+    """
+    from dataclasses import replace
+
+    from mlopslab.config import DataConfig
+    from mlopslab.data import Lineage, build_dataset, load_dataset
+    from mlopslab.golden import row_keys, source_key
+
+    card = baseline.card["data"]
+    training = card.get("training")
+    if training:
+        base = load_dataset(DataConfig(source=training["path"]))
+    else:  # a champion from before training rows were saved
+        base = load_dataset(DataConfig(source=card["source"], target=card["target"]))
+    target = base.target
     labelled = window.inputs[window.labels.notna().to_numpy()].copy()
     labelled[target] = window.labels[window.labels.notna()].to_numpy()
-    combined = pd.concat([original.frame, labelled], ignore_index=True)
-    # The source stays the original so the next retrain can reload it too.
-    return build_dataset(name, source, combined, target, original.image)
+    labelled = labelled.reindex(columns=base.frame.columns)
+    new = labelled[~row_keys(labelled).isin(set(row_keys(base.frame))).to_numpy()]
+    combined = pd.concat([base.frame, new], ignore_index=True)
+    earlier = base.lineage
+    lineage = Lineage(
+        source=earlier.source if earlier else base.source,
+        golden=earlier.golden if earlier else source_key(base),
+        labelled_rows=(earlier.labelled_rows if earlier else 0) + len(new),
+        model_name=name,
+    )
+    dataset = build_dataset(name, base.source, combined, target, base.image)
+    return replace(dataset, lineage=lineage)

@@ -33,7 +33,7 @@ from mlopslab.stores.registry.client import (
     VersionInfo,
     unreachable,
 )
-from mlopslab.stores.registry.versions import REPEATS
+from mlopslab.stores.registry.versions import GOLDEN, REPEATS, TRAINING_DIGEST
 from mlopslab.stores.workspace import Workspace
 from mlopslab.train import TORCH_FAMILIES
 from mlopslab.tune import TrialRecord
@@ -128,6 +128,13 @@ def _apply_status(
     cfg: Config, registry: Registry, trained: Trained, version: str, status: str
 ) -> None:
     registry.set_status(trained.model_name, version, status)
+    if trained.datasets is not None:
+        golden = trained.datasets.golden
+        for tag, value in (
+            (TRAINING_DIGEST, trained.datasets.training_digest),
+            (GOLDEN, f"{golden.key} v{golden.version}"),
+        ):
+            registry.set_tag(trained.model_name, version, tag, value)
     if trained.repeats is not None:
         # Said in the registry too, so that it outlives the terminal.
         registry.set_tag(trained.model_name, version, REPEATS, trained.repeats)
@@ -303,6 +310,7 @@ def _write_card(
             "classes": list(data.schema.classes),
             "features": [c.__dict__ for c in data.schema.columns],
             "image": data.image.to_dict() if data.image else None,
+            **_dataset_records(trained),
         },
         split_sizes=trained.split.sizes,
         family=trained.tuning.best.family,
@@ -336,6 +344,7 @@ def _log_run(
     metrics = {f"test_{k}": v for k, v in trained.metrics.headline().items()}
     metrics |= {f"valid_{k}": v for k, v in trained.validation.headline().items()}
     _log_batch(registry, run_id, params, metrics)
+    _log_datasets(trained)
     for trial in trained.tuning.trials:
         child = registry.client.create_run(
             experiment_id,
@@ -361,6 +370,58 @@ def _log_run(
         registry.client.set_terminated(
             child.info.run_id, "FAILED" if failed else "FINISHED"
         )
+
+
+def _dataset_records(trained: Trained) -> dict[str, Any]:
+    """The card's record of the golden test set and the training rows."""
+    saved = trained.datasets
+    if saved is None:
+        return {}
+    lineage = trained.dataset.lineage
+    return {
+        # Where the rows first came from: a retrain's is its champion's.
+        "source": lineage.source if lineage else trained.dataset.source,
+        "golden": {**saved.golden.to_dict(), "frozen_by_this_run": saved.new_golden},
+        "training": {
+            "path": str(saved.training),
+            "digest": saved.training_digest,
+            "rows": saved.training_rows,
+            "labelled_rows": lineage.labelled_rows if lineage else 0,
+        },
+    }
+
+
+def _log_datasets(trained: Trained) -> None:
+    """The golden test set and the training rows as MLflow dataset inputs."""
+    saved = trained.datasets
+    if saved is None:
+        return
+    from mlflow.data.pandas_dataset import from_pandas
+
+    golden = trained.split.X_test.assign(
+        **{trained.dataset.target: trained.split.y_test}
+    )
+    mlflow.log_input(
+        from_pandas(
+            golden,
+            source=saved.golden.path.as_uri(),
+            targets=trained.dataset.target,
+            name=f"golden-{saved.golden.key}-v{saved.golden.version}",
+            digest=saved.golden.digest[:16],
+        ),
+        context="testing",
+    )
+    X, y = trained.split.train_and_valid()
+    mlflow.log_input(
+        from_pandas(
+            X.assign(**{trained.dataset.target: y}),
+            source=saved.training.as_uri(),
+            targets=trained.dataset.target,
+            name=f"training-{saved.training_digest[:12]}",
+            digest=saved.training_digest[:16],
+        ),
+        context="training",
+    )
 
 
 def _trial_tags(trial: TrialRecord) -> dict[str, str]:

@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import pandas as pd
+
 from mlopslab.data import Dataset
 from mlopslab.evaluate import GateDecision, Metrics
+from mlopslab.golden import Holdout
 from mlopslab.preprocess import Split
+from mlopslab.stores.datasets import GoldenRef
 from mlopslab.tune import TuneResult
 
 
@@ -52,6 +56,39 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class GoldenPlan:
+    """The golden test set a run is scored on: the one in use, or one to freeze
+    when the run registers (the first run on a source, or --new-test-set)."""
+
+    key: str
+    holdout: Holdout
+    digest: str
+    current: GoldenRef | None  # the version in use before this run
+    new_because: str | None = None  # why a new version is frozen, if one is
+    # The rows train and validation were split from, in the data's order,
+    # and their digest (the run's training data).
+    remainder: pd.DataFrame | None = None
+    training_digest: str = ""
+
+    @property
+    def version(self) -> int:
+        """The version this run is scored on (frozen when it registers)."""
+        base = self.current.version if self.current else 0
+        return base + 1 if self.new_because else base
+
+
+@dataclass(frozen=True)
+class RunDatasets:
+    """The datasets a run recorded: its golden test set and training rows."""
+
+    golden: GoldenRef
+    training: Path
+    training_digest: str
+    training_rows: int
+    new_golden: bool
+
+
+@dataclass(frozen=True)
 class Prepared:
     """The data, checked and split, with its baseline: what needs no registry."""
 
@@ -59,6 +96,7 @@ class Prepared:
     split: Split
     statistics: dict[str, Any]
     constraints: dict[str, Any]
+    golden: GoldenPlan | None = None  # None: a plain split, nothing persisted
 
 
 @dataclass
@@ -83,6 +121,8 @@ class Trained:
     # The champion's version when this model is the same model again (same
     # data, same predictions): registered as a record, not promoted.
     repeats: str | None = None
+    # Set once the register stage has saved them.
+    datasets: RunDatasets | None = None
 
 
 @dataclass

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from mlopslab.errors import ConfigError, DataError
+from mlopslab.stores.datasets import GoldenRef, read_frame
 
 SPEC = re.compile(
     r"^(?P<col>[^:]+):(?:(?P<shift>[+-]\d+(?:\.\d+)?)(?P<unit>%|sd)|\*(?P<scale>\d+(?:\.\d+)?)"
@@ -141,6 +142,106 @@ def apply_drift(
     value = None if spec.kind == "missing" else UNSEEN
     out.iloc[chosen, out.columns.get_loc(spec.column)] = value
     return out
+
+
+JITTER = 0.2  # a synthesised number moves by this many of its column's sd
+
+
+def production_rows(
+    pool: pd.DataFrame,
+    training: pd.DataFrame,
+    held_out: pd.DataFrame,
+    n: int,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, str]:
+    """`n` rows (with their target) that no model trained on, and how they were
+    found: the held-out pool first, each row once; then, when the pool is
+    empty or spent, rows synthesised from the training rows.
+
+    A synthesised row is a training row with every number moved by Gaussian
+    noise of JITTER standard deviations (a smoothed bootstrap), kept inside the
+    column's range and whole where the column is; categories and the label stay
+    the row's. Rows equal to a training or golden row are drawn again.
+    """
+    taken = pool.sample(n=min(n, len(pool)), random_state=_seed(rng))
+    missing = n - len(taken)
+    if missing == 0:
+        return taken.reset_index(drop=True), f"{n} rows from the held-out pool"
+    made = _synthesise(training, missing, rng, pd.concat([training, held_out]))
+    rows = pd.concat([taken, made], ignore_index=True)
+    how = (
+        f"{missing} rows synthesised from the training rows (each number jittered "
+        f"by {JITTER:g} sd, a smoothed bootstrap)"
+    )
+    if len(taken):
+        how = f"{len(taken)} rows from the held-out pool, then {how}"
+    return rows, how + ", none equal to a training or golden row"
+
+
+def traffic_rows(
+    card: dict[str, Any], n: int, rng: np.random.Generator
+) -> tuple[pd.DataFrame, str]:
+    """Rows for the served model (its card, as /model gives it) that it never
+    trained on, and how they were found (`production_rows`)."""
+    from mlopslab.config import DataConfig
+    from mlopslab.data import load_dataset
+
+    golden, training = card.get("golden"), card.get("training")
+    if not golden or not training:
+        raise DataError(
+            "the served model does not record its training rows and golden test "
+            "set, so traffic could repeat rows it learned from",
+            "register a model with this mlopslab (`mlopslab run`), then serve it",
+        )
+    trained = load_dataset(DataConfig(source=training["path"])).frame
+    ref = GoldenRef.from_dict(golden)
+    test = read_frame(ref.path, "golden test set")
+    pool = test.iloc[:0]
+    if ref.pool_rows:
+        pool = read_frame(ref.pool_path, "traffic pool")
+    return production_rows(pool, trained, test, n, rng)
+
+
+def _synthesise(
+    training: pd.DataFrame, n: int, rng: np.random.Generator, avoid: pd.DataFrame
+) -> pd.DataFrame:
+    from mlopslab.golden import row_keys
+
+    known = set(row_keys(avoid))
+    made = training.iloc[:0]
+    for _ in range(10):  # a redraw is rare: only whole-number rows can collide
+        picked = training.iloc[rng.integers(0, len(training), n - len(made))]
+        fresh = _jitter(picked.reset_index(drop=True), training, rng)
+        fresh = fresh[~row_keys(fresh).isin(known).to_numpy()]
+        made = pd.concat([made, fresh], ignore_index=True)
+        if len(made) >= n:
+            break
+    return made.reset_index(drop=True)
+
+
+def _jitter(
+    rows: pd.DataFrame, training: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    out = rows.copy()
+    for name in out.columns:
+        column = training[name]
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(
+            column
+        ):
+            continue
+        noise = rng.normal(0.0, JITTER * float(column.std() or 0.0), len(out))
+        moved = (out[name] + noise).clip(column.min(), column.max())
+        whole = pd.api.types.is_integer_dtype(column) or bool(
+            (column.dropna() % 1 == 0).all()
+        )
+        out[name] = moved.round() if whole else moved
+        if pd.api.types.is_integer_dtype(column):
+            out[name] = out[name].astype(column.dtype)
+    return out
+
+
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**31 - 1))
 
 
 def send_traffic(

@@ -21,13 +21,31 @@ from mlopslab.baseline import compute_constraints, compute_statistics
 from mlopslab.config import Config
 from mlopslab.data import Dataset, load_dataset
 from mlopslab.errors import RegistryError, first_line
-from mlopslab.evaluate import GateDecision, Metrics, evaluate, gate
+from mlopslab.evaluate import GateDecision, Metrics, add_checks, evaluate, gate
+from mlopslab.flows.datasets import (
+    golden_label,
+    golden_note,
+    new_golden_note,
+    plan_golden,
+    save_datasets,
+    undo_datasets,
+)
 from mlopslab.flows.executor import trial_executor
 from mlopslab.flows.registration import record_run
-from mlopslab.flows.run import Prepared, Reporter, RunSummary, Stages, Trained
+from mlopslab.flows.run import (
+    GoldenPlan,
+    Prepared,
+    Reporter,
+    RunSummary,
+    Stages,
+    Trained,
+)
+from mlopslab.golden import split_around
 from mlopslab.preprocess import Split, split_dataset
+from mlopslab.significance import mcnemar, significance_check
+from mlopslab.stores.datasets import DatasetStore
 from mlopslab.stores.registry.client import Registry
-from mlopslab.stores.registry.versions import VersionInfo
+from mlopslab.stores.registry.versions import GOLDEN, TRAINING_DIGEST, VersionInfo
 from mlopslab.stores.workspace import Workspace
 from mlopslab.train import fit_final
 from mlopslab.tune import CNN_DEFAULT_MAX_PIXELS, TuneResult, families_for, tune
@@ -39,20 +57,36 @@ def run_pipeline(
     connect: Callable[[], Registry],
     reporter: Reporter | None = None,
     dataset: Dataset | None = None,
+    new_test_set: bool = False,
 ) -> RunSummary:
     """Data, preprocess, tune, train, evaluate and gate, then register and promote.
 
-    `connect` opens the registry; it is called after the data stages.
+    `connect` opens the registry; it is called after the data stages. The
+    test set is the source's golden test set (frozen by its first run, or
+    anew with `new_test_set`), kept in the workspace.
     """
     stages = Stages(reporter)
-    prepared = prepare(cfg, stages, dataset)
+    store = DatasetStore(workspace.datasets)
+    prepared = prepare(cfg, stages, dataset, store, new_test_set)
     cfg = with_families(cfg, prepared.dataset)
     registry = connect()
     trained = train_and_gate(cfg, registry, stages, prepared)
+    assert prepared.golden is not None
     with stages.stage("register") as timing:
-        summary = record_run(cfg, workspace, registry, trained, stages.timings)
+        saved = save_datasets(
+            store, prepared.golden, prepared.dataset, trained.model_name
+        )
+        trained.datasets = saved.datasets
+        try:
+            summary = record_run(cfg, workspace, registry, trained, stages.timings)
+        except BaseException:
+            undo_datasets(store, saved)
+            raise
         timing.result = f"{summary.model_name} v{summary.version}: {summary.status}"
-    summary.notes = list(trained.notes)
+    summary.notes = [
+        *filter(None, [new_golden_note(saved.datasets, prepared.dataset)]),
+        *trained.notes,
+    ]
     if trained.repeats is not None and summary.status == "approved":
         summary.notes.append(
             f"v{summary.version} repeats champion v{trained.repeats} (same data, "
@@ -81,8 +115,18 @@ def _write_summary(workspace: Workspace, summary: RunSummary) -> Path:
     return path
 
 
-def prepare(cfg: Config, stages: Stages, dataset: Dataset | None = None) -> Prepared:
-    """The data and preprocess stages: every check of the input, and the baseline."""
+def prepare(
+    cfg: Config,
+    stages: Stages,
+    dataset: Dataset | None = None,
+    store: DatasetStore | None = None,
+    new_test_set: bool = False,
+) -> Prepared:
+    """The data and preprocess stages: every check of the input, and the baseline.
+
+    With a dataset `store`, the test rows are the source's golden test set;
+    without one (the stages alone, in tests), a plain seeded split.
+    """
     with stages.stage("data") as timing:
         data = dataset or load_dataset(cfg.data)
         families_for(cfg.tune, *cnn_images(data))  # refuse before any work
@@ -91,13 +135,27 @@ def prepare(cfg: Config, stages: Stages, dataset: Dataset | None = None) -> Prep
             f"{len(data.schema.classes)} classes"
         )
     with stages.stage("preprocess") as timing:
-        split = split_dataset(data, cfg.split, cfg.tune.cv_folds, cfg.seed)
+        golden, split = _split(cfg, data, store, new_test_set)
         statistics = compute_statistics(split.X_train, data.schema)
         constraints = compute_constraints(split.X_train, data.schema)
         timing.result = (
             ", ".join(f"{k} {v}" for k, v in split.sizes.items()) + "; baseline"
         )
-    return Prepared(data, split, statistics, constraints)
+        if golden is not None:
+            timing.result += "; " + golden_note(golden, data)
+    return Prepared(data, split, statistics, constraints, golden)
+
+
+def _split(
+    cfg: Config, data: Dataset, store: DatasetStore | None, new_test_set: bool
+) -> tuple[GoldenPlan | None, Split]:
+    if store is None:
+        return None, split_dataset(data, cfg.split, cfg.tune.cv_folds, cfg.seed)
+    plan = plan_golden(cfg, data, store, new_test_set)
+    split = split_around(
+        data, plan.holdout, cfg.split, cfg.tune.cv_folds, cfg.seed, plan.remainder
+    )
+    return plan, split
 
 
 def cnn_images(data: Dataset) -> tuple[bool, bool]:
@@ -156,7 +214,7 @@ def train_and_gate(
         name = cfg.registry.model_name or data.name
         latest = registry.latest_version(name)
         judged = _gate_against_champion(
-            cfg, registry, name, data, split, (model, metrics)
+            cfg, registry, name, data, split, (model, metrics), prepared.golden
         )
         decision, champion_before = judged.decision, judged.champion_version
         timing.result = f"test accuracy {metrics.accuracy:.4f}; gate {decision.verdict}"
@@ -211,6 +269,7 @@ def _gate_against_champion(
     data: Dataset,
     split: Split,
     candidate: tuple[Any, Metrics],
+    golden: GoldenPlan | None = None,
 ) -> _Judged:
     model, metrics = candidate
     champion = registry.champion(name)
@@ -228,13 +287,46 @@ def _gate_against_champion(
         decision = gate(metrics, cfg.gate, champion_error=reason)
         return _Judged(decision, champion.version)
     decision = gate(metrics, cfg.gate, champion_metrics, champion.version)
+    paired = mcnemar(
+        split.y_test.to_numpy(),
+        model.predict(split.X_test),
+        champion_model.predict(split.X_test),
+    )
+    decision = add_checks(
+        decision,
+        [
+            significance_check(
+                paired,
+                cfg.gate.require_significance,
+                cfg.gate.significance,
+                champion.version,
+            )
+        ],
+    )
     judged = _Judged(decision, champion.version)
     registered = champion.tags.get("test_accuracy")
     if registered and registered != f"{champion_metrics.accuracy:.4f}":
         judged.notes.append(_rescored(champion.version, registered, split))
-    if _same_model(champion, data, split, model, champion_model):
+    if golden is not None and _other_golden(champion, golden):
+        judged.notes.append(
+            f"champion v{champion.version} was tested on another golden test set "
+            f"({champion.tags[GOLDEN]}); it may have trained on some of "
+            f"these {len(split.y_test)} rows, so its figures here are optimistic"
+        )
+    training_digest = golden.training_digest if golden else ""
+    same_data = (
+        champion.tags.get(TRAINING_DIGEST) == training_digest
+        if TRAINING_DIGEST in champion.tags
+        else champion.tags.get("data_fingerprint") == data.fingerprint
+    )
+    if same_data and _same_predictions(split, model, champion_model):
         judged.repeats = champion.version
     return judged
+
+
+def _other_golden(champion: VersionInfo, golden: GoldenPlan) -> bool:
+    tested_on = champion.tags.get(GOLDEN)
+    return tested_on is not None and tested_on != golden_label(golden)
 
 
 def _rescored(version: str, registered: str, split: Split) -> str:
@@ -245,12 +337,9 @@ def _rescored(version: str, registered: str, split: Split) -> str:
     )
 
 
-def _same_model(
-    champion: VersionInfo, data: Dataset, split: Split, model: Any, other: Any
-) -> bool:
-    """Same data and the same probabilities on every test row: a repeat run."""
-    if champion.tags.get("data_fingerprint") != data.fingerprint:
-        return False
+def _same_predictions(split: Split, model: Any, other: Any) -> bool:
+    """The same probabilities on every test row: with the same training rows,
+    a repeat run."""
     return bool(
         np.array_equal(
             model.predict_proba(split.X_test), other.predict_proba(split.X_test)

@@ -104,6 +104,9 @@ class ServedModel:
                 "test_macro_f1": test.get("macro_f1"),
                 "gate": self.card.get("gate", {}).get("verdict"),
                 "trained_run": self.card.get("run_id"),
+                # Where `simulate traffic` finds rows no model trained on.
+                "golden": self.card.get("data", {}).get("golden"),
+                "training": self.card.get("data", {}).get("training"),
                 # Height, width and pixel range when the model takes images.
                 "image": self.image.image.to_dict() if self.image else None,
             },

@@ -30,6 +30,11 @@ class Workspace:
         return self.home / "runs"
 
     @property
+    def datasets(self) -> Path:
+        """Golden test sets and runs' training data (stores/datasets.py)."""
+        return self.home / "datasets"
+
+    @property
     def cache(self) -> Path:
         return self.home / "cache"
 

@@ -21,6 +21,10 @@ CHAMPION, PREVIOUS = "champion", "previous"
 # The tag on a version that is the same model as the champion it was gated
 # against (its value: that version): registered as a record, never promoted.
 REPEATS = "repeats"
+# The tag with the digest of the rows a version trained and validated on.
+TRAINING_DIGEST = "training_digest"
+# The tag naming the golden test set a version was tested on: "<key> v<N>".
+GOLDEN = "golden_test_set"
 STATUSES = ("approved", "rejected", "pending")
 
 
