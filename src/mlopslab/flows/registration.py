@@ -23,6 +23,7 @@ import mlopslab
 from mlopslab.config import Config, public_dump
 from mlopslab.errors import RegistryError, StageError, StoreError, first_line
 from mlopslab.flows.packaging import code_by_value
+from mlopslab.flows.review import review_card, review_html
 from mlopslab.flows.run import RunSummary, StageTiming, Trained
 from mlopslab.reports.card import build_card, card_markdown
 from mlopslab.reports.evaluation import RunFacts, render_report
@@ -258,6 +259,7 @@ def _write_run_files(
             "test": trained.metrics.to_dict(),
             "validation": trained.validation.to_dict(),
             "gate": _gate_dict(trained),
+            **(trained.review.to_dict() if trained.review else {}),
         },
     )
     _dump(paths["config"], public_dump(cfg))
@@ -270,6 +272,7 @@ def _write_run_files(
             trained.metrics,
             trained.decision,
             _run_facts(trained),
+            review_html(trained.review),
         ),
         encoding="utf-8",
     )
@@ -325,6 +328,7 @@ def _write_card(
         "card_md": run_dir / "model_card.md",
         "card_json": run_dir / "model_card.json",
     }
+    card |= review_card(cfg, trained)
     _dump(paths["card_json"], card)
     paths["card_md"].write_text(card_markdown(card), encoding="utf-8")
     return paths

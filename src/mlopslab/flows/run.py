@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -16,6 +16,9 @@ from mlopslab.evaluate import GateDecision, Metrics
 from mlopslab.golden import Holdout
 from mlopslab.preprocess import Split
 from mlopslab.stores.datasets import GoldenRef
+
+if TYPE_CHECKING:
+    from mlopslab.flows.review import Review
 from mlopslab.tune import TuneResult
 
 
@@ -123,6 +126,8 @@ class Trained:
     repeats: str | None = None
     # Set once the register stage has saved them.
     datasets: RunDatasets | None = None
+    # Fairness, importance and calibration on the golden test set.
+    review: Review | None = None
 
 
 @dataclass

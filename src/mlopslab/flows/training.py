@@ -32,6 +32,12 @@ from mlopslab.flows.datasets import (
 )
 from mlopslab.flows.executor import trial_executor
 from mlopslab.flows.registration import record_run
+from mlopslab.flows.review import (
+    maybe_calibrate,
+    review_checks,
+    review_model,
+    sensitive_features,
+)
 from mlopslab.flows.run import (
     GoldenPlan,
     Prepared,
@@ -130,6 +136,7 @@ def prepare(
     with stages.stage("data") as timing:
         data = dataset or load_dataset(cfg.data)
         families_for(cfg.tune, *cnn_images(data))  # refuse before any work
+        sensitive_features(cfg, data)
         timing.result = (
             f"{len(data.frame)} rows, {len(data.schema.columns)} features, "
             f"{len(data.schema.classes)} classes"
@@ -206,6 +213,7 @@ def train_and_gate(
         model = fit_final(
             X_fit, y_fit, data.schema, tuning.best.family, tuning.best.params, cfg.seed
         )
+        model, recalibrated = maybe_calibrate(cfg, data, split, on_train, model)
         timing.result = (
             f"{tuning.best.family}, validation accuracy {validation.accuracy:.4f}"
         )
@@ -216,7 +224,9 @@ def train_and_gate(
         judged = _gate_against_champion(
             cfg, registry, name, data, split, (model, metrics), prepared.golden
         )
-        decision, champion_before = judged.decision, judged.champion_version
+        review = review_model(cfg, data, split, model, recalibrated)
+        decision = add_checks(judged.decision, review_checks(cfg, review))
+        champion_before = judged.champion_version
         timing.result = f"test accuracy {metrics.accuracy:.4f}; gate {decision.verdict}"
     return Trained(
         data,
@@ -233,6 +243,7 @@ def train_and_gate(
         latest,
         judged.notes,
         judged.repeats,
+        review=review,
     )
 
 

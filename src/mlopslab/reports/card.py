@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlopslab.reports.review import review_markdown
+
 INTENDED_USE = (
     "Tabular classification of rows shaped like the training data ({source}). "
     "Built by mlopslab for learning and prototyping MLOps; validate it on your own "
@@ -85,6 +87,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             for label, row in test["per_class"].items()
         ),
         "",
+        *review_markdown(card),
         f"## Gate decision: {card['gate']['verdict']}",
         *(f"- {reason}" for reason in card["gate"]["reasons"]),
         "",

@@ -73,6 +73,7 @@ labelled rows &middot; fingerprint (sha256): <code>{{ facts.fingerprint }}</code
 <td>{{ "%.3f"|format(row.recall) }}</td><td>{{ "%.3f"|format(row.f1) }}</td>
 <td>{{ row.support }}</td></tr>{% endfor %}
 </table>
+{{ review }}
 {% if facts %}
 <h2>Chosen hyperparameters: <code>{{ family }}</code></h2>
 <table><tr><th class="text">parameter</th><th>value</th></tr>
@@ -105,6 +106,7 @@ def render_report(
     metrics: Metrics,
     decision: GateDecision,
     facts: RunFacts | None = None,
+    review: str = "",
 ) -> str:
     """Render the report as one HTML string with its plots inlined as SVG."""
     labels = metrics.labels
@@ -140,6 +142,7 @@ def render_report(
         number=_number,
         params_text=_params_text,
         score=_score,
+        review=Markup(review),
     )
 
 
