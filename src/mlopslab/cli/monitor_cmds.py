@@ -88,6 +88,7 @@ def monitor(
         answer = local or agent.submit(champion_baseline, name)
         from mlopslab.flows.monitoring import (
             read_window,
+            review_window,
             run_checks,
             send_alerts,
             write_outputs,
@@ -104,7 +105,9 @@ def monitor(
             answer = agent.wait(answer)
         champion, baseline = answer
     model = MonitoredModel(champion.name, champion.version)
-    result = run_checks(window, baseline, cfg.monitor, model)
+    result = review_window(
+        run_checks(window, baseline, cfg.monitor, model), window, baseline, cfg
+    )
     refs = references(baseline.statistics)
     outputs = write_outputs(workspace, result, refs, window, report)
     console = Console(highlight=False, soft_wrap=True)

@@ -12,6 +12,7 @@ from rich.console import Console
 if TYPE_CHECKING:
     from mlopslab.flows.monitoring import MonitorOutputs
     from mlopslab.flows.run import RunSummary
+    from mlopslab.monitor.cbpe import PerformanceEstimate
     from mlopslab.monitor.drift import FeatureDrift
     from mlopslab.monitor.result import MonitorResult
 
@@ -100,12 +101,28 @@ def render_monitor_result(
         )
     for reason in result.quality.reasons:
         console.print(f"  - quality: {reason}")
+    if result.estimate is not None:
+        console.print(_estimate_line(result.estimate))
     flagged = result.verdict.flagged()
     status = (
         f"[red]VIOLATED ({', '.join(flagged)})[/]" if flagged else "[green]all clear[/]"
     )
     console.print(f"Verdict: {status}")
     console.print(f"  result  {outputs.result}\n  report  {outputs.report}")
+
+
+def _estimate_line(estimate: PerformanceEstimate) -> str:
+    """CBPE's accuracy without labels, beside the realised one when known."""
+    accuracy = estimate.accuracy
+    line = (
+        f"Estimated accuracy without labels (CBPE): {accuracy.value:.3f} "
+        f"[{accuracy.low:.3f}, {accuracy.high:.3f}]"
+    )
+    if accuracy.realised is not None:
+        line += f"; realised {accuracy.realised:.3f}"
+    if estimate.reference_accuracy is not None:
+        line += f"; champion's test accuracy {estimate.reference_accuracy:.3f}"
+    return line
 
 
 def _feature_line(feature: FeatureDrift) -> str:

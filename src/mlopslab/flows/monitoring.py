@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlopslab.config import MonitorConfig
+from mlopslab.config import Config, MonitorConfig
 from mlopslab.data import Dataset
 from mlopslab.errors import DataError
+from mlopslab.fairness import FairnessResult
+from mlopslab.monitor.cbpe import PerformanceEstimate
 from mlopslab.monitor.constraints import check_constraints
 from mlopslab.monitor.drift import detect_drift
 from mlopslab.monitor.quality import QualityResult, check_quality
@@ -39,6 +41,8 @@ class Window:
     labels: pd.Series
     first: str
     last: str
+    # Each row's class probabilities as served (columns: the classes).
+    probabilities: pd.DataFrame | None = None
 
 
 def read_window(store: CaptureStore, last: int) -> Window:
@@ -60,6 +64,77 @@ def read_window(store: CaptureStore, last: int) -> Window:
         labels=pd.Series([label for _, label in rows], dtype=object),
         first=min(stamp).isoformat(timespec="seconds"),
         last=max(stamp).isoformat(timespec="seconds"),
+        probabilities=pd.DataFrame.from_records(
+            [record.probabilities for record, _ in rows]
+        ),
+    )
+
+
+def review_window(
+    result: MonitorResult, window: Window, baseline: Baseline, cfg: Config
+) -> MonitorResult:
+    """The result with the window's performance estimated from its probabilities
+    (CBPE, beside the realised figures once labels arrive) and, where the model
+    was evaluated for fairness, its group metrics over the labelled rows."""
+    from dataclasses import replace
+
+    return replace(
+        result,
+        estimate=_estimate(result, window, baseline),
+        fairness=_window_fairness(window, baseline, cfg),
+    )
+
+
+def _estimate(
+    result: MonitorResult, window: Window, baseline: Baseline
+) -> PerformanceEstimate | None:
+    from dataclasses import replace
+
+    from mlopslab.monitor.cbpe import Estimate, estimate_performance
+
+    probabilities = window.probabilities
+    if probabilities is None or probabilities.columns.empty:
+        return None
+    classes = [str(c) for c in probabilities.columns]
+    try:
+        estimate = estimate_performance(
+            probabilities.to_numpy(dtype=float),
+            classes,
+            reference_accuracy=baseline.evaluation["test"].get("accuracy"),
+        )
+    except ValueError:
+        return None  # no usable probabilities in the window
+    quality = result.quality
+
+    def realised(e: Estimate, value: float | None) -> Estimate:
+        return e if value is None else replace(e, realised=value)
+
+    return replace(
+        estimate,
+        accuracy=realised(estimate.accuracy, quality.accuracy),
+        macro_f1=realised(estimate.macro_f1, quality.macro_f1),
+    )
+
+
+def _window_fairness(
+    window: Window, baseline: Baseline, cfg: Config
+) -> FairnessResult | None:
+    from mlopslab.fairness import assess_fairness
+
+    evaluated = baseline.evaluation.get("fairness")
+    labelled = window.labels.notna().to_numpy()
+    if not evaluated or labelled.sum() < cfg.monitor.min_labels:
+        return None
+    features = [f["feature"] for f in evaluated["features"]]
+    inputs = window.inputs[labelled]
+    if any(name not in inputs.columns for name in features):
+        return None
+    return assess_fairness(
+        window.labels[labelled].astype(str),
+        window.predictions[labelled].astype(str),
+        inputs[features],
+        min_rows=int(evaluated.get("min_rows", cfg.evaluate.min_group_rows)),
+        seed=cfg.seed,
     )
 
 

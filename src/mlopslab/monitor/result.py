@@ -8,6 +8,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from mlopslab.config import MonitorConfig
+from mlopslab.fairness import FairnessResult
+from mlopslab.monitor.cbpe import PerformanceEstimate
 from mlopslab.monitor.drift import DriftResult, FeatureDrift
 from mlopslab.monitor.quality import QualityResult
 
@@ -87,6 +89,10 @@ class MonitorResult:
     # What the checks compared, for the report (result.json keeps its shape).
     missing: tuple[MissingShare, ...] = ()
     predictions: PredictionCounts | None = None
+    # Performance estimated without labels (CBPE) and group metrics over the
+    # labelled rows (bias drift): informative, never part of the verdict.
+    estimate: PerformanceEstimate | None = None
+    fairness: FairnessResult | None = None
 
     def states(self) -> dict[str, CheckState]:
         """Each check's state: violated, ok, or insufficient data to say."""
@@ -105,6 +111,8 @@ class MonitorResult:
             "drift": self.drift.to_dict(),
             "constraint_violations": list(self.constraint_violations),
             "quality": self.quality.to_dict(),
+            "estimate": self.estimate.to_dict() if self.estimate else None,
+            "fairness": self.fairness.to_dict() if self.fairness else None,
             "config": self.config.model_dump(mode="json"),
         }
 

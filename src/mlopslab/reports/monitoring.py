@@ -18,6 +18,7 @@ from markupsafe import Markup
 from mlopslab.monitor.drift import FeatureDrift
 from mlopslab.monitor.reference import Reference
 from mlopslab.monitor.result import MonitorResult, PastCheck, PredictionCounts
+from mlopslab.reports.calibration import estimate_html
 from mlopslab.reports.svg import bar_chart
 
 TEMPLATE = """<!doctype html>
@@ -100,7 +101,8 @@ have ground-truth labels.</p>
 <span class="{{ status_css(p.status) }}">{{ p.status }}</span></h2>
 <p>The predicted classes in the window against the champion's predictions on its
 test set. {{ test_line(p) }}</p>{{ prediction_chart }}</section>{% endif %}
-
+{{ estimate }}
+{{ fairness }}
 <h2>Features</h2>
 {% for f in r.drift.features %}<section><h3>{{ f.feature }}:
 <span class="{{ status_css(f.status) }}">{{ f.status }}</span></h3>
@@ -116,6 +118,18 @@ test set. {{ test_line(p) }}</p>{{ prediction_chart }}</section>{% endif %}
 MAX_DECIMALS = 10
 CSS = {"violated": "bad", "ok": "good", "insufficient data": "warn"}
 WORDS = {"violated": "VIOLATED", "ok": "ok", "insufficient data": "insufficient data"}
+
+
+def _bias_html(result: MonitorResult) -> str:
+    """Group metrics over the window's labelled rows (bias drift), if measured."""
+    from mlopslab.reports.fairness import fairness_html
+
+    if result.fairness is None:
+        return ""
+    return (
+        "<p>Group metrics over the window's labelled rows, to compare with the "
+        "evaluation's (bias drift).</p>" + fairness_html(result.fairness)
+    )
 
 
 def render_monitor_report(
@@ -155,6 +169,8 @@ def render_monitor_report(
             if v["constraint_check_type"] == "completeness_check"
         },
         charts=charts,
+        estimate=Markup(estimate_html(result.estimate)),
+        fairness=Markup(_bias_html(result)),
         prediction_chart=Markup(_prediction_chart(result.predictions))
         if result.predictions
         else "",
