@@ -88,3 +88,34 @@ def test_group_metrics_over_the_labelled_rows() -> None:
     assert rows == 120
     unevaluated, _ = reviewed(labelled=120, fairness=False)
     assert unevaluated.fairness is None
+
+
+def test_attribution_drift_compares_the_champions_ranking_on_the_window() -> None:
+    from mlopslab.explain import permutation_importance
+    from mlopslab.train import fit_final
+
+    penguins = load_dataset(DataConfig(source="penguins"))
+    X, y = penguins.X, penguins.y
+    model = fit_final(X, y, penguins.schema, "logreg", {"C": 1.0}, 0)
+    numeric = penguins.schema.numeric
+    # As on a golden test set: a stratified sample (the file is sorted by species).
+    golden = X.sample(120, random_state=1)
+    reference = permutation_importance(model, golden, None, numeric)
+    window, baseline, _ = window_and_baseline(labelled=0)
+    evaluation = {**baseline.evaluation, "attribution_baseline": reference.to_dict()}
+    card = {"data": {"features": [c.__dict__ for c in penguins.schema.columns]}}
+    baseline = Baseline(baseline.statistics, baseline.constraints, evaluation, card)
+    cfg = Config()
+    checked = run_checks(window, baseline, cfg.monitor, MonitoredModel("p", "1"))
+    same = review_window(checked, window, baseline, cfg, model).attribution
+    assert same is not None and not same.drifted and same.correlation is not None
+    # The columns the model leaned on carry nothing in this window.
+    flat = window.inputs.assign(
+        bill_length_mm=40.0, flipper_length_mm=200.0, bill_depth_mm=17.0
+    )
+    moved = Window(flat, window.predictions, window.labels, "t0", "t1")
+    drifted = review_window(checked, moved, baseline, cfg, model).attribution
+    assert drifted is not None and drifted.drifted
+    assert "Spearman" in drifted.reason
+    without_model = review_window(checked, window, baseline, cfg)
+    assert without_model.attribution is None

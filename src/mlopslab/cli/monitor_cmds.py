@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,7 +27,7 @@ from mlopslab.stores.registry.lookup import (
     champion_baseline,
     embedded_champion_baseline,
 )
-from mlopslab.stores.registry.versions import Baseline
+from mlopslab.stores.registry.versions import Baseline, VersionInfo
 
 if TYPE_CHECKING:
     from mlopslab.flows.monitoring import Window
@@ -104,9 +104,14 @@ def monitor(
         if not isinstance(answer, tuple):
             answer = agent.wait(answer)
         champion, baseline = answer
-    model = MonitoredModel(champion.name, champion.version)
+        model = champion_model(workspace, agent, baseline, champion)
+    monitored = MonitoredModel(champion.name, champion.version)
     result = review_window(
-        run_checks(window, baseline, cfg.monitor, model), window, baseline, cfg
+        run_checks(window, baseline, cfg.monitor, monitored),
+        window,
+        baseline,
+        cfg,
+        model,
     )
     refs = references(baseline.statistics)
     outputs = write_outputs(workspace, result, refs, window, report)
@@ -119,8 +124,37 @@ def monitor(
         ):
             console.print(f"[yellow]alert not delivered:[/] {problem}")
         if retrain:
-            _retrain(console, cfg, workspace, baseline, window, model.name)
+            _retrain(console, cfg, workspace, baseline, window, monitored.name)
     return 1 if violated else 0
+
+
+def champion_model(
+    workspace: Workspace, agent: Any, baseline: Baseline, champion: VersionInfo
+) -> Any | None:
+    """The champion's pipeline, for the attribution check: read from the
+    embedded store when it can be, else fetched by the registry agent. None
+    when its baseline has no ranking to compare with, or it cannot load."""
+    import shutil
+
+    from mlopslab.errors import RegistryError
+    from mlopslab.flows.monitoring import needs_model
+    from mlopslab.stores.registry.embedded import local_files
+    from mlopslab.stores.registry.lookup import fetch_version
+    from mlopslab.stores.registry.versions import load_pipeline
+
+    if not needs_model(baseline):
+        return None
+    files = local_files(tracking_uri(workspace), champion.name, champion.version)
+    try:
+        if files is not None:
+            return load_pipeline(files)
+        fetched = agent.call(fetch_version, champion.name, champion.version)
+        try:
+            return load_pipeline(fetched)
+        finally:
+            shutil.rmtree(fetched.directory, ignore_errors=True)
+    except RegistryError:
+        return None  # the other checks need no model
 
 
 def _retrain(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from mlopslab.flows.monitoring import MonitorOutputs
@@ -103,6 +104,9 @@ def render_monitor_result(
         console.print(f"  - quality: {reason}")
     if result.estimate is not None:
         console.print(_estimate_line(result.estimate))
+    if result.attribution is not None:
+        flag = "[yellow]flagged[/]: " if result.attribution.drifted else ""
+        console.print(f"Attribution: {flag}{escape(result.attribution.reason)}")
     flagged = result.verdict.flagged()
     status = (
         f"[red]VIOLATED ({', '.join(flagged)})[/]" if flagged else "[green]all clear[/]"

@@ -8,6 +8,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -15,6 +16,7 @@ from mlopslab.config import Config, MonitorConfig
 from mlopslab.data import Dataset
 from mlopslab.errors import DataError
 from mlopslab.fairness import FairnessResult
+from mlopslab.monitor.attribution import AttributionDrift
 from mlopslab.monitor.cbpe import PerformanceEstimate
 from mlopslab.monitor.constraints import check_constraints
 from mlopslab.monitor.drift import detect_drift
@@ -71,18 +73,68 @@ def read_window(store: CaptureStore, last: int) -> Window:
 
 
 def review_window(
-    result: MonitorResult, window: Window, baseline: Baseline, cfg: Config
+    result: MonitorResult,
+    window: Window,
+    baseline: Baseline,
+    cfg: Config,
+    model: Any | None = None,
 ) -> MonitorResult:
     """The result with the window's performance estimated from its probabilities
-    (CBPE, beside the realised figures once labels arrive) and, where the model
-    was evaluated for fairness, its group metrics over the labelled rows."""
+    (CBPE, beside the realised figures once labels arrive), where the model was
+    evaluated for fairness its group metrics over the labelled rows, and, given
+    the champion `model`, its importance ranking on the window (attribution
+    drift)."""
     from dataclasses import replace
 
     return replace(
         result,
         estimate=_estimate(result, window, baseline),
         fairness=_window_fairness(window, baseline, cfg),
+        attribution=_attribution(window, baseline, cfg, model),
     )
+
+
+def needs_model(baseline: Baseline) -> bool:
+    """Whether the attribution check has a baseline ranking to compare with."""
+    return bool(baseline.evaluation.get("attribution_baseline"))
+
+
+def _attribution(
+    window: Window, baseline: Baseline, cfg: Config, model: Any | None
+) -> AttributionDrift | None:
+    from mlopslab.explain import Importance, permutation_importance
+    from mlopslab.monitor.attribution import attribution_drift
+
+    saved = baseline.evaluation.get("attribution_baseline")
+    if model is None or not saved:
+        return None
+    reference = Importance.from_dict(saved)
+    numeric = [
+        f["name"]
+        for f in baseline.card.get("data", {}).get("features", [])
+        if f.get("kind") == "numeric"
+    ]
+    inputs = window.inputs.reindex(columns=_features(baseline, window))
+    now = permutation_importance(
+        model,
+        inputs,
+        None,
+        numeric,
+        repeats=reference.repeats,
+        seed=cfg.seed,
+        threshold=reference.grouped_at,
+    )
+    return attribution_drift(
+        reference,
+        now,
+        threshold=cfg.monitor.attribution_threshold,
+        min_rows=cfg.monitor.min_rows,
+    )
+
+
+def _features(baseline: Baseline, window: Window) -> list[str]:
+    features = baseline.card.get("data", {}).get("features", [])
+    return [f["name"] for f in features] or list(window.inputs.columns)
 
 
 def _estimate(

@@ -9,6 +9,7 @@ import pandas as pd
 
 from mlopslab.config import MonitorConfig
 from mlopslab.fairness import FairnessResult
+from mlopslab.monitor.attribution import AttributionDrift
 from mlopslab.monitor.cbpe import PerformanceEstimate
 from mlopslab.monitor.drift import DriftResult, FeatureDrift
 from mlopslab.monitor.quality import QualityResult
@@ -93,6 +94,9 @@ class MonitorResult:
     # labelled rows (bias drift): informative, never part of the verdict.
     estimate: PerformanceEstimate | None = None
     fairness: FairnessResult | None = None
+    # The champion's label-free importance ranking on the window against its
+    # ranking on the golden test set (attribution drift): flagged, not a verdict.
+    attribution: AttributionDrift | None = None
 
     def states(self) -> dict[str, CheckState]:
         """Each check's state: violated, ok, or insufficient data to say."""
@@ -113,6 +117,7 @@ class MonitorResult:
             "quality": self.quality.to_dict(),
             "estimate": self.estimate.to_dict() if self.estimate else None,
             "fairness": self.fairness.to_dict() if self.fairness else None,
+            "attribution": self.attribution.to_dict() if self.attribution else None,
             "config": self.config.model_dump(mode="json"),
         }
 

@@ -19,6 +19,7 @@ from mlopslab.monitor.drift import FeatureDrift
 from mlopslab.monitor.reference import Reference
 from mlopslab.monitor.result import MonitorResult, PastCheck, PredictionCounts
 from mlopslab.reports.calibration import estimate_html
+from mlopslab.reports.importance import attribution_html
 from mlopslab.reports.svg import bar_chart
 
 TEMPLATE = """<!doctype html>
@@ -102,6 +103,7 @@ have ground-truth labels.</p>
 <p>The predicted classes in the window against the champion's predictions on its
 test set. {{ test_line(p) }}</p>{{ prediction_chart }}</section>{% endif %}
 {{ estimate }}
+{{ attribution }}
 {{ fairness }}
 <h2>Features</h2>
 {% for f in r.drift.features %}<section><h3>{{ f.feature }}:
@@ -170,6 +172,7 @@ def render_monitor_report(
         },
         charts=charts,
         estimate=Markup(estimate_html(result.estimate)),
+        attribution=Markup(attribution_html(result.attribution)),
         fairness=Markup(_bias_html(result)),
         prediction_chart=Markup(_prediction_chart(result.predictions))
         if result.predictions
