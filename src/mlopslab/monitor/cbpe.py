@@ -184,9 +184,10 @@ def _draws(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy and macro F1 of `draws` label sets sampled from the probabilities.
 
-    One uniform matrix; a row's label is the number of its cumulative
-    probabilities below the uniform. Per draw, macro F1 is scikit-learn's over
-    the classes predicted or drawn (`monitor/quality.py` scores labels alike).
+    One uniform matrix; a row's label is how many of its cumulative
+    probabilities (all classes but the last) the uniform reaches. Per draw,
+    macro F1 is scikit-learn's over the classes predicted or drawn
+    (`monitor/quality.py` scores labelled rows alike).
     """
     rows, count = p.shape
     uniform = np.random.default_rng(seed).random((draws, rows), dtype=np.float32)
@@ -202,9 +203,10 @@ def _draws(
     true_count = at_least[:, :-1] - at_least[:, 1:]
     correct = labels == predicted
     accuracy = np.count_nonzero(correct, axis=1) / rows
-    one_hot = np.zeros((rows, count), dtype=np.float32)
-    one_hot[np.arange(rows), predicted] = 1.0
-    true_positive = correct.astype(np.float32) @ one_hot  # exact below 2**24 rows
+    # No matrix product: BLAS threads would fight the server's for 2 cores.
+    true_positive = np.empty((draws, count))
+    for k in range(count):
+        true_positive[:, k] = np.count_nonzero(correct[:, predicted == k], axis=1)
 
     denominator = true_count + predicted_count
     present = denominator > 0
