@@ -43,8 +43,13 @@ def test_result_json_keeps_its_keys_and_order() -> None:
         "drift",
         "constraint_violations",
         "quality",
+        "estimate",
+        "fairness",
+        "attribution",
         "config",
     ]
+    # Measured only by `review_window`: absent here, present as null.
+    assert content["estimate"] is content["attribution"] is None
     assert content["model"] == {"name": "penguins", "version": "3"}
     assert list(content["window"]) == ["rows", "labelled", "first", "last"]
     assert content["verdict"] == {

@@ -85,9 +85,14 @@ def save_datasets(
     rows = plan.remainder if plan.remainder is not None else data.frame
     digest = plan.training_digest or fingerprint(rows)
     existed = store.training_path(digest).exists()
-    path = store.save_training(
-        rows, digest, training_metadata(data, plan.key, model_name)
-    )
+    try:
+        path = store.save_training(
+            rows, digest, training_metadata(data, plan.key, model_name)
+        )
+    except BaseException:
+        if plan.new_because:
+            store.restore(ref, previous)
+        raise
     datasets = RunDatasets(ref, path, digest, len(rows), bool(plan.new_because))
     return Saved(datasets, previous, not existed)
 

@@ -382,6 +382,15 @@ def send_alerts(
     return problems
 
 
+def _golden_rows(card: dict[str, Any]) -> pd.DataFrame:
+    from mlopslab.stores.datasets import GoldenRef, read_frame
+
+    golden = card.get("golden")
+    if not golden:
+        return pd.DataFrame()
+    return read_frame(GoldenRef.from_dict(golden).path, "golden test set")
+
+
 def retraining_dataset(baseline: Baseline, window: Window, name: str) -> Dataset:
     """The champion's exact training rows plus the window's labelled rows.
 
@@ -405,7 +414,10 @@ def retraining_dataset(baseline: Baseline, window: Window, name: str) -> Dataset
     labelled = window.inputs[window.labels.notna().to_numpy()].copy()
     labelled[target] = window.labels[window.labels.notna()].to_numpy()
     labelled = labelled.reindex(columns=base.frame.columns)
-    new = labelled[~row_keys(labelled).isin(set(row_keys(base.frame))).to_numpy()]
+    # Copies of rows already trained on, or of golden test rows (which never
+    # train), are not new training rows.
+    known = set(row_keys(base.frame)) | set(row_keys(_golden_rows(card)))
+    new = labelled[~row_keys(labelled).isin(known).to_numpy()]
     combined = pd.concat([base.frame, new], ignore_index=True)
     earlier = base.lineage
     lineage = Lineage(

@@ -70,7 +70,7 @@ class DatasetStore:
         try:
             content = json.loads(pointer.read_text(encoding="utf-8"))
             return GoldenRef.from_dict(content)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise StoreError(
                 f"golden test set record {pointer} is unreadable: {exc}",
                 "run with --new-test-set to freeze a new one",
