@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from mlopslab.config import SplitConfig
-from mlopslab.data import Dataset
+from mlopslab.data import BUILTIN_TARGETS, Dataset
 from mlopslab.errors import DataError
 from mlopslab.preprocess import Split, min_rows_per_class
 
@@ -47,7 +47,7 @@ def source_key(dataset: Dataset) -> str:
     if dataset.lineage is not None:
         return dataset.lineage.golden
     source = dataset.source
-    if Path(source).exists():
+    if source not in BUILTIN_TARGETS and Path(source).exists():
         source = str(Path(source).resolve())
     digest = hashlib.sha256(f"{source}\x1f{dataset.target}".encode()).hexdigest()
     # Named for the source, not the dataset: a retrain's dataset takes the

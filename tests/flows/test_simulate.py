@@ -237,3 +237,156 @@ def test_traffic_with_a_refused_spec_sends_nothing(
     assert shifted.code == 0, shifted.err
     years = [row["year"] for batch in FakeServer.posted for row in batch]
     assert len(years) == 40 and all(float(y).is_integer() for y in years)
+
+
+# Traffic rows: the held-out pool first, then synthesised; never a row a model
+# trained on or is tested on.
+
+
+def penguin_parts() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Penguins cut as a first run with a pool cuts them: pool, training, golden."""
+    frame = load_dataset(DataConfig(source="penguins")).frame
+    return frame.iloc[:30], frame.iloc[30:280], frame.iloc[280:]
+
+
+def shared_rows(a: pd.DataFrame, b: pd.DataFrame) -> int:
+    """Rows of `a` equal to a row of `b` (pandas' merge: NaN meets NaN)."""
+    return len(a.drop_duplicates().merge(b.drop_duplicates(), how="inner"))
+
+
+SYNTHESISED = (
+    "rows synthesised from the training rows (each number jittered by 0.2 sd, "
+    "a smoothed bootstrap), none equal to a training or golden row"
+)
+
+
+def test_traffic_takes_pool_rows_first_each_once() -> None:
+    from mlopslab.flows.simulate import production_rows
+
+    pool, training, golden = penguin_parts()
+    rows, how = production_rows(pool, training, golden, 20, np.random.default_rng(0))
+    assert how == "20 rows from the held-out pool"
+    assert len(rows) == 20 and shared_rows(rows, pool) == 20
+    assert not rows.duplicated().any()
+    rows, how = production_rows(pool, training, golden, 50, np.random.default_rng(0))
+    assert how == f"30 rows from the held-out pool, then 20 {SYNTHESISED}"
+    assert len(rows) == 50
+    drawn, made = rows.iloc[:30], rows.iloc[30:]
+    assert shared_rows(drawn, pool) == 30 and not drawn.duplicated().any()
+    assert shared_rows(made, pd.concat([training, golden])) == 0
+
+
+def test_synthesised_rows_keep_categories_labels_ranges_and_whole_numbers() -> None:
+    from mlopslab.flows.simulate import production_rows
+
+    _, training, golden = penguin_parts()
+    empty = training.iloc[:0]
+    rows, how = production_rows(empty, training, golden, 200, np.random.default_rng(1))
+    assert how == f"200 {SYNTHESISED}"
+    assert len(rows) == 200 and list(rows.columns) == list(training.columns)
+    assert shared_rows(rows, pd.concat([training, golden])) == 0
+    # Categories and the label stay a training row's own.
+    kinds = ["species", "island", "sex"]
+    assert shared_rows(rows[kinds].astype(str), training[kinds].astype(str)) == len(
+        rows[kinds].drop_duplicates()
+    )
+    for name in ("bill_length_mm", "flipper_length_mm", "body_mass_g", "year"):
+        values = rows[name].dropna()
+        assert values.between(training[name].min(), training[name].max()).all()
+    assert rows["year"].dtype == training["year"].dtype == np.int64
+    for whole in ("year", "flipper_length_mm", "body_mass_g"):
+        assert (rows[whole].dropna() % 1 == 0).all(), whole
+    assert (rows["bill_length_mm"].dropna() % 1 != 0).any()  # jittered, not rounded
+    again, _ = production_rows(empty, training, golden, 200, np.random.default_rng(1))
+    pd.testing.assert_frame_equal(rows, again)
+
+
+def test_synthesised_whole_numbers_are_never_a_training_or_golden_row() -> None:
+    from mlopslab.flows.simulate import production_rows
+
+    # Jittered and rounded, about half of these would land on a known row.
+    grid = [(a, b) for a in range(0, 20, 2) for b in range(0, 20, 2)]
+    training = pd.DataFrame(
+        {
+            "a": [a for a, _ in grid],
+            "b": [b for _, b in grid],
+            "y": ["p" if a < 10 else "q" for a, _ in grid],
+        }
+    )
+    golden = training.assign(a=training["a"] + 1)
+    rows, _ = production_rows(
+        training.iloc[:0], training, golden, 100, np.random.default_rng(0)
+    )
+    assert len(rows) >= 90
+    assert rows["a"].dtype == rows["b"].dtype == np.int64
+    assert shared_rows(rows, pd.concat([training, golden])) == 0
+
+
+def test_synthesis_that_cannot_make_new_rows_says_so() -> None:
+    from mlopslab.errors import DataError
+    from mlopslab.flows.simulate import production_rows
+
+    training = pd.DataFrame(
+        {"c": list("abcd") * 10, "d": list("xy") * 20, "y": ["p", "q"] * 20}
+    )
+    try:
+        rows, how = production_rows(
+            training.iloc[:0], training, training.iloc[:0], 50, np.random.default_rng(0)
+        )
+    except DataError:
+        return  # refusing, and saying why, is honest too
+    assert len(rows) == 50, how
+
+
+def test_traffic_rows_come_from_the_served_cards_datasets(tmp_path: Path) -> None:
+    from mlopslab.flows.simulate import traffic_rows
+
+    frame = load_dataset(DataConfig(source="penguins")).frame
+    card = recorded_datasets(tmp_path / "datasets")  # golden: the first 60 rows
+    rows, how = traffic_rows(card, 40, np.random.default_rng(0))
+    assert how == f"40 {SYNTHESISED}"
+    assert len(rows) == 40 and shared_rows(rows, frame) == 0
+    store = DatasetStore(tmp_path / "pooled")
+    golden, _ = store.freeze(
+        "k",
+        frame.iloc[:60],
+        frame.iloc[60:90],
+        digest="d",
+        source="penguins",
+        target="species",
+    )
+    pooled = {**card, "golden": golden.to_dict()}
+    rows, how = traffic_rows(pooled, 10, np.random.default_rng(0))
+    assert how == "10 rows from the held-out pool"
+    assert shared_rows(rows, frame.iloc[60:90]) == 10
+
+
+def test_traffic_for_a_model_without_dataset_records_is_refused() -> None:
+    from mlopslab.errors import DataError
+    from mlopslab.flows.simulate import traffic_rows
+
+    with pytest.raises(DataError) as info:
+        traffic_rows(
+            {"data_source": "penguins", "target": "species"},
+            10,
+            np.random.default_rng(0),
+        )
+    assert "does not record its training rows and golden test set" in (
+        info.value.one_line()
+    )
+
+
+def test_simulate_traffic_says_where_its_rows_came_from(
+    cli: Cli, fake_url: str, isolated: Path
+) -> None:
+    sent = cli(
+        "simulate", "traffic", "--url", fake_url, "--n", "30",
+        "--home", isolated / "ws",
+    )  # fmt: skip
+    assert sent.code == 0, sent.err
+    assert f"sent 30 rows to {fake_url}: 30 {SYNTHESISED}" in sent.out
+    posted = pd.DataFrame([row for batch in FakeServer.posted for row in batch])
+    assert len(posted) == 30
+    frame = load_dataset(DataConfig(source="penguins")).frame
+    features = frame.drop(columns="species")
+    assert shared_rows(posted[features.columns].astype(features.dtypes), features) == 0

@@ -3,10 +3,11 @@ and saving it and the run's training rows when the run registers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mlopslab.config import Config
 from mlopslab.data import Dataset, fingerprint, training_metadata
+from mlopslab.errors import StoreError
 from mlopslab.flows.run import GoldenPlan, RunDatasets
 from mlopslab.golden import (
     Holdout,
@@ -23,7 +24,12 @@ def plan_golden(
 ) -> GoldenPlan:
     """The golden set in use for the data's source, or a new one to freeze."""
     key = source_key(data)
-    current = store.golden(key)
+    try:
+        current = store.golden(key)
+    except StoreError:
+        if not new_test_set:
+            raise
+        current = None  # a damaged record: --new-test-set starts over
     if current is not None and not new_test_set:
         test = store.read(current.path, "golden test set")
         check_holdout(test, data, current.version)
@@ -35,7 +41,7 @@ def plan_golden(
         return GoldenPlan(
             key, holdout, current.digest, current, None, rest, fingerprint(rest)
         )
-    if current is None and data.lineage is not None:
+    if current is None and data.lineage is not None and not new_test_set:
         raise_missing_golden(data)
     # Each new version draws other rows: the seed moves on with the version.
     version = (current.version if current else 0) + 1
@@ -70,6 +76,9 @@ def save_datasets(
     store: DatasetStore, plan: GoldenPlan, data: Dataset, model_name: str
 ) -> Saved:
     """Freeze a new golden set if the plan says so, and keep the training rows."""
+    if plan.new_because and _frozen_meanwhile(store, plan):
+        # Another first run on this source froze the same rows first: share them.
+        plan = replace(plan, current=store.golden(plan.key), new_because=None)
     if plan.new_because:
         ref, previous = store.freeze(
             plan.key,
@@ -95,6 +104,14 @@ def save_datasets(
         raise
     datasets = RunDatasets(ref, path, digest, len(rows), bool(plan.new_because))
     return Saved(datasets, previous, not existed)
+
+
+def _frozen_meanwhile(store: DatasetStore, plan: GoldenPlan) -> bool:
+    try:
+        current = store.golden(plan.key)
+    except StoreError:
+        return False
+    return current is not None and current.digest == plan.digest
 
 
 def undo_datasets(store: DatasetStore, saved: Saved) -> None:

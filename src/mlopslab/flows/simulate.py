@@ -168,10 +168,21 @@ def production_rows(
     if missing == 0:
         return taken.reset_index(drop=True), f"{n} rows from the held-out pool"
     made = _synthesise(training, missing, rng, pd.concat([training, held_out]))
+    if made.empty:
+        raise DataError(
+            "no row could be synthesised that differs from every training and "
+            "golden row (the features have too few distinct values)",
+            "keep rows for traffic with split.pool_size and --new-test-set",
+        )
+    distinct = len(made)
+    if distinct < missing:  # few distinct values: repeat new rows, never old ones
+        made = made.sample(n=missing, replace=True, random_state=_seed(rng))
     rows = pd.concat([taken, made], ignore_index=True)
     how = (
         f"{missing} rows synthesised from the training rows (each number jittered "
-        f"by {JITTER:g} sd, a smoothed bootstrap)"
+        f"by {JITTER:g} sd, a smoothed bootstrap"
+        + (f"; {distinct} distinct" if distinct < missing else "")
+        + ")"
     )
     if len(taken):
         how = f"{len(taken)} rows from the held-out pool, then {how}"

@@ -91,9 +91,12 @@ class DatasetStore:
     ) -> tuple[GoldenRef, GoldenRef | None]:
         """Write the next version and make it current; return it and the one
         it replaces (for `restore`)."""
-        previous = self.golden(key)
-        version = (previous.version if previous else 0) + 1
         folder = self.root / "golden" / key
+        try:
+            previous = self.golden(key)
+        except StoreError:
+            previous = None  # a damaged record: the files still number versions
+        version = max([previous.version if previous else 0, *_versions(folder)]) + 1
         ref = GoldenRef(
             key=key,
             version=version,
@@ -146,6 +149,16 @@ class DatasetStore:
                 "check that the workspace is writable",
             ) from exc
         return path
+
+
+def _versions(folder: Path) -> list[int]:
+    """The version numbers of the golden files in a folder."""
+    found = []
+    for path in folder.glob("v*.parquet"):
+        number = path.stem[1:]
+        if number.isdigit():
+            found.append(int(number))
+    return found
 
 
 def read_frame(path: Path, what: str) -> pd.DataFrame:
