@@ -61,13 +61,13 @@ def test_clean_then_drift_alert_and_retrain(
                 "--home",
                 home,
                 "--drift",
-                "bill_length_mm:+15%",
+                "body_mass_g:+1sd",
                 "--seed",
                 "1",
             )
             assert drifted.code == 0
             assert (
-                cli("simulate", "labels", "--quality", "0.9", "--home", home).code == 0
+                cli("simulate", "labels", "--quality", "1.0", "--home", home).code == 0
             )
             report = tmp_path / "drift.html"
             alarm = cli(
@@ -83,12 +83,12 @@ def test_clean_then_drift_alert_and_retrain(
                 "--retrain",
             )
             assert alarm.code == 1
-            assert "bill_length_mm" in alarm.out and "DRIFT" in alarm.out
+            assert "body_mass_g" in alarm.out and "DRIFT" in alarm.out
             assert "penguins v2: approved" in alarm.err or "penguins v2" in alarm.out
             assert "<svg" in report.read_text()
             [sent] = Receiver.received
             assert sent["verdict"]["drift"] is True
-            assert sent["drift"]["drifted_features"] == ["bill_length_mm"]
+            assert sent["drift"]["drifted_features"] == ["body_mass_g"]
             live.wait_for_version("2", 20, "server did not pick up v2")
     finally:
         hook.shutdown()

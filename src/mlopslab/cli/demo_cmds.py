@@ -26,19 +26,19 @@ STEPS = (
     ),
     ("Monitor the clean window: expect all clear", ["monitor", "--last", "500"]),
     (
-        "Drifted traffic: bill_length_mm shifted by +15%",
+        "Drifted traffic: body_mass_g shifted by one standard deviation",
         [
             "simulate",
             "traffic",
             "--n",
             "500",
             "--drift",
-            "bill_length_mm:+15%",
+            "body_mass_g:+1sd",
             "--seed",
             "1",
         ],
     ),
-    ("Ground truth arrives (90% right)", ["simulate", "labels", "--quality", "0.9"]),
+    ("Ground truth arrives (all right)", ["simulate", "labels", "--quality", "1.0"]),
     (
         "Monitor again: expect an alert, then a retrain through the same gate",
         [

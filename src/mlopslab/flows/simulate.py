@@ -144,7 +144,7 @@ def apply_drift(
     return out
 
 
-JITTER = 0.2  # a synthesised number moves by this many of its column's sd
+SWAP = 0.3  # the share of a synthesised row's values taken from another row
 
 
 def production_rows(
@@ -153,21 +153,25 @@ def production_rows(
     held_out: pd.DataFrame,
     n: int,
     rng: np.random.Generator,
+    target: str | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """`n` rows (with their target) that no model trained on, and how they were
     found: the held-out pool first, each row once; then, when the pool is
     empty or spent, rows synthesised from the training rows.
 
-    A synthesised row is a training row with every number moved by Gaussian
-    noise of JITTER standard deviations (a smoothed bootstrap), kept inside the
-    column's range and whole where the column is; categories and the label stay
-    the row's. Rows equal to a training or golden row are drawn again.
+    A synthesised row starts as a training row; each of its values is then,
+    with probability SWAP, taken from another training row of the same class
+    (`target`). Within each class every column keeps its distribution (so
+    clean traffic does not look drifted to the monitor, as jittered numbers
+    did on images), while the rows are new combinations. Rows equal to a
+    training or golden row are drawn again.
     """
     taken = pool.sample(n=min(n, len(pool)), random_state=_seed(rng))
     missing = n - len(taken)
     if missing == 0:
         return taken.reset_index(drop=True), f"{n} rows from the held-out pool"
-    made = _synthesise(training, missing, rng, pd.concat([training, held_out]))
+    avoid = pd.concat([training, held_out])
+    made = _synthesise(training, missing, rng, avoid, target)
     if made.empty:
         raise DataError(
             "no row could be synthesised that differs from every training and "
@@ -179,8 +183,8 @@ def production_rows(
         made = made.sample(n=missing, replace=True, random_state=_seed(rng))
     rows = pd.concat([taken, made], ignore_index=True)
     how = (
-        f"{missing} rows synthesised from the training rows (each number jittered "
-        f"by {JITTER:g} sd, a smoothed bootstrap"
+        f"{missing} rows synthesised from the training rows (each value, with "
+        f"probability {SWAP:g}, from another row of the same class"
         + (f"; {distinct} distinct" if distinct < missing else "")
         + ")"
     )
@@ -210,19 +214,22 @@ def traffic_rows(
     pool = test.iloc[:0]
     if ref.pool_rows:
         pool = read_frame(ref.pool_path, "traffic pool")
-    return production_rows(pool, trained, test, n, rng)
+    return production_rows(pool, trained, test, n, rng, str(card["target"]))
 
 
 def _synthesise(
-    training: pd.DataFrame, n: int, rng: np.random.Generator, avoid: pd.DataFrame
+    training: pd.DataFrame,
+    n: int,
+    rng: np.random.Generator,
+    avoid: pd.DataFrame,
+    target: str | None,
 ) -> pd.DataFrame:
     from mlopslab.golden import row_keys
 
     known = set(row_keys(avoid))
     made = training.iloc[:0]
-    for _ in range(10):  # a redraw is rare: only whole-number rows can collide
-        picked = training.iloc[rng.integers(0, len(training), n - len(made))]
-        fresh = _jitter(picked.reset_index(drop=True), training, rng)
+    for _ in range(10):  # a redraw is rare but for data of few distinct values
+        fresh = _recombine(training, n - len(made), rng, target)
         fresh = fresh[~row_keys(fresh).isin(known).to_numpy()]
         made = pd.concat([made, fresh], ignore_index=True)
         if len(made) >= n:
@@ -230,24 +237,30 @@ def _synthesise(
     return made.reset_index(drop=True)
 
 
-def _jitter(
-    rows: pd.DataFrame, training: pd.DataFrame, rng: np.random.Generator
+def _recombine(
+    training: pd.DataFrame, n: int, rng: np.random.Generator, target: str | None
 ) -> pd.DataFrame:
-    out = rows.copy()
-    for name in out.columns:
-        column = training[name]
-        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(
-            column
-        ):
+    """`n` training rows, each value swapped with probability SWAP for the same
+    column's value in another row of the same class."""
+    base = rng.integers(0, len(training), n)
+    out = training.iloc[base].reset_index(drop=True)
+    labels = (
+        training[target].astype(str).to_numpy()
+        if target in training.columns
+        else np.zeros(len(training), dtype=str)
+    )
+    members = {label: np.flatnonzero(labels == label) for label in np.unique(labels)}
+    donors = np.empty(n, dtype=int)
+    for name in training.columns:
+        if name == target:
             continue
-        noise = rng.normal(0.0, JITTER * float(column.std() or 0.0), len(out))
-        moved = (out[name] + noise).clip(column.min(), column.max())
-        whole = pd.api.types.is_integer_dtype(column) or bool(
-            (column.dropna() % 1 == 0).all()
-        )
-        out[name] = moved.round() if whole else moved
-        if pd.api.types.is_integer_dtype(column):
-            out[name] = out[name].astype(column.dtype)
+        for label, rows in members.items():
+            mine = labels[base] == label
+            donors[mine] = rows[rng.integers(0, len(rows), int(mine.sum()))]
+        swap = rng.random(n) < SWAP
+        values = out[name].to_numpy(copy=True)
+        values[swap] = training[name].to_numpy()[donors[swap]]
+        out[name] = pd.Series(values, dtype=training[name].dtype)
     return out
 
 
