@@ -35,7 +35,7 @@ monitor flipper --last 300
 traffic --n 300 --seed 12 --drift body_mass_g:+0.2sd
 monitor mass --last 300
 MLOPSLAB_MONITOR__MEAN_SHIFT_SD=0.1 monitor mass-strict --last 300
-traffic --n 20 --seed 13 --drift flipper_length_mm:+1sd
+traffic --n 20 --seed 13 --drift flipper_length_mm:+3sd
 monitor few --last 20
 stop "$server"
 """
