@@ -70,6 +70,7 @@ bench: setup-test
 	$(BIN)/python -m benchmarks.grading
 	$(BIN)/python -m benchmarks.course_server
 	$(BIN)/python -m benchmarks.torch_models
+	$(BIN)/python -m benchmarks.evaluation_review
 
 ui: $(STAMP)
 	$(BIN)/mlopslab ui
