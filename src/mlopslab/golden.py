@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split
 from mlopslab.config import SplitConfig
 from mlopslab.data import BUILTIN_TARGETS, Dataset
 from mlopslab.errors import DataError
-from mlopslab.preprocess import Split, min_rows_per_class
+from mlopslab.preprocess import Split, require_rows_per_class
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,7 @@ def carve_holdout(
     dataset: Dataset, cfg: SplitConfig, cv_folds: int, seed: int
 ) -> Holdout:
     """The first run's golden test rows (and pool), seeded and stratified."""
-    needed = min_rows_per_class(cfg, cv_folds)
-    counts = dataset.y.value_counts()
-    too_small = counts[counts < needed]
-    if not too_small.empty:
-        label, count = str(too_small.index[0]), int(too_small.iloc[0])
-        raise DataError(
-            f"class '{label}' has {count} rows; the split needs at least "
-            f"{needed} per class",
-            "add rows for that class, drop it, or lower tune.cv_folds",
-        )
+    require_rows_per_class(dataset.y, cfg, cv_folds)
     frame, y = dataset.frame, dataset.y
     rest, test = train_test_split(
         frame, test_size=cfg.test_size, stratify=y, random_state=seed

@@ -55,12 +55,10 @@ def min_rows_per_class(cfg: SplitConfig, cv_folds: int) -> int:
     )
 
 
-def split_dataset(
-    dataset: Dataset, cfg: SplitConfig, cv_folds: int, seed: int
-) -> Split:
-    """Stratified train/validation/test split; the test set is carved out first."""
+def require_rows_per_class(y: pd.Series, cfg: SplitConfig, cv_folds: int) -> None:
+    """Refuse, in one line, a class too small for the split to stratify."""
     needed = min_rows_per_class(cfg, cv_folds)
-    counts = dataset.y.value_counts()
+    counts = y.value_counts()
     too_small = counts[counts < needed]
     if not too_small.empty:
         label, count = str(too_small.index[0]), int(too_small.iloc[0])
@@ -69,6 +67,13 @@ def split_dataset(
             f"{needed} per class",
             "add rows for that class, drop it, or lower tune.cv_folds",
         )
+
+
+def split_dataset(
+    dataset: Dataset, cfg: SplitConfig, cv_folds: int, seed: int
+) -> Split:
+    """Stratified train/validation/test split; the test set is carved out first."""
+    require_rows_per_class(dataset.y, cfg, cv_folds)
     X, y = dataset.X, dataset.y
     X_rest, X_test, y_rest, y_test = train_test_split(
         X, y, test_size=cfg.test_size, stratify=y, random_state=seed
