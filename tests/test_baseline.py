@@ -51,3 +51,30 @@ def test_constraints_have_sagemaker_shape() -> None:
     assert by_name["signed"]["num_constraints"] == {"is_non_negative": False}
     assert by_name["colour"]["string_constraints"] == {"domains": ["blue", "red"]}
     assert constraints["monitoring_config"]["evaluate_constraints"] == "Enabled"
+
+
+def test_a_timestamp_has_counts_but_no_distribution_or_domain() -> None:
+    from dataclasses import replace
+
+    from mlopslab.columns import DateParts
+    from mlopslab.config import MonitorConfig
+    from mlopslab.monitor.constraints import check_constraints
+    from mlopslab.monitor.reference import references
+
+    data = frame().assign(
+        seen=[f"2024-01-0{day} 10:00" for day in range(1, 6)],
+    )
+    schema = infer_schema(data, "y")
+    schema = replace(
+        schema, timestamps=(DateParts("seen", "%Y-%m-%d %H:%M", ("day",)),)
+    )
+    X = data.drop(columns="y")
+    stats = compute_statistics(X, schema)
+    seen = next(f for f in stats["features"] if f["name"] == "seen")
+    assert seen["timestamp"] is True
+    assert seen["string_statistics"] == {"common": {"num_present": 5, "num_missing": 0}}
+    assert "seen" not in references(stats) and "colour" in references(stats)
+    constraints = compute_constraints(X, schema)
+    later = X.assign(seen=["2025-06-01 09:00"] * 5)
+    problems = check_constraints(later, constraints, MonitorConfig())
+    assert not [p for p in problems if "seen" in str(p)]

@@ -10,7 +10,7 @@ def test_defaults_when_nothing_is_set() -> None:
     cfg = load_config(environ={})
     assert cfg == Config()
     assert cfg.home == Path(".mlopslab")
-    assert cfg.gate.thresholds == {"accuracy": 0.9}
+    assert cfg.gate.thresholds == {} and cfg.gate.beat_majority
 
 
 def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:

@@ -260,10 +260,198 @@ def test_a_measured_number_is_not_a_class(tmp_path: Path) -> None:
         }
     )
     frame.to_csv(tmp_path / "t.csv", index=False)
-    for target, kind in (("mass", "many distinct"), ("price", "fractional")):
-        with pytest.raises(DataError, match=f"{kind}.*does classification") as info:
+    for target, kind in (
+        ("mass", "193 distinct whole numbers in 200 rows, a count or a measurement"),
+        ("price", "looks continuous \\(200 distinct values in 200 rows\\)"),
+    ):
+        with pytest.raises(
+            DataError, match=f"{kind}.*does single-label classification"
+        ) as info:
             load_dataset(DataConfig(source=str(tmp_path / "t.csv"), target=target))
         assert "pandas.cut" in info.value.one_line()
     # Whole numbers that are few are labels (grades 1-5, digits 0-9).
     graded = load_dataset(DataConfig(source=str(tmp_path / "t.csv"), target="grade"))
     assert graded.schema.classes == ("1", "2", "3", "4", "5")
+
+
+def test_an_integer_target_of_46_values_is_a_count_not_46_classes(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=5000), "age": rng.integers(18, 64, 5000)}
+    )
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DataError) as info:
+        load_dataset(DataConfig(source=str(tmp_path / "t.csv"), target="age"))
+    assert info.value.one_line().startswith(
+        "target 'age' holds 46 distinct whole numbers in 5000 rows, a count or a "
+        "measurement: mlopslab does single-label classification"
+    )
+    assert "class codes, give the classes names" in info.value.hint
+
+
+def test_multi_label_strings_are_refused_in_one_line(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    tags = rng.choice(["a", "b", "c", "a|b", "a|c", "b|c", "a|b|c"], 300)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "tags": tags})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DataError, match="several labels per row") as info:
+        load_dataset(DataConfig(source=str(tmp_path / "t.csv"), target="tags"))
+    assert "single-label classification" in info.value.message
+    assert "a model per label" in info.value.hint
+    # Names with a comma are one label each: their parts do not recur.
+    names = rng.choice(["Smith, J", "Doe, A", "Roe, B"], 300)
+    frame.assign(tags=names).to_csv(tmp_path / "n.csv", index=False)
+    named = load_dataset(DataConfig(source=str(tmp_path / "n.csv"), target="tags"))
+    assert named.schema.classes == ("Doe, A", "Roe, B", "Smith, J")
+
+
+def test_as_many_classes_as_rows_is_not_a_classification(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"x": range(300), "name": [f"penguin {i % 150}" for i in range(300)]}
+    )
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DataError, match="150 classes in 300 rows") as info:
+        load_dataset(DataConfig(source=str(tmp_path / "t.csv"), target="name"))
+    assert "about 20 rows per class" in info.value.message
+    # Built-ins pass: penguins 3 classes, digits 10 (MNIST's 10 as well).
+    assert len(load_dataset(DataConfig(source="digits")).schema.classes) == 10
+
+
+def test_a_file_source_is_recorded_as_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlopslab.golden import source_key
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    pd.DataFrame({"a": [1, 2, 3, 4], "y": ["p", "q", "p", "q"]}).to_csv(
+        folder / "d.csv", index=False
+    )
+    monkeypatch.chdir(tmp_path)
+    relative = load_dataset(DataConfig(source="data/d.csv", target="y"))
+    assert relative.source == str((folder / "d.csv").resolve())
+    assert Path(relative.source).is_absolute()
+    absolute = load_dataset(DataConfig(source=str(folder / "d.csv"), target="y"))
+    # One golden test set for the file, however it was named.
+    assert source_key(relative) == source_key(absolute)
+    # Built-ins keep their names; a missing file's error names it as given.
+    assert load_dataset(DataConfig()).source == "penguins"
+    with pytest.raises(DataError, match=r"data not found: data/none\.csv"):
+        load_dataset(DataConfig(source="data/none.csv", target="y"))
+    # From another directory the recorded source still loads.
+    monkeypatch.chdir(folder)
+    again = load_dataset(DataConfig(source=relative.source, target="y"))
+    assert again.fingerprint == relative.fingerprint
+
+
+def test_mnist_test_files_are_the_test_set(tmp_path: Path) -> None:
+    from mlopslab.config import SplitConfig
+    from mlopslab.golden import carve_holdout
+
+    rng = np.random.default_rng(0)
+    train_labels = np.repeat(np.arange(3), 12)
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 255, (36, 4, 4)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", train_labels)
+    test_images = rng.integers(0, 255, (9, 4, 4))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", test_images, True)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.repeat(np.arange(3), 3), True)
+    dataset = load_dataset(DataConfig(source=str(tmp_path)))
+    assert dataset.official_test is not None
+    assert int(dataset.official_test.sum()) == 9
+    assert dataset.notes == ["test set: the source's own test files (9 rows)"]
+    holdout = carve_holdout(dataset, SplitConfig(pool_size=0.1), cv_folds=2, seed=3)
+    # The t10k rows, whatever the seed: not a re-split of the pooled rows.
+    pixels = holdout.test.drop(columns="digit").to_numpy()
+    assert np.array_equal(pixels, test_images.reshape(9, -1).astype(np.float32))
+    assert len(holdout.pool) == round(36 * 0.1)
+    # Train files alone (or test files alone) have no split of their own.
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / name).unlink()
+    assert load_dataset(DataConfig(source=str(tmp_path))).official_test is None
+
+
+def test_column_hygiene_on_load_and_the_users_say(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    rows = 400
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(rows),
+            "when": pd.date_range("2024-01-01", periods=rows, freq="7h"),
+            "x": rng.normal(size=rows),
+            "c": rng.choice(["a", "b"], rows),
+            "y": rng.choice(["p", "q"], rows),
+        }
+    )
+    frame.to_parquet(tmp_path / "d.parquet")
+    source = str(tmp_path / "d.parquet")
+    data = load_dataset(DataConfig(source=source, target="y"))
+    assert list(data.frame.columns) == ["when", "x", "c", "y"]
+    assert data.notes == ["dropped id (identifier); when expanded (timestamp)"]
+    # A parquet date-time column is text, as a CSV's and a request's are.
+    assert data.frame["when"].iloc[1] == "2024-01-01 07:00:00"
+    assert data.schema.categorical == ["c"]
+    (dated,) = data.schema.timestamps
+    assert dated.column == "when" and "hour" in dated.parts
+    kept = load_dataset(
+        DataConfig(source=source, target="y", keep=("id",), drop=("c",))
+    )
+    assert list(kept.frame.columns) == ["id", "when", "x", "y"]
+    assert kept.notes == [
+        "dropped c (data.drop); id kept by data.keep (identifier), "
+        "when expanded (timestamp)"
+    ]
+    no_dates = load_dataset(DataConfig(source=source, target="y", timestamps="drop"))
+    assert "when" not in no_dates.frame and not no_dates.schema.timestamps
+    with pytest.raises(DataError, match=r"data\.keep names idd, not a feature") as info:
+        load_dataset(DataConfig(source=source, target="y", keep=("idd",)))
+    assert info.value.hint == "choose from its feature columns: id, when, x, c"
+
+
+def test_saved_training_rows_keep_their_column_decisions(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlopslab.data import LINEAGE_KEY, training_metadata
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(300),
+            "when": [f"2024-03-{d:02d} 10:00" for d in rng.integers(1, 29, 300)],
+            "x": rng.normal(size=300),
+            "y": rng.choice(["p", "q"], 300),
+        }
+    )
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    data = load_dataset(DataConfig(source=str(tmp_path / "d.csv"), target="y"))
+    metadata = training_metadata(data, "d-key", "d")
+    table = pa.Table.from_pandas(data.frame, preserve_index=False)
+    table = table.replace_schema_metadata(
+        {LINEAGE_KEY: __import__("json").dumps(metadata).encode()}
+    )
+    pq.write_table(table, tmp_path / "saved.parquet")
+    saved = load_dataset(DataConfig(source=str(tmp_path / "saved.parquet")))
+    assert saved.lineage is not None and saved.lineage.source == data.source
+    assert (
+        saved.notes
+        == data.notes
+        == ["dropped id (identifier); when expanded (timestamp)"]
+    )
+    assert saved.schema.timestamps == data.schema.timestamps
+
+
+def test_a_table_whose_every_column_is_dropped_says_which(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": range(100), "y": ["p", "q"] * 50})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(DataError) as info:
+        load_dataset(DataConfig(source=str(tmp_path / "d.csv"), target="y"))
+    assert info.value.one_line().endswith(
+        "d.csv is left: dropped id (identifier); keep a column with data.keep "
+        "(or add features)"
+    )
+    kept = load_dataset(
+        DataConfig(source=str(tmp_path / "d.csv"), target="y", keep=("id",))
+    )
+    assert kept.schema.numeric == ["id"]

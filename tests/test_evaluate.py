@@ -39,7 +39,7 @@ def test_evaluate_computes_each_metric() -> None:
 
 
 def test_threshold_rejects_with_reason() -> None:
-    decision = gate(metrics(0.85), GateConfig())
+    decision = gate(metrics(0.85), GateConfig(thresholds={"accuracy": 0.9}))
     assert not decision.approved
     assert any("fails the threshold >= 0.9" in reason for reason in decision.reasons)
 

@@ -119,3 +119,27 @@ def test_the_gate_config_for_significance() -> None:
     for bad in (0.0, 1.0, 1.5):
         with pytest.raises(ValidationError):
             GateConfig(significance=bad)
+
+
+def test_the_majority_floor_needs_more_than_the_class_balance() -> None:
+    from mlopslab.significance import majority_check
+
+    truth = np.array(["no"] * 60 + ["yes"] * 40)
+    always_no = np.array(["no"] * 100, dtype="<U3")
+    flat = majority_check(truth, always_no, "no", 0.05)
+    assert not flat["passed"]
+    assert flat["reason"].startswith(
+        "accuracy 0.6000 does not beat the majority-class baseline 0.6000 "
+        "(always 'no') on 100 golden rows"
+    )
+    # Right on 30 of the 40 minority rows, wrong on 5 majority rows: b=30, c=5.
+    good = always_no.copy()
+    good[60:90] = "yes"
+    good[:5] = "yes"
+    found = majority_check(truth, good, "no", 0.05)
+    assert found["passed"] and found["paired_test"]["candidate_only"] == 30
+    assert "accuracy 0.8500 beats the majority-class baseline 0.6000" in found["reason"]
+    # Barely better is not enough: one row more is chance.
+    one = always_no.copy()
+    one[60] = "yes"
+    assert not majority_check(truth, one, "no", 0.05)["passed"]

@@ -232,9 +232,9 @@ def count_folds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     scored: list[str] = []
     score = tuning._score_fold
 
-    def counted(family: str, *args: Any) -> tuple[float, float, float]:
-        scored.append(family)
-        return score(family, *args)
+    def counted(job: TrialJob, *args: Any) -> tuple[float, float, float]:
+        scored.append(job.family)
+        return score(job, *args)
 
     monkeypatch.setattr(tuning, "_score_fold", counted)
     return scored
@@ -358,3 +358,133 @@ def test_all_trials_failing_is_a_clear_error(
     monkeypatch.setattr(tuning, "build_estimator", explode)
     with pytest.raises(StageError, match="all 2 tuning trials failed: solver diverged"):
         tune_train(split, 0, trials=2, cv_folds=2, jobs=1)
+
+
+def large_table(rows: int = 9_000) -> tuple[pd.DataFrame, pd.Series, Any]:
+    """A table big enough for the multi-fidelity search (holdout_above is
+    lowered in the configs below, so the test stays fast)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(rows, 6)), columns=[f"x{i}" for i in range(6)])
+    X["kind"] = rng.choice(["a", "b", "c"], size=rows)
+    logit = X["x0"] - X["x1"] * X["x2"] + (X["kind"] == "a")
+    y = pd.Series(np.where(logit + rng.logistic(size=rows) > 0, "yes", "no"))
+    frame = X.assign(label=y)
+    dataset = build_dataset("large", "large", frame, "label")
+    return dataset.X, dataset.y, dataset.schema
+
+
+LARGE = {"trials": 8, "batch_size": 4, "holdout_above": 2_000, "jobs": 1}
+
+
+def test_rungs_are_a_ninth_a_third_and_all_of_the_rows() -> None:
+    assert tuning.rungs_for(90_000) == (10_000, 30_000, 90_000)
+    assert tuning.rungs_for(9_000) == (3_000, 9_000)  # 1,000 is too few to rank
+    assert tuning.rungs_for(1_500) == (1_500,)
+
+
+def test_large_data_climbs_rungs_and_only_the_best_reach_the_top() -> None:
+    X, y, schema = large_table()
+    result = tune(X, y, schema, TuneConfig(**LARGE), seed=5)
+    holdout_train = len(X) - int(len(X) * tuning.HOLDOUT_SHARE)
+    assert result.rungs == tuning.rungs_for(holdout_train) == (2_400, 7_200)
+    finished = [t for t in result.trials if t.cv_log_loss is not None]
+    stopped = [t for t in result.trials if t.pruned]
+    assert finished and stopped and len(finished) + len(stopped) == 8
+    assert all(t.rows == 7_200 for t in finished)
+    assert all(
+        t.rows == 2_400 and "stopped after 2,400 rows" in str(t.error) for t in stopped
+    )
+    assert result.best.rows == 7_200
+    # The same seed draws, prunes and picks the same trials.
+    again = tune(X, y, schema, TuneConfig(**LARGE), seed=5)
+    assert [(t.params, t.cv_log_loss, t.pruned) for t in again.trials] == [
+        (t.params, t.cv_log_loss, t.pruned) for t in result.trials
+    ]
+
+
+def test_large_data_trials_fit_on_at_most_max_trial_rows() -> None:
+    X, y, schema = large_table()
+    cfg = TuneConfig(**LARGE, max_trial_rows=3_000)
+    result = tune(X, y, schema, cfg, seed=5)
+    assert result.rungs == (3_000,)
+    assert {t.rows for t in result.trials} == {3_000}
+
+
+def test_large_data_boosting_stops_early() -> None:
+    X, y, schema = large_table()
+    folds = prepare_folds(X, y, schema, 4, 0, holdout=5_000)
+    assert len(folds) == 1 and len(folds[0].y_train) == 5_000
+    params = {
+        "learning_rate": 0.3,
+        "max_leaf_nodes": 32,
+        "max_iter": 100,
+        "l2_regularization": 1e-4,
+    }
+    estimators: list[Any] = []
+    build = tuning.build_estimator
+
+    def kept(*args: Any) -> Any:
+        estimators.append(build(*args))
+        return estimators[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tuning, "build_estimator", kept)
+        evaluate_trial(TrialJob(0, "hist_gb", params, early_stop=True), folds, 0)
+        evaluate_trial(TrialJob(1, "hist_gb", params), folds, 0)
+    stopping, full = estimators
+    assert stopping.early_stopping is True and stopping.n_iter_ < 100
+    assert full.early_stopping is False and full.n_iter_ == 100
+
+
+def test_a_time_budget_stops_after_the_batch_it_runs_out_in(
+    split: tuple[Dataset, Split],
+) -> None:
+    result = tune_train(split, 3, trials=16, batch_size=4, jobs=1, time_budget=1e-6)
+    assert len(result.trials) == 4 and result.planned == 16
+    assert result.stopped_by_budget
+    # The trials it ran are the first trials of the unbounded search.
+    whole = tune_train(split, 3, trials=4, batch_size=4, jobs=1)
+    assert [t.params for t in whole.trials] == [t.params for t in result.trials]
+
+
+def test_progress_is_told_after_every_batch(split: tuple[Dataset, Split]) -> None:
+    dataset, parts = split
+    heard: list[tuple[int, int]] = []
+    cfg = TuneConfig(trials=6, batch_size=4, jobs=1)
+    tune(
+        parts.X_train,
+        parts.y_train,
+        dataset.schema,
+        cfg,
+        seed=0,
+        progress=lambda done, total: heard.append((done, total)),
+    )
+    assert heard == [(4, 6), (6, 6)]
+
+
+def test_trials_are_recorded_in_the_journal_as_they_finish(
+    split: tuple[Dataset, Split], tmp_path: Any
+) -> None:
+    dataset, parts = split
+    journal = tmp_path / "tuning" / "run.log"
+    cfg = TuneConfig(trials=4, batch_size=2, jobs=1)
+    seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        # After each batch, the journal on disk already holds its trials.
+        stored = optuna.load_study(
+            study_name=None, storage=tuning._journal(journal)
+        ).get_trials()
+        seen.append(sum(t.state.is_finished() for t in stored))
+
+    result = tune(
+        parts.X_train, parts.y_train, dataset.schema, cfg, 0, None, progress, journal
+    )
+    assert seen == [2, 4]
+    stored = optuna.load_study(study_name=None, storage=tuning._journal(journal))
+    assert [t.value for t in stored.trials] == [t.cv_log_loss for t in result.trials]
+    # Recording changes nothing about the search.
+    plain = tune(parts.X_train, parts.y_train, dataset.schema, cfg, 0)
+    assert plain.trials[0].params == result.trials[0].params

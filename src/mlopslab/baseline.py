@@ -33,7 +33,12 @@ def inferred_type(series: pd.Series, kind: str) -> str:
 
 
 def compute_statistics(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
-    """statistics.json: per-feature counts, moments, buckets and category counts."""
+    """statistics.json: per-feature counts, moments, buckets and category counts.
+
+    A timestamp column has counts only: every value is new (time moves on), so
+    its distribution would be one bucket per training row and always drift.
+    """
+    dated = {t.column for t in schema.timestamps}
     features = []
     for column in schema.columns:
         series = X[column.name]
@@ -45,6 +50,9 @@ def compute_statistics(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
         }
         if column.kind == "numeric":
             entry["numerical_statistics"] = _numeric_stats(series, common)
+        elif column.name in dated:
+            entry["timestamp"] = True
+            entry["string_statistics"] = {"common": common}
         else:
             entry["string_statistics"] = _string_stats(series, common)
         features.append(entry)
@@ -52,7 +60,9 @@ def compute_statistics(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
 
 
 def compute_constraints(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
-    """constraints.json: types, completeness, non-negativity and category domains."""
+    """constraints.json: types, completeness, non-negativity and category
+    domains (none for a timestamp: later times are not outside it)."""
+    dated = {t.column for t in schema.timestamps}
     features = []
     for column in schema.columns:
         series = X[column.name]
@@ -64,7 +74,7 @@ def compute_constraints(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
         if column.kind == "numeric":
             values = series.dropna()
             entry["num_constraints"] = {"is_non_negative": bool((values >= 0).all())}
-        else:
+        elif column.name not in dated:
             domain = sorted(series.dropna().astype(str).unique())
             entry["string_constraints"] = {"domains": domain}
         features.append(entry)

@@ -50,6 +50,12 @@ class DataConfig(Frozen):
 
     source: str = "penguins"
     target: str | None = None
+    # Column hygiene (columns.py): columns to leave out, columns to keep that
+    # the checks would drop (identifiers, constants, free text, target copies),
+    # and whether timestamps become numeric parts or are left out.
+    drop: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    timestamps: Literal["expand", "drop"] = "expand"
 
 
 class SplitConfig(Frozen):
@@ -69,6 +75,16 @@ class TuneConfig(Frozen):
     batch_size: int = Field(4, ge=1, le=64)
     cv_folds: int = Field(4, ge=2, le=20)
     families: tuple[str, ...] = ("logreg", "hist_gb", "mlp")
+    # From this many training rows, trials score on one stratified holdout
+    # instead of cv_folds folds, and climb rungs of rows (successive halving):
+    # see tune.py. Boosting and the MLP then stop early too.
+    holdout_above: int = Field(5_000, ge=100)
+    # The most rows one trial fits on; the chosen model then fits on them all.
+    max_trial_rows: int = Field(200_000, ge=1_000)
+    # Seconds of tuning: no batch of trials starts after them (None: no limit).
+    # The trials run are recorded, so `tune.trials` set to that count repeats
+    # the search exactly.
+    time_budget: float | None = Field(None, gt=0)
 
     @field_validator("families")
     @classmethod
@@ -89,14 +105,15 @@ class TuneConfig(Frozen):
 
 
 class GateConfig(Frozen):
-    """Absolute thresholds, then the candidate against the champion.
+    """A floor that adapts to the data, absolute thresholds if set, then the
+    candidate against the champion.
 
     `min_absolute_change` and `min_relative_change` follow MLflow's
     MetricThreshold: the candidate must beat the champion on `compare_metric`
     by at least this much (0.0 means "not worse"). None skips that check.
     """
 
-    thresholds: dict[str, float] = Field(default_factory=lambda: {"accuracy": 0.9})
+    thresholds: dict[str, float] = Field(default_factory=dict)
     compare_metric: Literal["accuracy", "macro_f1", "log_loss"] = "accuracy"
     min_absolute_change: float | None = 0.0
     min_relative_change: float | None = None
@@ -124,6 +141,10 @@ class GateConfig(Frozen):
     # Expected calibration error above which the model is calibrated
     # (sigmoid, out-of-fold) before the gate; None never calibrates.
     max_calibration_error: float | None = Field(0.1, gt=0, le=1)
+    # The default floor, whatever the data: on the golden test set the model
+    # must beat always answering the most common training class, by more than
+    # chance (exact McNemar at `significance`). A fixed floor goes in thresholds.
+    beat_majority: bool = True
 
 
 class RegistryConfig(Frozen):

@@ -71,6 +71,12 @@ class CourseError(MlopsLabError):
     exit_code = 8
 
 
+class Interrupted(MlopsLabError):
+    """Ctrl-C or SIGTERM stopped a command part way (the shell's code for it)."""
+
+    exit_code = 130
+
+
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of an exception's message, at most `limit` characters.
 

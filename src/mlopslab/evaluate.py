@@ -131,7 +131,7 @@ def gate(
             {
                 "check": "champion",
                 "passed": True,
-                "reason": "no champion yet: thresholds alone decide",
+                "reason": "no champion yet: nothing to compare with",
             }
         )
     approved = all(check["passed"] for check in checks)

@@ -5,11 +5,13 @@ the same rows; rows that come later (labelled captures) only ever join
 training and validation. Rows equal to a golden row are taken out of the
 training side wherever they come from, so no copy of a test row is learned.
 
-The first run carves the golden rows with a seeded, stratified split (and,
-with `split.pool_size`, a pool of rows held back as production traffic);
-every run then splits what is left into train and validation. Both steps are
-the same on the first run and the later ones, so a run repeated with the same
-data and seed trains the same model.
+The first run carves the golden rows with a seeded, stratified split, or
+takes the source's own test rows when it has them (an IDX folder with MNIST's
+t10k files beside its train files); and, with `split.pool_size`, a pool of
+rows held back as production traffic. Every run then splits what is left
+into train and validation. Both steps are the same on the first run and the
+later ones, so a run repeated with the same data and seed trains the same
+model.
 """
 
 from __future__ import annotations
@@ -59,12 +61,17 @@ def source_key(dataset: Dataset) -> str:
 def carve_holdout(
     dataset: Dataset, cfg: SplitConfig, cv_folds: int, seed: int
 ) -> Holdout:
-    """The first run's golden test rows (and pool), seeded and stratified."""
+    """The first run's golden test rows (and pool), seeded and stratified;
+    the source's own test rows when it has them (MNIST's t10k files)."""
     require_rows_per_class(dataset.y, cfg, cv_folds)
     frame, y = dataset.frame, dataset.y
-    rest, test = train_test_split(
-        frame, test_size=cfg.test_size, stratify=y, random_state=seed
-    )
+    if dataset.official_test is not None:
+        test = frame[dataset.official_test]
+        rest = frame[~dataset.official_test]
+    else:
+        rest, test = train_test_split(
+            frame, test_size=cfg.test_size, stratify=y, random_state=seed
+        )
     pool = frame.iloc[:0]
     if cfg.pool_size > 0:
         rest, pool = train_test_split(

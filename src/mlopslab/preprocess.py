@@ -91,6 +91,46 @@ def split_dataset(
     )
 
 
+# One-hot columns per categorical column at most: the rarest categories share
+# one, so that the (dense) features cannot grow with rows x categories.
+MAX_CATEGORIES = 30
+
+
+def _wide_preprocessor(schema: Schema, numeric: Pipeline) -> ColumnTransformer:
+    """`build_preprocessor` for tables with timestamps or many categories:
+    at most MAX_CATEGORIES one-hot columns per category column (unseen and
+    rare categories share the last), and timestamps as their numeric parts."""
+    from mlopslab.columns import date_parts_transformer
+
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            (
+                "onehot",
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    max_categories=MAX_CATEGORIES,
+                    sparse_output=False,
+                ),
+            ),
+        ]
+    )
+    parts = [
+        ("numeric", numeric, schema.numeric),
+        ("categorical", categorical, schema.categorical),
+    ]
+    if schema.timestamps:
+        steps = Pipeline(
+            [
+                ("parts", date_parts_transformer(schema.timestamps)),
+                ("impute", SimpleImputer(strategy="median")),
+                ("scale", StandardScaler()),
+            ]
+        )
+        parts.append(("timestamps", steps, [t.column for t in schema.timestamps]))
+    return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+
+
 def build_preprocessor(schema: Schema) -> ColumnTransformer:
     """Impute and scale numbers; impute and one-hot categories, ignoring unseen ones."""
     if schema.image is not None:
@@ -98,6 +138,9 @@ def build_preprocessor(schema: Schema) -> ColumnTransformer:
     numeric = Pipeline(
         [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
     )
+    wide = any(len(c.categories) > MAX_CATEGORIES for c in schema.columns)
+    if wide or schema.timestamps:
+        return _wide_preprocessor(schema, numeric)
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="most_frequent")),

@@ -70,3 +70,26 @@ def significance_check(
 
 def _rows(count: int) -> str:
     return f"{count} row" + ("" if count == 1 else "s")
+
+
+def majority_check(
+    truth: np.ndarray, predicted: np.ndarray, majority: str, alpha: float
+) -> dict[str, Any]:
+    """The data's own floor: better than always answering `majority` (the most
+    common training class), by the same paired test as against a champion."""
+    truth = np.asarray(truth).astype(str)
+    test = mcnemar(truth, predicted, np.full(len(truth), str(majority)))
+    model = float(np.mean(np.asarray(predicted).astype(str) == truth))
+    baseline = float(np.mean(truth == str(majority)))
+    beats = test.candidate_only > test.champion_only and test.p_value < alpha
+    verb = "beats" if beats else "does not beat"
+    return {
+        "check": "majority_baseline",
+        "passed": beats,
+        "reason": (
+            f"accuracy {model:.4f} {verb} the majority-class baseline "
+            f"{baseline:.4f} (always '{majority}') on {test.rows} golden rows "
+            f"(p = {test.p_value:.3g}, exact McNemar)"
+        ),
+        "paired_test": test.to_dict(),
+    }

@@ -6,6 +6,7 @@ import warnings
 from typing import Any
 
 import pandas as pd
+from joblib import cpu_count
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.exceptions import ConvergenceWarning
@@ -21,8 +22,10 @@ from mlopslab.preprocess import build_preprocessor
 TORCH_FAMILIES = ("torch_mlp", "torch_cnn")
 # Above this many rows the MLP switches from L-BFGS (fast on small data) to Adam.
 MLP_LBFGS_MAX_ROWS = 5_000
-# Below this many rows the final fit runs on one thread (as tuning trials do).
-SINGLE_THREAD_MAX_ROWS = 1_000
+# Fits on fewer rows than this run on one thread (as tuning trials do): on
+# small arrays OpenMP and BLAS threads spend more time waiting than working
+# (10k rows on a busy 2-core machine: about 10x slower with two threads).
+SINGLE_THREAD_MAX_ROWS = 20_000
 
 
 def build_estimator(
@@ -87,13 +90,33 @@ def fit_final(
     family: str,
     params: dict[str, Any],
     seed: int,
+    early_stop: bool = False,
 ) -> Pipeline:
-    """Refit the chosen family and parameters on the given rows."""
+    """Refit the chosen family and parameters on the given rows (`early_stop`
+    as the trials had it: see `stopping_early`)."""
     pipeline = build_pipeline(schema, family, params, seed, len(X))
+    if early_stop:
+        stopping_early(pipeline.named_steps["model"])
     # On small data OpenMP threads only spin: with HistGradientBoosting on a busy
     # 2-core machine the default threads made this fit about 10x slower than one.
-    threads = 1 if len(X) < SINGLE_THREAD_MAX_ROWS else None
+    # On large data every core, said explicitly (a worker's limit is not inherited).
+    threads = 1 if len(X) < SINGLE_THREAD_MAX_ROWS else cpu_count()
     with threadpool_limits(threads), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipeline.fit(X, y)
     return pipeline
+
+
+def stopping_early(estimator: ClassifierMixin) -> ClassifierMixin:
+    """For large data: boosting and the MLP hold out a tenth of their rows and
+    stop once it has not improved for 10 rounds (boosting) or 5 epochs (MLP).
+    The other families are returned as they are."""
+    if isinstance(estimator, HistGradientBoostingClassifier):
+        estimator.set_params(
+            early_stopping=True, n_iter_no_change=10, validation_fraction=0.1
+        )
+    elif isinstance(estimator, MLPClassifier):
+        estimator.set_params(
+            early_stopping=True, n_iter_no_change=5, validation_fraction=0.1
+        )
+    return estimator

@@ -144,7 +144,7 @@ def test_gate_rejects_a_bad_model_and_keeps_the_champion(
         "--fail-on-reject",
     )
     assert bad.code == GATE_REJECTED_EXIT_CODE
-    assert "fails the threshold" in bad.out
+    assert "does not beat the majority-class baseline" in bad.out
     store = registry(workspace)
     assert store.version("penguins", "2").status == "rejected"
     champion = store.champion("penguins")

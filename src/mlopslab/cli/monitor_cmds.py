@@ -22,6 +22,7 @@ from mlopslab.cli.context import (
     tracking_uri,
 )
 from mlopslab.cli.render import RichReporter, render_monitor_result, render_summary
+from mlopslab.cli.stopping import STOPPED_RUN, stoppable
 from mlopslab.config import Config
 from mlopslab.stores.registry.lookup import (
     champion_baseline,
@@ -175,13 +176,14 @@ def _retrain(
     retrain_cfg = cfg.model_copy(
         update={"registry": cfg.registry.model_copy(update={"model_name": name})}
     )
-    summary = run_pipeline(
-        retrain_cfg,
-        workspace,
-        partial(open_registry, workspace),
-        RichReporter(Console(stderr=True)),
-        dataset=dataset,
-    )
+    with stoppable(STOPPED_RUN):
+        summary = run_pipeline(
+            retrain_cfg,
+            workspace,
+            partial(open_registry, workspace),
+            RichReporter(Console(stderr=True)),
+            dataset=dataset,
+        )
     render_summary(console, summary)
     if not summary.decision.approved:
         console.print(

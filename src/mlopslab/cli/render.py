@@ -5,6 +5,7 @@ Shared by the `*_cmds` modules, which do not import each other.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -20,15 +21,35 @@ if TYPE_CHECKING:
 
 class RichReporter:
     """Stage-by-stage progress: a spinner while a stage runs (on a terminal), then
-    one line per stage, printed once, as it finishes."""
+    one line per stage, printed once, as it finishes.
 
-    def __init__(self, console: Console) -> None:
+    A long stage also says how far it is (trials done of planned, time left):
+    on a terminal in the spinner's text, otherwise (output redirected to a
+    file or a CI log) as a plain line at most every `every` seconds.
+    """
+
+    def __init__(self, console: Console, every: float = 10.0) -> None:
         self.console = console
         self.status = console.status("")
+        self.every = every
+        self._started = self._said = time.monotonic()
 
     def start(self, stage: str) -> None:
+        self._started = self._said = time.monotonic()
         self.status.update(f"[bold]{stage}[/] ...")
         self.status.start()
+
+    def progress(self, stage: str, done: int, total: int, unit: str) -> None:
+        now = time.monotonic()
+        elapsed = now - self._started
+        text = f"{stage}: {done}/{total} {unit}, {elapsed:.0f}s"
+        if 0 < done < total:
+            text += f", about {elapsed / done * (total - done):.0f}s left"
+        if self.console.is_terminal:
+            self.status.update(f"[bold]{escape(text)}[/] ...")
+        elif now - self._said >= self.every:
+            self._said = now
+            self.console.print(f"  {text}", markup=False, highlight=False)
 
     def fail(self, stage: str) -> None:
         self.status.stop()

@@ -26,6 +26,7 @@ from mlopslab.cli.context import (
     tracking_uri,
 )
 from mlopslab.cli.render import RichReporter, render_summary
+from mlopslab.cli.stopping import STOPPED_RUN, stoppable
 from mlopslab.errors import GATE_REJECTED_EXIT_CODE, ConfigError
 
 config_app = typer.Typer(
@@ -102,9 +103,10 @@ def run(
     # The registry opens once the data has passed its checks (MLflow: 1.5 s
     # to import, more to create a store).
     connect = partial(open_registry, workspace)
-    summary = run_pipeline(
-        cfg, workspace, connect, RichReporter(console), new_test_set=new_test_set
-    )
+    with stoppable(STOPPED_RUN):
+        summary = run_pipeline(
+            cfg, workspace, connect, RichReporter(console), new_test_set=new_test_set
+        )
     render_summary(console, summary, time.perf_counter() - started)
     if fail_on_reject and not summary.decision.approved:
         return GATE_REJECTED_EXIT_CODE

@@ -427,4 +427,6 @@ def retraining_dataset(baseline: Baseline, window: Window, name: str) -> Dataset
         model_name=name,
     )
     dataset = build_dataset(name, base.source, combined, target, base.image)
-    return replace(dataset, lineage=lineage)
+    # The card keeps what the first load dropped, not only what this one found.
+    report = base.column_report.then(dataset.column_report)
+    return replace(dataset, lineage=lineage, column_report=report)

@@ -10,13 +10,15 @@ from types import ModuleType
 
 @contextmanager
 def code_by_value() -> Iterator[None]:
-    """Pickle mlopslab's own model code (the image scaling, the PyTorch
-    estimators) into the model, so its requirements need not list mlopslab."""
+    """Pickle mlopslab's own model code (the image scaling, the timestamp
+    parts, the PyTorch estimators) into the model, so its requirements need
+    not list mlopslab."""
     import cloudpickle
 
+    import mlopslab.columns
     import mlopslab.pixels
 
-    modules: list[ModuleType] = [mlopslab.pixels]
+    modules: list[ModuleType] = [mlopslab.pixels, mlopslab.columns]
     if "mlopslab.neural" in sys.modules:  # imported only for a torch model
         modules.append(sys.modules["mlopslab.neural"])
     for module in modules:

@@ -313,6 +313,7 @@ def _write_card(
             "classes": list(data.schema.classes),
             "features": [c.__dict__ for c in data.schema.columns],
             "image": data.image.to_dict() if data.image else None,
+            "columns": [d.to_dict() for d in data.column_report.decisions],
             **_dataset_records(trained),
         },
         split_sizes=trained.split.sizes,

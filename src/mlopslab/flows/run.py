@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,8 @@ class Reporter(Protocol):
     def finish(self, stage: str, seconds: float, result: str) -> None: ...
 
     def fail(self, stage: str) -> None: ...
+
+    def progress(self, stage: str, done: int, total: int, unit: str) -> None: ...
 
 
 @dataclass
@@ -151,3 +153,12 @@ class Stages:
         self.timings.append(timing)
         if self.reporter:
             self.reporter.finish(name, timing.seconds, timing.result)
+
+    def progress(self, stage: str, unit: str) -> Callable[[int, int], None]:
+        """A callback for a long stage: `done` of `total` `unit` so far."""
+
+        def tell(done: int, total: int) -> None:
+            if self.reporter:
+                self.reporter.progress(stage, done, total, unit)
+
+        return tell

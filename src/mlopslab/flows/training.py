@@ -48,7 +48,7 @@ from mlopslab.flows.run import (
 )
 from mlopslab.golden import split_around
 from mlopslab.preprocess import Split, split_dataset
-from mlopslab.significance import mcnemar, significance_check
+from mlopslab.significance import majority_check, mcnemar, significance_check
 from mlopslab.stores.datasets import DatasetStore
 from mlopslab.stores.registry.client import Registry
 from mlopslab.stores.registry.versions import GOLDEN, TRAINING_DIGEST, VersionInfo
@@ -76,7 +76,8 @@ def run_pipeline(
     prepared = prepare(cfg, stages, dataset, store, new_test_set)
     cfg = with_families(cfg, prepared.dataset)
     registry = connect()
-    trained = train_and_gate(cfg, registry, stages, prepared)
+    journal = workspace.tuning_journal()
+    trained = train_and_gate(cfg, registry, stages, prepared, journal)
     assert prepared.golden is not None
     with stages.stage("register") as timing:
         saved = save_datasets(
@@ -99,6 +100,7 @@ def run_pipeline(
             "same predictions on the test set): kept as a record, not promoted"
         )
     summary.paths["summary"] = _write_summary(workspace, summary)
+    summary.paths["trials"] = journal
     return summary
 
 
@@ -137,9 +139,12 @@ def prepare(
         data = dataset or load_dataset(cfg.data)
         families_for(cfg.tune, *cnn_images(data))  # refuse before any work
         sensitive_features(cfg, data)
-        timing.result = (
-            f"{len(data.frame)} rows, {len(data.schema.columns)} features, "
-            f"{len(data.schema.classes)} classes"
+        timing.result = "; ".join(
+            [
+                f"{len(data.frame)} rows, {len(data.schema.columns)} features, "
+                f"{len(data.schema.classes)} classes",
+                *data.notes,
+            ]
         )
     with stages.stage("preprocess") as timing:
         golden, split = _split(cfg, data, store, new_test_set)
@@ -181,38 +186,24 @@ def with_families(cfg: Config, data: Dataset) -> Config:
 
 
 def train_and_gate(
-    cfg: Config, registry: Registry, stages: Stages, prepared: Prepared | None = None
+    cfg: Config,
+    registry: Registry,
+    stages: Stages,
+    prepared: Prepared | None = None,
+    journal: Path | None = None,
 ) -> Trained:
     """Every stage up to the gate decision; pure computation plus one registry read.
 
-    Without `prepared`, the data and preprocess stages run first.
+    Without `prepared`, the data and preprocess stages run first. `journal`:
+    where the tuning trials are recorded as they finish.
     """
     prepared = prepared or prepare(cfg, stages)
     data, split = prepared.dataset, prepared.split
     with stages.stage("tune") as timing:
-        with trial_executor(cfg) as executor:
-            # cfg.tune.families as searched: `run_pipeline` resolved them.
-            tuning = tune(
-                split.X_train, split.y_train, data.schema, cfg.tune, cfg.seed, executor
-            )
-        timing.result = (
-            f"{len(tuning.trials)} trials, best {tuning.best.family} "
-            f"(cv log loss {tuning.best.cv_log_loss:.4f})" + _retried(tuning)
-        )
+        tuning = _tune(cfg, stages, prepared, journal)
+        timing.result = _tuned(tuning) + _retried(tuning)
     with stages.stage("train") as timing:
-        on_train = fit_final(
-            split.X_train,
-            split.y_train,
-            data.schema,
-            tuning.best.family,
-            tuning.best.params,
-            cfg.seed,
-        )
-        validation = evaluate(on_train, split.X_valid, split.y_valid)
-        X_fit, y_fit = split.train_and_valid()
-        model = fit_final(
-            X_fit, y_fit, data.schema, tuning.best.family, tuning.best.params, cfg.seed
-        )
+        on_train, validation, model = _fit(cfg, data, split, tuning)
         model, recalibrated = maybe_calibrate(cfg, data, split, on_train, model)
         timing.result = (
             f"{tuning.best.family}, validation accuracy {validation.accuracy:.4f}"
@@ -225,7 +216,8 @@ def train_and_gate(
             cfg, registry, name, data, split, (model, metrics), prepared.golden
         )
         review = review_model(cfg, data, split, model, recalibrated)
-        decision = add_checks(judged.decision, review_checks(cfg, review))
+        floor = _majority_floor(cfg, split, model)
+        decision = add_checks(judged.decision, [*floor, *review_checks(cfg, review)])
         champion_before = judged.champion_version
         timing.result = f"test accuracy {metrics.accuracy:.4f}; gate {decision.verdict}"
     return Trained(
@@ -245,6 +237,79 @@ def train_and_gate(
         judged.repeats,
         review=review,
     )
+
+
+def _tune(
+    cfg: Config, stages: Stages, prepared: Prepared, journal: Path | None
+) -> TuneResult:
+    """The search, with progress (Ctrl-C or SIGTERM: `tune` says what it kept)."""
+    data, split = prepared.dataset, prepared.split
+    with trial_executor(cfg) as executor:
+        # cfg.tune.families as searched: `run_pipeline` resolved them.
+        return tune(
+            split.X_train,
+            split.y_train,
+            data.schema,
+            cfg.tune,
+            cfg.seed,
+            executor,
+            stages.progress("tune", "trials"),
+            journal,
+        )
+
+
+def _tuned(tuning: TuneResult) -> str:
+    best = tuning.best
+    scored = f"holdout of {best.rows:,} rows" if tuning.rungs else "cv"
+    text = (
+        f"{len(tuning.trials)} trials, best {best.family} "
+        f"({scored} log loss {best.cv_log_loss:.4f})"
+    )
+    if tuning.rungs:
+        text += "; rungs of " + "/".join(f"{rows:,}" for rows in tuning.rungs) + " rows"
+    if tuning.stopped_by_budget:
+        text += (
+            f"; tune.time_budget spent after {len(tuning.trials)} of {tuning.planned}"
+        )
+    return text
+
+
+def _fit(
+    cfg: Config, data: Dataset, split: Split, tuning: TuneResult
+) -> tuple[Any, Metrics, Any]:
+    """The chosen model fitted on the training rows (scored on validation),
+    and the model to register.
+
+    Small data: refit on training plus validation rows. Large data (a
+    multi-fidelity search): one fit, on the training rows, is the model: the
+    validation rows add little there and a second fit costs minutes.
+    """
+    best = tuning.best
+    large = bool(tuning.rungs)
+    on_train = fit_final(
+        split.X_train,
+        split.y_train,
+        data.schema,
+        best.family,
+        best.params,
+        cfg.seed,
+        early_stop=large,
+    )
+    validation = evaluate(on_train, split.X_valid, split.y_valid)
+    if large:
+        return on_train, validation, on_train
+    X_fit, y_fit = split.train_and_valid()
+    model = fit_final(X_fit, y_fit, data.schema, best.family, best.params, cfg.seed)
+    return on_train, validation, model
+
+
+def _majority_floor(cfg: Config, split: Split, model: Any) -> list[dict[str, Any]]:
+    """gate.beat_majority: the floor any model must clear on these data."""
+    if not cfg.gate.beat_majority:
+        return []
+    majority = str(split.y_train.astype(str).value_counts().idxmax())
+    predicted = model.predict(split.X_test)
+    return [majority_check(split.y_test, predicted, majority, cfg.gate.significance)]
 
 
 def _retried(tuning: TuneResult) -> str:

@@ -47,10 +47,13 @@ class Reference:
 
 
 def references(statistics: dict[str, Any]) -> dict[str, Reference]:
-    """One Reference per feature of a statistics.json document."""
+    """One Reference per feature of a statistics.json document (none for a
+    timestamp, which has no distribution to drift from)."""
     found = {}
     for feature in statistics["features"]:
         name = feature["name"]
+        if feature.get("timestamp"):
+            continue
         if "numerical_statistics" in feature:
             stats = feature["numerical_statistics"]
             distribution = stats.get("distribution", {})

@@ -67,6 +67,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         "- split sizes: "
         + ", ".join(f"{k} {v}" for k, v in card["split_sizes"].items()),
         "",
+        *columns_markdown(card["data"].get("columns", [])),
         "## Model",
         f"- family: `{card['model']['family']}`",
         f"- parameters: `{card['model']['params']}`",
@@ -110,3 +111,26 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def columns_markdown(decisions: list[dict[str, str]]) -> list[str]:
+    """The card's Columns section: what column hygiene dropped, expanded or
+    kept, and why (columns.py). None when every column was used as it came."""
+    if not decisions:
+        return []
+    lines = ["## Columns"]
+    for decision in decisions:
+        detail = f": {decision['detail']}" if decision.get("detail") else ""
+        action = decision["action"]
+        if action == "kept":
+            action = "kept by data.keep"
+        lines.append(
+            f"- `{decision['column']}` {action} ({decision['reason']}{detail})"
+        )
+    lines += [
+        "",
+        "Set `data.drop` to leave a column out, `data.keep` to keep one, "
+        '`data.timestamps = "drop"` to leave timestamps out.',
+        "",
+    ]
+    return lines

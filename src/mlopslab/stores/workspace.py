@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,12 @@ class Workspace:
     @property
     def cache(self) -> Path:
         return self.home / "cache"
+
+    def tuning_journal(self) -> Path:
+        """A new file for one run's tuning trials (Optuna's journal storage),
+        named for the time the run started."""
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        return self.home / "tuning" / f"{stamp}-{os.getpid()}.log"
 
     def run_dir(self, run_id: str) -> Path:
         return self.runs / run_id
