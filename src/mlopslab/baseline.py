@@ -24,60 +24,69 @@ def inferred_type(series: pd.Series, kind: str) -> str:
     """SageMaker's inferred_type: Integral, Fractional or String."""
     if kind == "categorical":
         return "String"
-    values = series.dropna()
-    if pd.api.types.is_integer_dtype(series) or (
-        len(values) and bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
-    ):
+    if pd.api.types.is_integer_dtype(series):
+        return "Integral"
+    values = series.dropna().to_numpy(dtype=float)
+    if len(values) and bool(np.all(np.isfinite(values) & (values == np.floor(values)))):
         return "Integral"
     return "Fractional"
 
 
 def compute_statistics(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
-    """statistics.json: per-feature counts, moments, buckets and category counts.
+    """statistics.json alone (see `compute_baseline`)."""
+    return compute_baseline(X, schema)[0]
 
-    A timestamp column has counts only: every value is new (time moves on), so
-    its distribution would be one bucket per training row and always drift.
+
+def compute_constraints(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
+    """constraints.json alone (see `compute_baseline`)."""
+    return compute_baseline(X, schema)[1]
+
+
+def compute_baseline(
+    X: pd.DataFrame, schema: Schema
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """statistics.json and constraints.json, in one pass over the columns.
+
+    Statistics: per-feature counts, moments, buckets and category counts.
+    Constraints: types, completeness, non-negativity and category domains.
+    A timestamp column has counts only, and no domain: every value is new
+    (time moves on), so its distribution would be one bucket per training row
+    and always drift, and later times are not outside it.
     """
     dated = {t.column for t in schema.timestamps}
-    features = []
+    statistics, constraints = [], []
     for column in schema.columns:
         series = X[column.name]
         kind = inferred_type(series, column.kind)
         entry: dict[str, Any] = {"name": column.name, "inferred_type": kind}
-        common = {
-            "num_present": int(series.notna().sum()),
-            "num_missing": int(series.isna().sum()),
+        present = int(series.notna().sum())
+        common = {"num_present": present, "num_missing": len(series) - present}
+        limits: dict[str, Any] = {
+            "name": column.name,
+            "inferred_type": kind,
+            "completeness": present / len(series) if len(series) else 0.0,
         }
         if column.kind == "numeric":
-            entry["numerical_statistics"] = _numeric_stats(series, common)
+            values = series.dropna().to_numpy(dtype=float)
+            entry["numerical_statistics"] = _numeric_stats(values, common)
+            limits["num_constraints"] = {"is_non_negative": bool((values >= 0).all())}
         elif column.name in dated:
             entry["timestamp"] = True
             entry["string_statistics"] = {"common": common}
         else:
-            entry["string_statistics"] = _string_stats(series, common)
-        features.append(entry)
-    return {"version": 0.0, "dataset": {"item_count": len(X)}, "features": features}
+            counts = series.dropna().astype(str).value_counts().sort_index()
+            entry["string_statistics"] = _string_stats(counts, common)
+            limits["string_constraints"] = {"domains": [str(k) for k in counts.index]}
+        statistics.append(entry)
+        constraints.append(limits)
+    dataset = {"item_count": len(X)}
+    return (
+        {"version": 0.0, "dataset": dataset, "features": statistics},
+        _constraints(constraints),
+    )
 
 
-def compute_constraints(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
-    """constraints.json: types, completeness, non-negativity and category
-    domains (none for a timestamp: later times are not outside it)."""
-    dated = {t.column for t in schema.timestamps}
-    features = []
-    for column in schema.columns:
-        series = X[column.name]
-        entry: dict[str, Any] = {
-            "name": column.name,
-            "inferred_type": inferred_type(series, column.kind),
-            "completeness": float(series.notna().mean()) if len(series) else 0.0,
-        }
-        if column.kind == "numeric":
-            values = series.dropna()
-            entry["num_constraints"] = {"is_non_negative": bool((values >= 0).all())}
-        elif column.name not in dated:
-            domain = sorted(series.dropna().astype(str).unique())
-            entry["string_constraints"] = {"domains": domain}
-        features.append(entry)
+def _constraints(features: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "version": 0.0,
         "features": features,
@@ -95,8 +104,10 @@ def compute_constraints(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
     }
 
 
-def _numeric_stats(series: pd.Series, common: dict[str, int]) -> dict[str, Any]:
-    values = series.dropna().to_numpy(dtype=float)
+def _numeric_stats(values: np.ndarray, common: dict[str, int]) -> dict[str, Any]:
+    """`values`: the column's present values. Sums run in their order (the
+    same figures whatever else changes); one sorted copy serves the distinct
+    count, the per-value counts and the quantiles."""
     if len(values) == 0:
         return {
             "common": common,
@@ -108,6 +119,8 @@ def _numeric_stats(series: pd.Series, common: dict[str, int]) -> dict[str, Any]:
             "distribution": {},
         }
     counts, edges = np.histogram(values, bins=BUCKETS)
+    ordered = np.sort(values)
+    distinct = 1 + int(np.count_nonzero(np.diff(ordered)))
     buckets = [
         {
             "lower_bound": float(edges[i]),
@@ -123,13 +136,13 @@ def _numeric_stats(series: pd.Series, common: dict[str, int]) -> dict[str, Any]:
         "std_dev": float(values.std()),
         "min": float(values.min()),
         "max": float(values.max()),
-        "distinct_count": len(np.unique(values)),
+        "distinct_count": distinct,
         "distribution": {
-            **_few_values(values),
+            **(_few_values(ordered) if distinct <= FEW_VALUES else {}),
             "kll": {"buckets": buckets},
             "quantiles": {
                 "probabilities": [round(float(p), 2) for p in QUANTILES],
-                "values": [float(v) for v in np.quantile(values, QUANTILES)],
+                "values": [float(v) for v in np.quantile(ordered, QUANTILES)],
             },
         },
     }
@@ -155,8 +168,8 @@ def numeric_label(value: float) -> str:
 _label = numeric_label
 
 
-def _string_stats(series: pd.Series, common: dict[str, int]) -> dict[str, Any]:
-    counts = series.dropna().astype(str).value_counts().sort_index()
+def _string_stats(counts: pd.Series, common: dict[str, int]) -> dict[str, Any]:
+    """`counts`: rows per value (as text), in value order."""
     return {
         "common": common,
         "distinct_count": len(counts),

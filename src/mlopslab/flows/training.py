@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mlopslab.baseline import compute_constraints, compute_statistics
+from mlopslab.baseline import compute_baseline
 from mlopslab.config import Config
 from mlopslab.data import Dataset, load_dataset
 from mlopslab.errors import RegistryError, first_line
@@ -148,8 +148,7 @@ def prepare(
         )
     with stages.stage("preprocess") as timing:
         golden, split = _split(cfg, data, store, new_test_set)
-        statistics = compute_statistics(split.X_train, data.schema)
-        constraints = compute_constraints(split.X_train, data.schema)
+        statistics, constraints = compute_baseline(split.X_train, data.schema)
         timing.result = (
             ", ".join(f"{k} {v}" for k, v in split.sizes.items()) + "; baseline"
         )
