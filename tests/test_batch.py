@@ -24,9 +24,16 @@ def home(trained_home: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def predict(cli: Cli, home: Path, source: Path, target: Path) -> CliResult:
+def predict(
+    cli: Cli, home: Path, source: Path, target: Path, *options: str
+) -> CliResult:
     """`mlopslab predict` from `source` into `target`."""
-    return cli("predict", "--home", home, "--input", source, "--output", target)
+    return cli(
+        "predict", "--home", home, "--input", source, "--output", target, *options
+    )
+
+
+WHOLE = ("--strict-nulls", "--on-bad-row", "refuse_batch")  # refuse as before
 
 
 def test_predict_scores_csv_and_parquet(cli: Cli, home: Path, tmp_path: Path) -> None:
@@ -56,7 +63,7 @@ def test_predict_names_the_bad_row_and_writes_nothing(
     frame["island"] = frame["island"].astype(object)
     frame.loc[6, "island"] = None
     frame.to_csv(tmp_path / "bad.csv", index=False)
-    result = predict(cli, home, tmp_path / "bad.csv", tmp_path / "out.csv")
+    result = predict(cli, home, tmp_path / "bad.csv", tmp_path / "out.csv", *WHOLE)
     assert result.code == 4
     assert "row 6, field 'island': must not be null" in one_line_error(result.err)
     assert not (tmp_path / "out.csv").exists()
@@ -73,10 +80,54 @@ def test_predict_names_the_bad_row_and_writes_nothing(
     text["bill_length_mm"] = text["bill_length_mm"].astype(object)
     text.loc[3, "bill_length_mm"] = "long"  # pandas now reads the column as text
     text.to_csv(tmp_path / "text.csv", index=False)
-    worded = predict(cli, home, tmp_path / "text.csv", tmp_path / "out.csv")
+    worded = predict(cli, home, tmp_path / "text.csv", tmp_path / "out.csv", *WHOLE)
     assert "row 3, field 'bill_length_mm': must be a number, got str" in (
         one_line_error(worded.err)
     )
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_predict_scores_the_good_rows_and_names_the_bad_ones(
+    cli: Cli, home: Path, tmp_path: Path
+) -> None:
+    frame = load_penguins().drop(columns="species").head(10).astype(object)
+    frame.loc[2, "island"] = None  # never missing in training: imputed
+    frame.loc[4, "bill_length_mm"] = "long"
+    frame.loc[7, "year"] = 2008.5
+    frame.to_csv(tmp_path / "mixed.csv", index=False)
+    result = predict(cli, home, tmp_path / "mixed.csv", tmp_path / "out.csv")
+    assert result.code == 0, result.err
+    assert "scored 8 rows with penguins v1" in result.out
+    assert result.err.strip() == (
+        "refused 2 rows (the 'error' column says why; the first: row 4, field "
+        "'bill_length_mm': must be a number, got str)"
+    )
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert len(out) == 10 and out["prediction"].notna().sum() == 8
+    assert out["error"].dropna().to_dict() == {
+        4: "field 'bill_length_mm': must be a number, got str",
+        7: "field 'year': must be a whole number",
+    }
+    strict = predict(
+        cli, home, tmp_path / "mixed.csv", tmp_path / "out.csv", "--strict-nulls"
+    )
+    assert "refused 3 rows" in strict.err
+    assert pd.read_csv(tmp_path / "out.csv")["error"][2] == (
+        "field 'island': must not be null (it had no gaps in training; "
+        "serve.strict_nulls)"
+    )
+    frame["year"] = "soon"
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    none = predict(cli, home, tmp_path / "bad.csv", tmp_path / "none.csv")
+    assert none.code == 4 and one_line_error(none.err).startswith(
+        f"error: {tmp_path / 'bad.csv'}: every row was refused (10 rows); the "
+        "first: row 0, field 'year': must be a number, got str"
+    )
+    assert not (tmp_path / "none.csv").exists()
+    wrong = predict(
+        cli, home, tmp_path / "mixed.csv", tmp_path / "x.csv", "--on-bad-row", "skip"
+    )
+    assert wrong.code == 2 and "serve.on_bad_row" in one_line_error(wrong.err)
 
 
 def test_labels_add_matches_captures(cli: Cli, home: Path, tmp_path: Path) -> None:

@@ -163,6 +163,13 @@ class ServeConfig(Frozen):
     capture_sync: bool = False
     capture_queue: int = Field(10_000, ge=1)
     max_batch_rows: int = Field(1_000, ge=1)
+    # A null in a column that had no gaps in training: imputed by the model's
+    # pipeline as training's gaps were (False), or refused (True).
+    strict_nulls: bool = False
+    # A bad row in a batch (/predict, /invocations, `predict` on a file): refused
+    # alone, with its own error, while the others are scored ("refuse_row"),
+    # or the whole batch is refused ("refuse_batch").
+    on_bad_row: Literal["refuse_row", "refuse_batch"] = "refuse_row"
     poll_seconds: float = Field(5.0, ge=0.0)  # 0 turns alias following off
     admin_token: str | None = None
     # Where captures and labels go (serve) and come from (monitor, labels):

@@ -44,6 +44,22 @@ NameOpt = Annotated[
         "--model-name", help="Registered model (default: the only one, or penguins)."
     ),
 ]
+StrictNullsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--strict-nulls/--impute-nulls",
+        help="Refuse null in a column that had no gaps in training, or let the "
+        "model impute it (the default).",
+    ),
+]
+OnBadRowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--on-bad-row",
+        help="refuse_row: a bad row gets its own error, the others are scored "
+        "(the default); refuse_batch: the whole batch is refused.",
+    ),
+]
 
 
 def serve(
@@ -71,6 +87,8 @@ def serve(
         typer.Option(help="How often to check the alias for a new version (0: never)."),
     ] = None,
     capture_url: CaptureUrlOpt = None,
+    strict_nulls: StrictNullsOpt = None,
+    on_bad_row: OnBadRowOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> int:
@@ -79,6 +97,8 @@ def serve(
         config,
         home,
         **{
+            "serve.strict_nulls": strict_nulls,
+            "serve.on_bad_row": on_bad_row,
             "serve.host": host,
             "serve.port": port,
             "serve.workers": workers,
@@ -142,10 +162,17 @@ def predict(
     model_name: NameOpt = None,
     executor: ExecutorOpt = None,
     ray_address: RayAddressOpt = None,
+    strict_nulls: StrictNullsOpt = None,
+    on_bad_row: OnBadRowOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Score a file with the same model loading and validation as the endpoint."""
+    """Score a file with the same model loading and validation as the endpoint.
+
+    A bad row gets its reason in an `error` column and no prediction, and the
+    others are scored; it fails (writing nothing) only when no row could be
+    scored, or at the first bad row with --on-bad-row refuse_batch.
+    """
     from mlopslab.flows.executor import trial_executor
     from mlopslab.serving.batch import score_file
 
@@ -157,14 +184,25 @@ def predict(
             "registry.model_name": model_name,
             "executor.kind": executor,
             "executor.ray_address": ray_address,
+            "serve.strict_nulls": strict_nulls,
+            "serve.on_bad_row": on_bad_row,
         },
     )
     served = _batch_model(cfg, existing_workspace(cfg))
     with trial_executor(cfg) as cluster:
-        rows = score_file(served, input_path, output_path, cluster)
+        done = score_file(
+            served, input_path, output_path, cluster, cfg.serve.on_bad_row
+        )
     typer.echo(
-        f"scored {rows} rows with {served.name} v{served.version} -> {output_path}"
+        f"scored {done.scored} rows with {served.name} v{served.version} "
+        f"-> {output_path}"
     )
+    if done.refused:
+        typer.echo(
+            f"refused {done.refused} {'row' if done.refused == 1 else 'rows'} "
+            f"(the 'error' column says why; the first: {done.first_refusal})",
+            err=True,
+        )
 
 
 def _batch_model(cfg: Config, workspace: Workspace) -> ServedModel:
@@ -176,10 +214,12 @@ def _batch_model(cfg: Config, workspace: Workspace) -> ServedModel:
     name, ref = cfg.registry.model_name, cfg.serve.model
     files = local_files(tracking_uri(workspace), name, ref)
     if files is not None:
-        return served_model(files)  # read once, in this process: nothing to own
+        # Read once, in this process: nothing to own.
+        return served_model(files, cfg.serve.strict_nulls)
     with registry_agent(workspace) as agent:
         info = agent.call(find_version, name, ref)
-        return AgentSource(agent, info.name, info.version).load(info)
+        loaded = AgentSource(agent, info.name, info.version).load(info)
+    return loaded.with_strict_nulls(cfg.serve.strict_nulls)
 
 
 def labels_add(

@@ -12,11 +12,19 @@ Each spec is checked against the served model's signature before anything is
 sent (`check_drift`): shifts and scales for number columns, categories for
 string ones, blanks only where the model accepts null. Shifted integer
 columns are rounded back to whole numbers.
+
+Only rows the served contract accepts are sent (`send_traffic` checks each
+against the fields /model lists, as the server would): a row it would refuse,
+such as a gap where a strict server (`serve.strict_nulls`) refuses null, is
+left out and said so; when no row is left, nothing is sent and the one line
+says why.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +44,15 @@ SPEC = re.compile(
 )
 UNSEEN = "__unseen__"
 NUMERIC_KINDS = ("shift_pct", "shift_sd", "scale")
+# What a field of each kind holds, for messages.
+HOLDS = {
+    "number": "numbers",
+    "integer": "numbers",
+    "string": "strings",
+    "boolean": "booleans",
+    "datetime": "date-times",
+}
+log = logging.getLogger("mlopslab.simulate")
 
 
 @dataclass(frozen=True)
@@ -69,7 +86,8 @@ def check_drift(spec: DriftSpec, signature: list[dict[str, Any]], model: str) ->
     """Refuse a spec whose rows the served `model` would reject.
 
     `signature` is the served model's fields, as /model lists them: name,
-    kind ("number", "integer" or "string") and whether null is refused.
+    kind ("number", "integer", "boolean", "datetime" or "string"), `required`
+    (no gaps in training) and `nullable` (the server accepts null there).
     """
     fields = {str(f["name"]): f for f in signature}
     if spec.column not in fields:
@@ -78,28 +96,68 @@ def check_drift(spec: DriftSpec, signature: list[dict[str, Any]], model: str) ->
             f"choose one of {list(fields)}",
         )
     kind = str(fields[spec.column]["kind"])
+    holds = HOLDS.get(kind, "strings")
 
     def columns(wanted: Callable[[dict[str, Any]], bool]) -> str:
         names = [name for name, f in fields.items() if wanted(f)]
         return ", ".join(names) if names else "none"
 
-    if spec.kind in NUMERIC_KINDS and kind == "string":
+    if spec.kind in NUMERIC_KINDS and kind not in ("number", "integer"):
         raise ConfigError(
-            f"'{spec.column}' holds strings in {model} and cannot be shifted or scaled",
+            f"'{spec.column}' holds {holds} in {model} and cannot be shifted or scaled",
             "shift or scale a number column: "
-            + columns(lambda f: f["kind"] != "string"),
+            + columns(lambda f: f["kind"] in ("number", "integer")),
         )
     if spec.kind in ("category", "unseen") and kind != "string":
         raise ConfigError(
-            f"'{spec.column}' holds numbers in {model}; CAT+pp and unseen= "
+            f"'{spec.column}' holds {holds} in {model}; CAT+pp and unseen= "
             "change categories",
             "use them on a string column: " + columns(lambda f: f["kind"] == "string"),
         )
-    if spec.kind == "missing" and fields[spec.column]["required"]:
+    if spec.kind == "missing" and not _nullable(fields[spec.column]):
         raise ConfigError(
             f"{model} refuses null in '{spec.column}' (it had no gaps in training)",
-            "blank a column that may be null: " + columns(lambda f: not f["required"]),
+            "blank a column that may be null: " + columns(_nullable),
         )
+
+
+def _nullable(field: dict[str, Any]) -> bool:
+    """Whether the server accepts null here (older servers: where training
+    had gaps)."""
+    return bool(field.get("nullable", not field["required"]))
+
+
+def refusal(row: dict[str, Any], signature: list[dict[str, Any]]) -> str | None:
+    """Why the served contract (the fields /model lists) refuses `row`, as
+    the server would say it; None when it accepts it."""
+    names = {str(f["name"]) for f in signature}
+    unknown = sorted(set(row) - names)
+    if unknown:
+        return f"field '{unknown[0]}': unknown field"
+    for field in signature:
+        name, kind = str(field["name"]), str(field["kind"])
+        if name not in row:
+            return f"field '{name}': missing field"
+        problem = _value_problem(row[name], kind, _nullable(field))
+        if problem is not None:
+            return f"field '{name}': {problem}"
+    return None
+
+
+def _value_problem(value: Any, kind: str, nullable: bool) -> str | None:
+    if value is None:
+        return None if nullable else "must not be null"
+    if kind == "boolean":
+        return None if isinstance(value, bool) else "must be true or false"
+    if kind in ("string", "datetime"):
+        return None if isinstance(value, str) else "must be a string"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if not math.isfinite(value):
+        return "must be a finite number, not NaN or infinity"
+    if kind == "integer" and not float(value).is_integer():
+        return "must be a whole number"
+    return None
 
 
 def apply_drift(
@@ -269,37 +327,114 @@ def _seed(rng: np.random.Generator) -> int:
 
 
 def send_traffic(
-    url: str, rows: pd.DataFrame, truth: pd.Series, batch: int, truth_file: Path
+    url: str,
+    rows: pd.DataFrame,
+    truth: pd.Series,
+    batch: int,
+    truth_file: Path,
+    signature: list[dict[str, Any]] | None = None,
 ) -> int:
-    """POST rows to /predict in batches; remember each inference_id's true label."""
-    records = rows.astype(object).where(rows.notna(), None).to_dict(orient="records")
+    """POST rows to /predict in batches; remember each inference_id's true label.
+
+    Only rows the served contract accepts are sent (`signature`, the fields
+    /model lists; read from the server when not given). Returns the rows the
+    server scored.
+    """
+    records = _json_records(rows)
     sent = 0
     truth_file.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        httpx.Client(base_url=url, timeout=30) as client,
-        truth_file.open("a", newline="") as out,
-    ):
-        writer = csv.writer(out)
-        for start in range(0, len(records), batch):
-            chunk = records[start : start + batch]
-            try:
-                response = client.post("/predict", json={"rows": chunk})
-            except httpx.TransportError as exc:
-                raise DataError(
-                    f"cannot reach {url}: {exc}",
-                    "start the server with `mlopslab serve` or pass --url",
-                ) from exc
-            if response.status_code != 200:
-                raise DataError(
-                    f"{url} answered {response.status_code}: {response.text[:200]}",
-                    "check the server and the data",
-                )
-            for offset, prediction in enumerate(response.json()["predictions"]):
-                writer.writerow(
-                    [prediction["inference_id"], truth.iloc[start + offset]]
-                )
-            sent += len(chunk)
+    with httpx.Client(base_url=url, timeout=30) as client:
+        fields = signature if signature is not None else _served_fields(client, url)
+        keep = _accepted(records, fields)
+        with truth_file.open("a", newline="") as out:
+            writer = csv.writer(out)
+            for start in range(0, len(keep), batch):
+                chunk = keep[start : start + batch]
+                answers = _post(client, url, [records[i] for i in chunk])
+                for index, answer in zip(chunk, answers, strict=True):
+                    if "inference_id" not in answer:  # refused by the server
+                        continue
+                    writer.writerow([answer["inference_id"], truth.iloc[index]])
+                    sent += 1
+    if sent < len(keep):
+        log.warning(
+            "the server refused %d of the rows sent (it scored the others)",
+            len(keep) - sent,
+        )
     return sent
+
+
+def _json_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON carries them: gaps as null, date-times as ISO 8601 text."""
+    plain = rows.astype(object).where(rows.notna(), None)
+    for name in plain.columns:
+        if pd.api.types.is_datetime64_any_dtype(rows[name]):
+            plain[name] = plain[name].map(
+                lambda v: v.isoformat() if isinstance(v, pd.Timestamp) else v
+            )
+    return plain.to_dict(orient="records")
+
+
+def _served_fields(client: httpx.Client, url: str) -> list[dict[str, Any]]:
+    try:
+        fields = client.get("/model").json()["signature"]
+    except httpx.TransportError as exc:
+        raise DataError(
+            f"cannot reach {url}: {exc}",
+            "start the server with `mlopslab serve` or pass --url",
+        ) from exc
+    except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"cannot read the model from {url}/model: {exc}",
+            "start it with `mlopslab serve`, or pass --url",
+        ) from exc
+    return list(fields)
+
+
+def _accepted(records: list[dict[str, Any]], fields: list[dict[str, Any]]) -> list[int]:
+    """The rows the served contract accepts; says why the others are left out."""
+    keep, refused = [], []
+    for index, record in enumerate(records):
+        reason = refusal(record, fields)
+        if reason is None:
+            keep.append(index)
+        else:
+            refused.append((index, reason))
+    if refused and not keep:
+        index, reason = refused[0]
+        raise DataError(
+            f"the served model refuses all {len(records)} traffic rows (row "
+            f"{index}, {reason}), so none was sent",
+            "serve it without serve.strict_nulls (null is then imputed), or "
+            "simulate traffic for a model whose contract fits its data",
+        )
+    if refused:
+        index, reason = refused[0]
+        log.warning(
+            "left out %d of %d rows the served model would refuse (row %d, %s)",
+            len(refused),
+            len(records),
+            index,
+            reason,
+        )
+    return keep
+
+
+def _post(client: httpx.Client, url: str, chunk: list[dict[str, Any]]) -> list[Any]:
+    """One batch to /predict; its answers, one per row in order."""
+    try:
+        response = client.post("/predict", json={"rows": chunk})
+    except httpx.TransportError as exc:
+        raise DataError(
+            f"cannot reach {url}: {exc}",
+            "start the server with `mlopslab serve` or pass --url",
+        ) from exc
+    if response.status_code != 200:
+        raise DataError(
+            f"{url} answered {response.status_code}: {response.text[:200]}",
+            "check the server and the data",
+        )
+    return list(response.json()["predictions"])
 
 
 def simulated_labels(

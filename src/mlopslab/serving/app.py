@@ -26,15 +26,20 @@ from mlopslab.serving.metrics import MetricsMiddleware
 from mlopslab.serving.model import ServedModel
 from mlopslab.serving.openapi import model_aware_openapi
 from mlopslab.serving.protocol import (
+    InvocationsResponse,
     LabelsRequest,
     PredictRequest,
     PredictResponse,
-    check_finite,
+    RefusedBody,
+    check,
+    in_place,
+    invocations_answer,
     mlflow_rows,
     predict_rows,
-    validate,
+    refused,
 )
-from mlopslab.serving.runtime import ModelSource, Runtime
+from mlopslab.serving.runtime import ModelSource, Runtime, Scored
+from mlopslab.serving.schema import CheckedRows
 from mlopslab.stores.capture.record import CaptureStore
 
 
@@ -80,23 +85,27 @@ def _prediction_routes(app: FastAPI, runtime: Runtime, cfg: ServeConfig) -> None
 
     @app.post(
         "/predict",
-        responses={200: {"model": PredictResponse}, **ERRORS},
+        responses={200: {"model": PredictResponse}, **ERRORS, **REFUSED},
         openapi_extra=body_doc,
     )
     async def predict(request: Request) -> Response:
         """Predict one row or a batch; each row gets its class probabilities.
+
+        A bad row in a batch gets its own `error` (row, field, problem) in its
+        place while the others are scored (`serve.on_bad_row`): a 200 when at
+        least one row was scored, a 422 when none was.
 
         A model trained on images also takes `images`, each a list of pixel
         values (flat, or row by row): each image is answered as its row.
         """
         body = await json_body(request)
         model = _current(runtime)
-        rows = predict_rows(model, body, cfg.max_batch_rows)
-        return await _answer(runtime, model, rows)
+        checked = predict_rows(model, body, cfg)
+        return await _answer(runtime, model, checked)
 
     @app.post(
         "/invocations",
-        responses=ERRORS,
+        responses={200: {"model": InvocationsResponse}, **ERRORS, **REFUSED},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -105,15 +114,21 @@ def _prediction_routes(app: FastAPI, runtime: Runtime, cfg: ServeConfig) -> None
         },
     )
     async def invocations(request: Request) -> Response:
-        """MLflow's scoring protocol: dataframe_split, dataframe_records or inputs."""
+        """MLflow's scoring protocol: dataframe_split, dataframe_records or inputs.
+
+        The answer is MLflow's `{"predictions": [...]}`. A bad row in a batch
+        is refused alone (`serve.on_bad_row`): its prediction is null, and an
+        `errors` list (row, field, problem) is added beside `predictions`.
+        """
         body = await json_body(request)
         model = _current(runtime)
-        rows = validate(model, mlflow_rows(body), cfg.max_batch_rows)
-        predictions = await runtime.predict(model, rows)
-        check_finite(predictions)
+        scored = await runtime.score(model, check(model, mlflow_rows(body), cfg))
+        if not scored.rows:
+            return refused(scored)
+        ids = runtime.new_ids(len(scored.rows))
         # A full sync capture queue raises CaptureFull: a 503 (serving/http.py).
-        await runtime.capture(model, rows, predictions, runtime.new_ids(len(rows)))
-        return fast_json({"predictions": [p.label for p in predictions]})
+        await runtime.capture(model, scored.rows, scored.predictions, ids)
+        return fast_json(invocations_answer(scored))
 
 
 def _status_routes(app: FastAPI, runtime: Runtime) -> None:
@@ -168,17 +183,21 @@ def _label_and_admin_routes(app: FastAPI, runtime: Runtime, cfg: ServeConfig) ->
 
 
 async def _answer(
-    runtime: Runtime, model: ServedModel, rows: list[dict[str, Any]]
+    runtime: Runtime, model: ServedModel, checked: CheckedRows
 ) -> Response:
-    predictions = await runtime.predict(model, rows)
-    check_finite(predictions)
+    scored = await runtime.score(model, checked)
+    if not scored.rows:
+        return refused(scored)
+    rows, predictions = scored.rows, scored.predictions
     ids = runtime.new_ids(len(rows))
-    await runtime.capture(model, rows, predictions, ids)
-    return fast_json(
+    await runtime.capture(model, rows, predictions, ids)  # only the rows scored
+    single = len(ids) == 1 and scored.total == 1
+    return _in_place(
+        scored,
         {
             "model_name": model.name,
             "model_version": model.version,
-            "request_id": ids[0] if len(ids) == 1 else runtime.new_ids(1)[0],
+            "request_id": ids[0] if single else runtime.new_ids(1)[0],
             "predictions": [
                 {
                     "inference_id": i,
@@ -187,8 +206,23 @@ async def _answer(
                 }
                 for i, p in zip(ids, predictions, strict=True)
             ],
-        }
+        },
     )
+
+
+def _in_place(scored: Scored, answer: dict[str, Any]) -> Response:
+    """Refused rows' errors in their places among the predictions."""
+    return fast_json(in_place(scored, answer))
+
+
+# Every row of the batch refused: the first row's error, then each row's.
+REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": RefusedBody,
+        "description": "No row could be scored (`error` is the first row's, "
+        "`errors` each row's), or the request itself is not valid",
+    }
+}
 
 
 def _current(runtime: Runtime) -> ServedModel:

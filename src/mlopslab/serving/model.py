@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,13 @@ from mlopslab.serving.schema import RowSchema
 from mlopslab.serving.snapshot import save_snapshot
 from mlopslab.stores.registry.agent import RegistryAgent, fetch_model, resolve_version
 from mlopslab.stores.registry.versions import ModelFiles, VersionInfo, load_pipeline
+
+# Why a row that passed validation is refused after scoring.
+NOT_FINITE = (
+    "values are outside the range the model can score "
+    "(its probabilities are not finite)"
+)
+UNSCORABLE = "the model cannot score this row"
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,9 @@ class ServedModel:
         ]
 
     def frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
-        """Validated rows as a frame: floats, and plain-object strings with NaN gaps.
+        """Validated rows as a frame: floats, datetimes, and plain-object strings
+        and booleans, with NaN gaps (a null is a gap the pipeline's imputer fills,
+        as it filled training's: None would be a category of its own).
 
         Object columns skip pandas' Arrow-backed strings, which cost more than
         the model itself on small batches; predictions are identical.
@@ -74,10 +83,25 @@ class ServedModel:
                 np.nan if row[spec.name] is None else row[spec.name] for row in rows
             ]
             if spec.kind in ("string", "boolean"):
+                # Booleans as Python's True and False in an object column, as
+                # training fed them (data.py): a category to the pipeline.
                 columns[spec.name] = pd.Series(values, dtype=object)
+            elif spec.kind == "datetime":
+                # ISO 8601 text (schema.py) as MLflow's loader makes it.
+                parsed = pd.to_datetime(
+                    pd.Series(values, dtype=object), format="ISO8601"
+                )
+                columns[spec.name] = parsed.astype("datetime64[ns]")
             else:
                 columns[spec.name] = np.asarray(values, dtype=float)
         return pd.DataFrame(columns, copy=False)
+
+    def with_strict_nulls(self, strict: bool) -> ServedModel:
+        """This model under `serve.strict_nulls` (schema.py): refuse null
+        where training had no gaps, though the pipeline would impute it."""
+        if strict == self.schema.strict_nulls:
+            return self
+        return replace(self, schema=self.schema.with_strict_nulls(strict))
 
     def warm(self) -> None:
         """Run one prediction so the first request pays no first-call costs."""
@@ -93,7 +117,9 @@ class ServedModel:
             "name": self.name,
             "version": self.version,
             "classes": self.classes,
-            "signature": [f.__dict__ for f in self.schema.fields],
+            # Each field's kind, `required` (no gaps in training) and
+            # `nullable` (this server accepts null there).
+            "signature": self.schema.describe(),
             "card": {
                 "status": self.card.get("status"),
                 "family": self.card.get("model", {}).get("family"),
@@ -113,20 +139,59 @@ class ServedModel:
         }
 
 
+def imputed_columns(pipeline: Any) -> frozenset[str] | None:
+    """The columns whose gaps the model fills: those its preprocessing (a
+    scikit-learn ColumnTransformer, as preprocess.py and pixels.py build it)
+    sends through an imputer (first, or after a step that turns a timestamp
+    into its numeric parts). None when there is no such step to read.
+    """
+    transformer = _column_transformer(pipeline)
+    if transformer is None:
+        return None
+    filled: set[str] = set()
+    for _, step, columns in transformer.transformers_:
+        if isinstance(step, str):  # "drop" or "passthrough"
+            continue
+        steps = [s for _, s in getattr(step, "steps", [("", step)])]
+        if any(type(s).__module__.startswith("sklearn.impute") for s in steps):
+            filled.update(str(column) for column in columns)
+    return frozenset(filled)
+
+
+def _column_transformer(model: Any) -> Any:
+    """The fitted ColumnTransformer at the front of `model`, through a Pipeline
+    or a CalibratedClassifierCV (calibration.py); None when there is none."""
+    for _ in range(6):
+        if model is None or hasattr(model, "transformers_"):
+            return model
+        steps = getattr(model, "steps", None)
+        calibrated = getattr(model, "calibrated_classifiers_", None)
+        if steps:
+            model = steps[0][1]
+        elif calibrated:
+            model = getattr(calibrated[0], "estimator", None)
+        else:
+            model = getattr(model, "estimator", None)
+    return None
+
+
 def preload() -> None:
     """Import scikit-learn's heavy core now, while the registry agent starts."""
     import sklearn.compose
     import sklearn.pipeline  # noqa: F401
 
 
-def served_model(files: ModelFiles) -> ServedModel:
+def served_model(files: ModelFiles, strict_nulls: bool = False) -> ServedModel:
     """A version's pipeline, signature and card, loaded and warmed."""
     pipeline = load_pipeline(files)
+    imputed = imputed_columns(pipeline)
     served = ServedModel(
         name=files.info.name,
         version=files.info.version,
         pipeline=pipeline,
-        schema=RowSchema.from_signature(files.inputs),
+        schema=RowSchema.from_signature(
+            files.inputs, imputed if imputed is not None else (), strict_nulls
+        ),
         classes=[str(c) for c in pipeline.classes_],
         card=files.card,
     )

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mlopslab.config import ServeConfig
-from mlopslab.errors import MlopsLabError, StoreError
+from mlopslab.errors import MlopsLabError, StoreError, first_line
 from mlopslab.serving.batcher import MicroBatcher
-from mlopslab.serving.http import ScoringError
+from mlopslab.serving.http import ApiError, ScoringError
 from mlopslab.serving.metrics import ServingMetrics
-from mlopslab.serving.model import Prediction, ServedModel
+from mlopslab.serving.model import NOT_FINITE, UNSCORABLE, Prediction, ServedModel
+from mlopslab.serving.schema import CheckedRows, RowError
 from mlopslab.stores.capture.record import CaptureRecord, CaptureStore
 from mlopslab.stores.capture.writer import CaptureWriter
 from mlopslab.stores.registry.versions import VersionInfo
@@ -44,6 +45,21 @@ class ModelSource(Protocol):
     def unconfirmed(self) -> bool:
         """True when the first model came from a cache the registry must confirm."""
         ...
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A batch after scoring: the rows answered (with where each was in the
+    request and its prediction) and one error for each row refused."""
+
+    rows: list[dict[str, Any]]
+    positions: list[int]
+    predictions: list[Prediction]
+    errors: list[RowError]
+
+    @property
+    def total(self) -> int:
+        return len(self.rows) + len(self.errors)
 
 
 class CaptureFull(StoreError):
@@ -115,6 +131,7 @@ class Runtime:
             old = self.model.version if self.model else None
             if old != info.version:
                 fresh = await asyncio.to_thread(self.source.load, info)
+                fresh = fresh.with_strict_nulls(self.cfg.strict_nulls)
                 self.model = (
                     fresh  # one assignment: requests see old or new, never both
                 )
@@ -140,6 +157,52 @@ class Runtime:
         for label, count in Counter(p.label for p in predictions).items():
             self.metrics.predictions.labels(model.version, label).inc(count)
         return predictions
+
+    async def score(self, model: ServedModel, checked: CheckedRows) -> Scored:
+        """Predict the accepted rows; with `serve.on_bad_row = "refuse_row"`, a
+        row the model cannot score (or scores to non-finite probabilities) is
+        refused alone, and the others are still answered.
+
+        With "refuse_batch" such a row fails the whole request (a 422), as a
+        single row always does.
+        """
+        rows, positions = checked.rows, checked.positions
+        alone = self.cfg.on_bad_row == "refuse_batch" or checked.total == 1
+        errors = list(checked.errors)
+        if not rows:
+            return Scored([], [], [], errors)
+        try:
+            predictions: list[Prediction | str] = list(await self.predict(model, rows))
+        except ScoringError:
+            if alone:
+                raise
+            # Find the rows it cannot score, one at a time; the rest are answered.
+            predictions = [await self._score_one(model, row) for row in rows]
+        kept_rows, kept_positions, kept = [], [], []
+        for row, position, prediction in zip(rows, positions, predictions, strict=True):
+            if isinstance(prediction, str):
+                errors.append(RowError(position, None, prediction))
+            elif not prediction.finite:
+                if alone:
+                    raise ApiError(422, f"row {position}: {NOT_FINITE}", row=position)
+                errors.append(RowError(position, None, NOT_FINITE))
+            else:
+                kept_rows.append(row)
+                kept_positions.append(position)
+                kept.append(prediction)
+        errors.sort(key=lambda e: e.row if e.row is not None else -1)
+        return Scored(kept_rows, kept_positions, kept, errors)
+
+    async def _score_one(
+        self, model: ServedModel, row: dict[str, Any]
+    ) -> Prediction | str:
+        """The row's prediction, or why the model cannot score it."""
+        try:
+            [prediction] = await self.predict(model, [row])
+        except ScoringError as exc:
+            cause = exc.__cause__
+            return f"{UNSCORABLE}: {first_line(cause, 300) if cause else exc.message}"
+        return prediction
 
     async def capture(
         self,
