@@ -401,16 +401,13 @@ def _log_datasets(trained: Trained) -> None:
     saved = trained.datasets
     if saved is None:
         return
-    from mlflow.data.pandas_dataset import from_pandas
-
-    golden = trained.split.X_test.assign(
-        **{trained.dataset.target: trained.split.y_test}
-    )
+    target = trained.dataset.target
+    golden = trained.split.X_test.assign(**{target: trained.split.y_test})
     mlflow.log_input(
-        from_pandas(
+        _dataset(
             golden,
             source=saved.golden.path.as_uri(),
-            targets=trained.dataset.target,
+            target=target,
             name=f"golden-{saved.golden.key}-v{saved.golden.version}",
             digest=saved.golden.digest[:16],
         ),
@@ -418,15 +415,33 @@ def _log_datasets(trained: Trained) -> None:
     )
     X, y = trained.split.train_and_valid()
     mlflow.log_input(
-        from_pandas(
-            X.assign(**{trained.dataset.target: y}),
+        _dataset(
+            X.assign(**{target: y}),
             source=saved.training.as_uri(),
-            targets=trained.dataset.target,
+            target=target,
             name=f"training-{saved.training_digest[:12]}",
             digest=saved.training_digest[:16],
         ),
         context="training",
     )
+
+
+def _dataset(frame: Any, source: str, target: str, name: str, digest: str) -> Any:
+    """An MLflow dataset of `frame`, its schema inferred from a few rows."""
+    from mlflow.data.pandas_dataset import from_pandas
+
+    from mlopslab.flows.packaging import schema_rows
+
+    def make(rows: Any) -> Any:
+        return from_pandas(
+            rows, source=source, targets=target, name=name, digest=digest
+        )
+
+    dataset = make(frame)
+    # `schema` is a cached property: computed on these rows, it is not
+    # recomputed (in Python, value by value) on the whole frame.
+    dataset.__dict__["schema"] = make(schema_rows(frame)).schema
+    return dataset
 
 
 def _trial_tags(trial: TrialRecord) -> dict[str, str]:
@@ -462,9 +477,11 @@ def _log_model(trained: Trained) -> tuple[str, str]:
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
+    from mlopslab.flows.packaging import schema_rows
+
     X = trained.split.X_train
     example = X.head(5)
-    signature = infer_signature(X, trained.model.predict(example))
+    signature = infer_signature(schema_rows(X), trained.model.predict(example))
     # cloudpickle, not skops: loading a skops file imports every scikit-learn
     # module (about a second at each server start). The registry is ours, so
     # the pickle's trust model holds: only load models from a registry you run.
