@@ -457,3 +457,65 @@ def test_a_file_without_rows_is_scored_as_no_rows(
     done = score_file(served(pipeline), tmp_path / "empty.csv", tmp_path / "out.csv")
     assert (done.scored, done.refused) == (0, 0)
     assert pd.read_csv(tmp_path / "out.csv").empty
+
+
+def test_batch_scoring_in_chunks_checks_columns_and_names_each_bad_row(
+    pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plainly valid rows go to the model column by column, the others row by
+    row: the same predictions as the pipeline, and each bad row named by its
+    row in the file, across chunk boundaries."""
+    import mlopslab.serving.batch as batch
+
+    rows = X.head(40).copy()
+    rows["member"] = rows["member"].astype(object)
+    rows["age"] = rows["age"].astype(object)
+    rows["score"] = rows["score"].astype(object)
+    rows.loc[3, "score"] = "high"  # not a number
+    rows.loc[17, "member"] = "maybe"  # not a boolean
+    rows.loc[30, "colour"] = None  # imputed: scored
+    rows.loc[34, "age"] = 41.5  # not a whole number
+    source = tmp_path / "rows.csv"
+    rows.to_csv(source, index=False)
+    outputs = []
+    for chunk in (7, 100_000):
+        monkeypatch.setattr(batch, "LOCAL_CHUNK_ROWS", chunk)
+        target = tmp_path / f"scored-{chunk}.csv"
+        done = score_file(served(pipeline), source, target)
+        assert (done.scored, done.refused) == (37, 3)
+        outputs.append(pd.read_csv(target))
+    pd.testing.assert_frame_equal(outputs[0], outputs[1])
+    scored = outputs[0]
+    refused = scored[scored["error"].notna()]
+    assert list(refused.index) == [3, 17, 34]
+    assert refused.loc[3, "error"] == "field 'score': must be a number, got str"
+    assert refused.loc[34, "error"] == "field 'age': must be a whole number"
+    good = scored[scored["error"].isna()].index
+    truth = FRAME.head(40).drop(columns="label").loc[good].copy()
+    truth.loc[30, "colour"] = np.nan
+    proba = scored.loc[good, [f"proba_{c}" for c in pipeline.classes_]].to_numpy()
+    np.testing.assert_allclose(proba, expected(pipeline, truth), rtol=0, atol=1e-12)
+
+
+def test_plainly_valid_rows_are_found_column_by_column(pipeline: Pipeline) -> None:
+    from mlopslab.serving.batch import _plainly_valid
+
+    schema = served(pipeline).schema
+    frame = X.head(6).copy()
+    frame["member"] = frame["member"].astype(object)
+    frame["age"] = frame["age"].astype(float)
+    frame.loc[0, "age"] = 3.5  # not whole
+    frame.loc[1, "score"] = np.inf  # not finite
+    frame.loc[2, "member"] = 1  # a number, not a boolean
+    frame.loc[3, "income"] = np.nan  # a gap the model imputes
+    assert list(_plainly_valid(frame, schema)) == [
+        False,
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    strict = served(pipeline, strict_nulls=True).schema
+    frame.loc[4, "colour"] = None  # no gaps in training: refused when strict
+    assert list(_plainly_valid(frame, strict))[3:] == [True, False, True]

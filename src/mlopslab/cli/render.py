@@ -51,6 +51,10 @@ class RichReporter:
             self._said = now
             self.console.print(f"  {text}", markup=False, highlight=False)
 
+    def stop(self) -> None:
+        """The spinner off, without a line (the command prints its own)."""
+        self.status.stop()
+
     def fail(self, stage: str) -> None:
         self.status.stop()
         self.console.print(f"[red]✗[/] {stage}")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
 
 from mlopslab.cli.context import (
     CaptureUrlOpt,
@@ -22,6 +23,7 @@ from mlopslab.cli.context import (
     resolve_config,
     tracking_uri,
 )
+from mlopslab.cli.render import RichReporter
 from mlopslab.config import Config
 from mlopslab.errors import DataError
 from mlopslab.serving.startup import Acquired, ModelAcquirer
@@ -189,10 +191,20 @@ def predict(
         },
     )
     served = _batch_model(cfg, existing_workspace(cfg))
-    with trial_executor(cfg) as cluster:
-        done = score_file(
-            served, input_path, output_path, cluster, cfg.serve.on_bad_row
-        )
+    reporter = RichReporter(Console(stderr=True))
+    reporter.start("predict")
+    try:
+        with trial_executor(cfg) as cluster:
+            done = score_file(
+                served,
+                input_path,
+                output_path,
+                cluster,
+                cfg.serve.on_bad_row,
+                lambda rows, total: reporter.progress("predict", rows, total, "rows"),
+            )
+    finally:
+        reporter.stop()
     typer.echo(
         f"scored {done.scored} rows with {served.name} v{served.version} "
         f"-> {output_path}"

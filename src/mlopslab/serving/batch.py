@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from mlopslab.errors import DataError, first_line
 from mlopslab.serving.model import NOT_FINITE, UNSCORABLE, Prediction, ServedModel
-from mlopslab.serving.schema import RowError
+from mlopslab.serving.schema import RowError, RowSchema
 
-CHUNK_ROWS = 10_000
+CHUNK_ROWS = 10_000  # a task's rows on a Ray cluster
+# Rows scored at a time here: large enough that the model's per-call cost
+# vanishes, small enough to bound the copies a chunk makes (about 50 MB at
+# 30 columns).
+LOCAL_CHUNK_ROWS = 100_000
 # What a CSV cell of a boolean column may say (any case): True/False or 1/0.
 BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False}
 TEXT_KINDS = ("string", "datetime")
@@ -43,46 +49,231 @@ def score_file(
     output_path: Path,
     cluster: Any = None,
     on_bad_row: Literal["refuse_row", "refuse_batch"] = "refuse_row",
+    progress: Callable[[int, int], None] | None = None,
 ) -> BatchResult:
     """Validate every row, predict in chunks, write atomically.
 
-    With a `cluster` (a RayExecutor) the chunks are scored on its workers and
-    the predictions come back in input order.
+    Locally, each chunk of LOCAL_CHUNK_ROWS rows is checked column by column: the
+    rows whose every cell plainly meets the schema go to the model as one
+    frame, and only the others are checked one by one (so a bad row is named
+    with the endpoint's own message). With a `cluster` (a RayExecutor) the
+    chunks are scored on its workers and come back in input order.
+    `progress` hears the rows done of the total after each chunk.
     """
     frame = _read(input_path, model)
     _check_columns(frame, model, input_path)
-    records = _records(_prepared(frame, model))
     whole = on_bad_row == "refuse_batch"
-    clean, positions, errors = [], [], []
-    for index, record in enumerate(records):
+    if cluster is not None:
+        scores = _score_on_cluster(model, frame, cluster, input_path, whole)
+    else:
+        scores = _Scores.empty(len(frame), len(model.classes))
+        for start in range(0, len(frame), LOCAL_CHUNK_ROWS):
+            chunk = frame.iloc[start : start + LOCAL_CHUNK_ROWS]
+            _score_chunk(model, chunk, start, scores, input_path, whole)
+            if progress is not None:
+                progress(start + len(chunk), len(frame))
+    errors = sorted(scores.errors, key=lambda e: e.row or 0)
+    _refuse_if_none_left(input_path, scores.scored.any(), errors)
+    _write_atomically(_output(frame, model, scores, errors), output_path)
+    scored = int(scores.scored.sum())
+    return BatchResult(scored, len(errors), str(errors[0]) if errors else None)
+
+
+@dataclass
+class _Scores:
+    """Each row's predicted class and probabilities, where it was scored."""
+
+    labels: np.ndarray  # object: the class, or None
+    proba: np.ndarray  # rows x classes, NaN where not scored
+    scored: np.ndarray  # bool
+    errors: list[RowError]
+
+    @classmethod
+    def empty(cls, rows: int, classes: int) -> _Scores:
+        return cls(
+            np.full(rows, None, dtype=object),
+            np.full((rows, classes), np.nan),
+            np.zeros(rows, dtype=bool),
+            [],
+        )
+
+    def put(self, model: ServedModel, where: np.ndarray, proba: np.ndarray) -> None:
+        self.proba[where] = proba
+        self.labels[where] = np.asarray(model.classes, dtype=object)[
+            proba.argmax(axis=1)
+        ]
+        self.scored[where] = True
+
+
+def _score_chunk(
+    model: ServedModel,
+    chunk: pd.DataFrame,
+    start: int,
+    scores: _Scores,
+    path: Path,
+    whole: bool,
+) -> None:
+    """Score one chunk into `scores`; its bad rows into `scores.errors`."""
+    prepared = _prepared(chunk, model)
+    plain = np.flatnonzero(_plainly_valid(prepared, model.schema))
+    parts, where = [], []
+    if len(plain):
+        parts.append(_model_frame(prepared.iloc[plain], model.schema))
+        where.append(plain)
+    others = np.setdiff1d(np.arange(len(chunk)), plain)
+    if len(others):
+        clean, kept = _checked(
+            model, prepared.iloc[others], others, start, scores, path, whole
+        )
+        if clean:
+            parts.append(model.frame(clean))
+            where.append(np.asarray(kept))
+    if not parts:
+        return
+    X = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    rows = np.concatenate(where)
+    proba, unscorable = _probabilities(model, X, rows + start, path, whole, scores)
+    finite = np.isfinite(proba).all(axis=1)
+    for row in rows[~finite & ~unscorable]:
+        if whole:
+            raise DataError(
+                f"{path}: row {start + row}: {NOT_FINITE}",
+                "fix that row and score again",
+            )
+        scores.errors.append(RowError(int(start + row), None, NOT_FINITE))
+    scores.put(model, rows[finite] + start, proba[finite])
+
+
+def _checked(
+    model: ServedModel,
+    rows: pd.DataFrame,
+    positions: np.ndarray,
+    start: int,
+    scores: _Scores,
+    path: Path,
+    whole: bool,
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """The endpoint's own check, row by row, for rows the columns could not
+    vouch for: the clean rows and their positions in the chunk."""
+    clean, kept = [], []
+    for position, record in zip(positions, _records(rows), strict=True):
         try:
-            clean.append(model.schema.validate_row(index, record))
+            clean.append(model.schema.validate_row(int(start + position), record))
         except RowError as exc:
             if whole:
                 raise DataError(
-                    f"{input_path}: {exc}", "fix that row and score again"
+                    f"{path}: {exc}", "fix that row and score again"
                 ) from exc
-            errors.append(exc)
+            scores.errors.append(exc)
         else:
-            positions.append(index)
-    _refuse_if_none_left(input_path, clean, errors)
-    predictions = _predict(model, clean, cluster, input_path, whole)
-    scored: dict[int, Prediction] = {}
-    for position, prediction in zip(positions, predictions, strict=True):
-        if isinstance(prediction, str) or not prediction.finite:
-            problem = prediction if isinstance(prediction, str) else NOT_FINITE
+            kept.append(int(position))
+    return clean, kept
+
+
+def _probabilities(
+    model: ServedModel,
+    X: pd.DataFrame,
+    rows: np.ndarray,
+    path: Path,
+    whole: bool,
+    scores: _Scores,
+) -> tuple[np.ndarray, np.ndarray]:
+    """predict_proba on the chunk; if the model cannot score it, row by row,
+    so that only the rows it cannot score are refused (and marked)."""
+    unscorable = np.zeros(len(X), dtype=bool)
+    try:
+        return model.probabilities(X), unscorable
+    except (ValueError, TypeError, KeyError) as exc:
+        if whole:
+            raise DataError(
+                f"{path}: {UNSCORABLE.replace('row', 'file')}: {first_line(exc, 300)}",
+                "check the rows the message names and score again",
+            ) from exc
+    proba = np.full((len(X), len(model.classes)), np.nan)
+    for i in range(len(X)):
+        try:
+            proba[i] = model.probabilities(X.iloc[[i]])[0]
+        except (ValueError, TypeError, KeyError) as exc:
+            problem = f"{UNSCORABLE}: {first_line(exc, 300)}"
+            scores.errors.append(RowError(int(rows[i]), None, problem))
+            unscorable[i] = True
+    return proba, unscorable
+
+
+def _plainly_valid(frame: pd.DataFrame, schema: RowSchema) -> np.ndarray:
+    """Rows whose every cell meets the schema on its face, found column by
+    column: numbers that are finite (and whole, for integers), booleans,
+    strings, or a null where one is accepted. Anything else (and date-times,
+    which have their own parser) is left to `validate_row`."""
+    ok = np.ones(len(frame), dtype=bool)
+    for spec in schema.fields:
+        column = frame[spec.name]
+        null = column.isna().to_numpy()
+        fine = _plain_cells(column, spec.kind)
+        ok &= fine | (null & schema.nullable(spec))
+    return ok
+
+
+def _plain_cells(column: pd.Series, kind: str) -> np.ndarray:
+    if kind in ("number", "integer"):
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(
+            column
+        ):
+            return np.zeros(len(column), dtype=bool)
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        fine = np.isfinite(values)
+        if kind == "integer":
+            fine &= values == np.floor(np.where(fine, values, 0.0))
+        return fine
+    present = column.notna().to_numpy()
+    if kind == "boolean":
+        if pd.api.types.infer_dtype(column, skipna=True) == "boolean":
+            return present  # one C-level pass; else the mixed column, cell by cell
+        return column.map(type).isin([bool, np.bool_]).to_numpy()
+    if kind == "string":
+        if pd.api.types.infer_dtype(column, skipna=True) == "string":
+            return present
+        return column.map(type).isin([str]).to_numpy()
+    return np.zeros(len(column), dtype=bool)  # datetime: validate_row parses it
+
+
+def _model_frame(rows: pd.DataFrame, schema: RowSchema) -> pd.DataFrame:
+    """Plainly valid rows as `ServedModel.frame` makes them: floats, and
+    plain-object strings and booleans, with NaN gaps."""
+    columns: dict[str, Any] = {}
+    for spec in schema.fields:
+        column = rows[spec.name]
+        if spec.kind in ("string", "boolean"):
+            values = np.array(column.to_numpy(dtype=object), dtype=object)
+            values[column.isna().to_numpy()] = np.nan
+            columns[spec.name] = pd.Series(values, dtype=object)
+        else:
+            columns[spec.name] = column.to_numpy(dtype=float, na_value=np.nan)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _score_on_cluster(
+    model: ServedModel, frame: pd.DataFrame, cluster: Any, path: Path, whole: bool
+) -> _Scores:
+    """Rows checked one by one here, scored in chunks on the cluster."""
+    scores = _Scores.empty(len(frame), len(model.classes))
+    positions = np.arange(len(frame))
+    clean, kept = _checked(
+        model, _prepared(frame, model), positions, 0, scores, path, whole
+    )
+    chunks = [clean[i : i + CHUNK_ROWS] for i in range(0, len(clean), CHUNK_ROWS)]
+    predictions: list[Prediction] = list(cluster.predict(model, chunks))
+    for row, prediction in zip(kept, predictions, strict=True):
+        if not prediction.finite:
             if whole:
                 raise DataError(
-                    f"{input_path}: row {position}: {problem}",
-                    "fix that row and score again",
+                    f"{path}: row {row}: {NOT_FINITE}", "fix that row and score again"
                 )
-            errors.append(RowError(position, None, problem))
-        else:
-            scored[position] = prediction
-    errors.sort(key=lambda e: e.row or 0)
-    _refuse_if_none_left(input_path, scored, errors)
-    _write_atomically(_output(frame, model, scored, errors), output_path)
-    return BatchResult(len(scored), len(errors), str(errors[0]) if errors else None)
+            scores.errors.append(RowError(row, None, NOT_FINITE))
+            continue
+        proba = np.array([[prediction.probabilities[c] for c in model.classes]])
+        scores.put(model, np.array([row]), proba)
+    return scores
 
 
 def _refuse_if_none_left(path: Path, scored: Any, errors: list[RowError]) -> None:
@@ -98,65 +289,20 @@ def _refuse_if_none_left(path: Path, scored: Any, errors: list[RowError]) -> Non
         )
 
 
-def _predict(
-    model: ServedModel,
-    rows: list[dict[str, Any]],
-    cluster: Any,
-    path: Path,
-    whole: bool,
-) -> list[Prediction | str]:
-    """Predictions in row order; with refuse_row, a row the model cannot score
-    gets the reason instead (found by scoring its chunk row by row)."""
-    chunks = [
-        rows[start : start + CHUNK_ROWS] for start in range(0, len(rows), CHUNK_ROWS)
-    ]
-    if cluster is not None:
-        return list(cluster.predict(model, chunks))
-    predictions: list[Prediction | str] = []
-    for chunk in chunks:
-        try:
-            predictions.extend(model.predict(chunk))
-        except (ValueError, TypeError, KeyError) as exc:
-            if whole:
-                raise DataError(
-                    f"{path}: {UNSCORABLE.replace('row', 'file')}: "
-                    f"{first_line(exc, 300)}",
-                    "check the rows the message names and score again",
-                ) from exc
-            predictions.extend(_one_by_one(model, chunk))
-    return predictions
-
-
-def _one_by_one(
-    model: ServedModel, rows: list[dict[str, Any]]
-) -> list[Prediction | str]:
-    found: list[Prediction | str] = []
-    for row in rows:
-        try:
-            found.extend(model.predict([row]))
-        except (ValueError, TypeError, KeyError) as exc:
-            found.append(f"{UNSCORABLE}: {first_line(exc, 300)}")
-    return found
-
-
 def _output(
     frame: pd.DataFrame,
     model: ServedModel,
-    scored: dict[int, Prediction],
+    scores: _Scores,
     errors: list[RowError],
 ) -> pd.DataFrame:
     """The input, then `prediction` and `proba_<class>` (empty for a refused
     row), then, when a row was refused, `error`: each refused row's reason."""
     out = frame.copy()
-    rows = range(len(frame))
-    out["prediction"] = [scored[i].label if i in scored else None for i in rows]
-    for label in model.classes:
-        out[f"proba_{label}"] = [
-            scored[i].probabilities[label] if i in scored else float("nan")
-            for i in rows
-        ]
+    out["prediction"] = scores.labels
+    for i, label in enumerate(model.classes):
+        out[f"proba_{label}"] = scores.proba[:, i]
     if errors:
-        reasons: list[str | None] = [None] * len(frame)
+        reasons = np.full(len(frame), None, dtype=object)
         for error in errors:
             assert error.row is not None  # every row error names its row
             reasons[error.row] = _reason(error)
@@ -250,7 +396,9 @@ def _prepared(frame: pd.DataFrame, model: ServedModel) -> pd.DataFrame:
         column = fixed.get(spec.name)
         if column is None:
             continue
-        if spec.kind == "boolean":
+        if spec.kind == "boolean" and pd.api.types.is_bool_dtype(column):
+            fixed[spec.name] = column.astype(object)  # True and False already
+        elif spec.kind == "boolean":
             fixed[spec.name] = column.astype(object).map(_boolean)
         elif spec.kind == "datetime":
             fixed[spec.name] = column.astype(object).map(_iso)

@@ -55,9 +55,7 @@ class ServedModel:
         with `finite=False` (a 4xx for the caller), so numpy's overflow and
         invalid-value warnings are silenced here rather than logged.
         """
-        frame = self.frame(rows)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            proba = np.asarray(self.pipeline.predict_proba(frame))
+        proba = self.probabilities(self.frame(rows))
         best = proba.argmax(axis=1)
         finite = np.isfinite(proba).all(axis=1)
         return [
@@ -68,6 +66,11 @@ class ServedModel:
             )
             for i, p, ok in zip(best, proba, finite, strict=True)
         ]
+
+    def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+        """The pipeline's predict_proba on a frame `frame` or batch.py made."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return np.asarray(self.pipeline.predict_proba(frame))
 
     def frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
         """Validated rows as a frame: floats, datetimes, and plain-object strings
