@@ -62,15 +62,30 @@ model.fit(X_train, y_train)
 proba = model.predict_proba(X_test)
 accuracy = accuracy_score(y_test, model.classes_[proba.argmax(axis=1)])
 print(json.dumps({"accuracy": accuracy}))
+if len(sys.argv) > 2:  # keep the model for the predict comparison
+    import pickle
+    with open(sys.argv[2], "wb") as handle:
+        pickle.dump(model, handle)
 """
 
+# predict_proba of the plain script's model on a file, written out.
 PLAIN_PREDICT = r"""
-import json, sys, time, pickle
+import sys, pickle
 import pandas as pd
 model = pickle.load(open(sys.argv[1], "rb"))
 frame = pd.read_parquet(sys.argv[2])
 proba = model.predict_proba(frame)
 pd.DataFrame(proba, columns=[str(c) for c in model.classes_]).to_parquet(sys.argv[3])
+"""
+# The same, with mlopslab's champion loaded by MLflow: the model's own speed.
+CHAMPION_PREDICT = r"""
+import sys
+import mlflow.sklearn, pandas as pd
+mlflow.set_tracking_uri(sys.argv[1])
+model = mlflow.sklearn.load_model(sys.argv[2])
+frame = pd.read_parquet(sys.argv[3])
+proba = model.predict_proba(frame)
+pd.DataFrame(proba, columns=[str(c) for c in model.classes_]).to_parquet(sys.argv[4])
 """
 
 
@@ -163,17 +178,76 @@ def run_mlopslab(table: Path, scratch: Path) -> dict[str, float | str]:
         line for line in str(result["output"]).splitlines() if "✓ train" in line
     )
     result["stages"] += f" ({trained.split()[3].rstrip(',')})"
+    result["workspace"] = str(workspace)
     return result
 
 
 def run_plain(table: Path, scratch: Path) -> dict[str, float | str]:
     script = scratch / "plain.py"
     script.write_text(PLAIN)
-    result = measure([sys.executable, str(script), str(table)], scratch)
+    model = scratch / "plain-model.pkl"
+    result = measure([sys.executable, str(script), str(table), str(model)], scratch)
     result["accuracy"] = json.loads(str(result["output"]).strip().splitlines()[-1])[
         "accuracy"
     ]
     return result
+
+
+def predict_side_by_side(
+    table: Path, scratch: Path, workspace: Path, runs: int
+) -> None:
+    """`mlopslab predict` on the table's rows beside predict_proba in a plain
+    script: the plain script's own model, and mlopslab's champion."""
+    rows = scratch / "rows.parquet"
+    pd.read_parquet(table).drop(columns="label").to_parquet(rows)
+    (scratch / "plain_predict.py").write_text(PLAIN_PREDICT)
+    (scratch / "champion_predict.py").write_text(CHAMPION_PREDICT)
+    uri = f"sqlite:///{workspace / '.mlopslab' / 'mlflow.db'}"
+    model_name = json.loads(
+        next(workspace.glob(".mlopslab/runs/*/summary.json")).read_text()
+    )["model_name"]
+    name = f"models:/{model_name}@champion"
+    commands = {
+        "plain model": [
+            sys.executable,
+            str(scratch / "plain_predict.py"),
+            str(scratch / "plain-model.pkl"),
+            str(rows),
+            str(scratch / "p1.parquet"),
+        ],
+        "champion": [
+            sys.executable,
+            str(scratch / "champion_predict.py"),
+            uri,
+            name,
+            str(rows),
+            str(scratch / "p2.parquet"),
+        ],
+        "mlopslab": [
+            MLOPSLAB,
+            "predict",
+            "--home",
+            str(workspace / ".mlopslab"),
+            "--input",
+            str(rows),
+            "--output",
+            str(scratch / "p3.parquet"),
+        ],
+    }
+    timings: dict[str, list[dict[str, float | str]]] = {k: [] for k in commands}
+    for _ in range(runs):
+        for label, command in commands.items():
+            timings[label].append(measure(command, scratch))
+    base_s = median(timings["plain model"], "seconds")
+    base_mb = median(timings["plain model"], "peak_mb")
+    count = len(pd.read_parquet(rows, columns=["f0"]))
+    for label, results in timings.items():
+        seconds, mb = median(results, "seconds"), median(results, "peak_mb")
+        print(
+            f"{count:>9} {'predict: ' + label:<22}{seconds:>9.1f}{seconds / base_s:>7.2f}"
+            f"{mb:>9.0f}{mb / base_mb:>7.2f}",
+            flush=True,
+        )
 
 
 def median(results: list[dict[str, float | str]], key: str) -> float:
@@ -185,9 +259,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--extra", action="store_true", help="add an id and a time")
+    parser.add_argument(
+        "--predict", action="store_true", help="also time predict on the table's rows"
+    )
     args = parser.parse_args()
     print(
-        f"{'rows':>9} {'command':<9}{'seconds':>9}{'ratio':>7}{'peak MB':>9}"
+        f"{'rows':>9} {'command':<22}{'seconds':>9}{'ratio':>7}{'peak MB':>9}"
         f"{'ratio':>7}{'accuracy':>10}  stages (s)"
     )
     with tempfile.TemporaryDirectory() as name:
@@ -204,11 +281,14 @@ def main() -> None:
                 seconds, mb = median(results, "seconds"), median(results, "peak_mb")
                 stages = str(results[-1].get("stages", ""))
                 print(
-                    f"{rows:>9} {label:<9}{seconds:>9.1f}{seconds / base_s:>7.2f}"
+                    f"{rows:>9} {label:<22}{seconds:>9.1f}{seconds / base_s:>7.2f}"
                     f"{mb:>9.0f}{mb / base_mb:>7.2f}"
                     f"{median(results, 'accuracy'):>10.4f}  {stages}",
                     flush=True,
                 )
+            if args.predict:
+                workspace = Path(str(ours[-1]["workspace"]))
+                predict_side_by_side(table, scratch, workspace, args.runs)
 
 
 if __name__ == "__main__":
