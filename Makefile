@@ -71,6 +71,7 @@ bench: setup-test
 	$(BIN)/python -m benchmarks.course_server
 	$(BIN)/python -m benchmarks.torch_models
 	$(BIN)/python -m benchmarks.evaluation_review
+	$(BIN)/python -m benchmarks.data_scale --predict
 
 ui: $(STAMP)
 	$(BIN)/mlopslab ui
