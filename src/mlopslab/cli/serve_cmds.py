@@ -206,7 +206,8 @@ def predict(
     finally:
         reporter.stop()
     typer.echo(
-        f"scored {done.scored} rows with {served.name} v{served.version} "
+        f"scored {done.scored} {'row' if done.scored == 1 else 'rows'} with "
+        f"{served.name} v{served.version} "
         f"-> {output_path}"
     )
     if done.refused:
