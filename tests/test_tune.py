@@ -472,18 +472,23 @@ def test_trials_are_recorded_in_the_journal_as_they_finish(
     cfg = TuneConfig(trials=4, batch_size=2, jobs=1)
     seen: list[int] = []
 
+    def read() -> optuna.Study:
+        """As the README says to read a run's journal."""
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+        return optuna.load_study(study_name=None, storage=storage)
+
     def progress(done: int, total: int) -> None:
         # After each batch, the journal on disk already holds its trials.
-        stored = optuna.load_study(
-            study_name=None, storage=tuning._journal(journal)
-        ).get_trials()
-        seen.append(sum(t.state.is_finished() for t in stored))
+        seen.append(sum(t.state.is_finished() for t in read().get_trials()))
 
     result = tune(
         parts.X_train, parts.y_train, dataset.schema, cfg, 0, None, progress, journal
     )
     assert seen == [2, 4]
-    stored = optuna.load_study(study_name=None, storage=tuning._journal(journal))
+    stored = read()
     assert [t.value for t in stored.trials] == [t.cv_log_loss for t in result.trials]
     # Recording changes nothing about the search.
     plain = tune(parts.X_train, parts.y_train, dataset.schema, cfg, 0)
