@@ -455,3 +455,18 @@ def test_a_table_whose_every_column_is_dropped_says_which(tmp_path: Path) -> Non
         DataConfig(source=str(tmp_path / "d.csv"), target="y", keep=("id",))
     )
     assert kept.schema.numeric == ["id"]
+
+
+def test_errors_name_the_file_as_typed_though_runs_record_it_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame({"a": [0.5, 1.5, 2.5] * 20, "y": ["p", "q"] * 30}).to_csv(
+        "t.csv", index=False
+    )
+    with pytest.raises(DataError) as info:
+        load_dataset(DataConfig(source="t.csv", target="Y"))
+    assert info.value.message == "target column 'Y' is not in t.csv"
+    assert load_dataset(DataConfig(source="t.csv", target="y")).source == str(
+        tmp_path / "t.csv"
+    )

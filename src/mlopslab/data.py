@@ -172,6 +172,19 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     target, name, image shape and lineage with it.
     """
     source = absolute_source(cfg.source)
+    try:
+        return _load(cfg, source)
+    except DataError as exc:
+        if source == cfg.source:
+            raise
+        # Runs record the absolute path; the user reads the one they typed.
+        raise DataError(
+            exc.message.replace(source, cfg.source),
+            exc.hint.replace(source, cfg.source),
+        ) from exc
+
+
+def _load(cfg: DataConfig, source: str) -> Dataset:
     saved = _saved_training(source)
     if saved is not None:
         return _load_saved(cfg, source, saved)
