@@ -1,7 +1,7 @@
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +22,7 @@ from mlopslab.flows.simulate import (
 from mlopslab.serving.schema import RowError, RowSchema
 from mlopslab.stores.datasets import DatasetStore
 from tests.conftest import Cli
+from tests.servers import JsonHandler
 from tests.test_cli import one_line_error
 
 FRAME = pd.DataFrame({"x": np.arange(100, dtype=float), "c": ["a"] * 80 + ["b"] * 20})
@@ -145,7 +146,7 @@ def test_shifted_integers_stay_whole() -> None:
     assert (apply_drift(years, parse_drift("year:+1sd"), rng)["year"] >= 2008).all()
 
 
-class FakeServer(BaseHTTPRequestHandler):
+class FakeServer(JsonHandler):
     """/model as `mlopslab serve` describes penguins; /predict validates as it does."""
 
     posted: ClassVar[list[list[dict[str, Any]]]] = []
@@ -172,17 +173,6 @@ class FakeServer(BaseHTTPRequestHandler):
             return
         ids = [{"inference_id": f"i{n}"} for n in range(len(rows["rows"]))]
         self.reply(200, {"predictions": ids})
-
-    def reply(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        return
 
 
 def recorded_datasets(folder: Path) -> dict[str, Any]:

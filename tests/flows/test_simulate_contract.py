@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,6 +17,7 @@ import pytest
 from mlopslab.errors import ConfigError, DataError
 from mlopslab.flows.simulate import check_drift, parse_drift, refusal, send_traffic
 from mlopslab.serving.schema import RowSchema
+from tests.servers import JsonHandler
 
 # /model's fields for a server with serve.strict_nulls: `nullable` is false
 # where training had no gaps.
@@ -78,7 +79,7 @@ def test_missing_drift_follows_what_the_server_accepts() -> None:
         check_drift(parse_drift("member:unseen=5%"), STRICT, "penguins v1")
 
 
-class Server(BaseHTTPRequestHandler):
+class Server(JsonHandler):
     """/model lists `fields`; /predict validates as the server does, row by row."""
 
     fields: ClassVar[list[dict[str, Any]]] = STRICT
@@ -103,17 +104,6 @@ class Server(BaseHTTPRequestHandler):
             assert error.row is not None
             answers[error.row] = {"error": error.to_dict()}
         self.reply(200, {"predictions": answers})
-
-    def reply(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        return
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from mlopslab.serving.protocol import (
     predict_rows,
     refused,
 )
-from mlopslab.serving.runtime import ModelSource, Runtime, Scored
+from mlopslab.serving.runtime import ModelSource, Runtime
 from mlopslab.serving.schema import CheckedRows
 from mlopslab.stores.capture.record import CaptureStore
 
@@ -192,7 +192,8 @@ async def _answer(
     ids = runtime.new_ids(len(rows))
     await runtime.capture(model, rows, predictions, ids)  # only the rows scored
     single = len(ids) == 1 and scored.total == 1
-    return _in_place(
+    # Refused rows' errors go in their places among the predictions.
+    answer = in_place(
         scored,
         {
             "model_name": model.name,
@@ -208,11 +209,7 @@ async def _answer(
             ],
         },
     )
-
-
-def _in_place(scored: Scored, answer: dict[str, Any]) -> Response:
-    """Refused rows' errors in their places among the predictions."""
-    return fast_json(in_place(scored, answer))
+    return fast_json(answer)
 
 
 # Every row of the batch refused: the first row's error, then each row's.
