@@ -12,7 +12,7 @@ TORCH_VERSION := $(shell sed -n '/^name = "torch"$$/{n;s/version = "\(.*\)"/\1/p
 # make setup-test TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 
-.PHONY: run setup-test test test-fast lint typecheck pytest patches bench ui clean
+.PHONY: run setup-test test test-fast lint typecheck pytest patches mlflow-schema bench ui clean
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ pytest: setup-test
 # patch: `make patches BASE=<commit they still apply to>` (see tools/rebase_patches.py).
 patches:
 	$(BIN)/python tools/rebase_patches.py $(BASE)
+
+# After changing the pinned MLflow: the empty store new workspaces start from,
+# dumped from MLflow's own migration (tools/mlflow_schema.py).
+mlflow-schema: $(STAMP)
+	$(BIN)/python tools/mlflow_schema.py
 
 bench: setup-test
 	$(BIN)/python benchmarks/pipeline.py

@@ -27,6 +27,7 @@ from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import SQLAlchemyError
 
 from mlopslab.errors import RegistryError, StoreError, first_line
+from mlopslab.stores.registry import new_store
 from mlopslab.stores.registry.versions import (
     CHAMPION,
     PREVIOUS,
@@ -87,6 +88,7 @@ class Registry:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        new_store.create_for(tracking_uri)
         try:
             registry = cls(tracking_uri, artifact_location)
             with _probe_settings():
