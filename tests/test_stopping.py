@@ -23,12 +23,17 @@ STUCK = """
 import sqlite3, subprocess, sys
 from mlopslab.cli.stopping import stoppable
 child = subprocess.Popen(["sleep", "60"])
-print(child.pid, flush=True)
-with stoppable(grace=1.0):
-    sqlite3.connect(":memory:").execute(
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-        "SELECT count(*) FROM c"
-    ).fetchall()
+from mlopslab.errors import Interrupted
+try:
+    with stoppable(grace=1.0):
+        print(child.pid, flush=True)  # a signal from now on finds the watcher
+        sqlite3.connect(":memory:").execute(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+            "SELECT count(*) FROM c"
+        ).fetchall()
+except Interrupted:  # stopped before the query began: as the command line ends
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)
 """
 
 
@@ -42,7 +47,11 @@ def alive(pid: int) -> bool:
 
 def wait_gone(process: subprocess.Popen[str], timeout: float) -> float:
     started = time.monotonic()
-    process.wait(timeout=timeout)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()  # a failed test leaves no process spinning behind it
+        raise
     return time.monotonic() - started
 
 
@@ -67,6 +76,23 @@ def test_a_process_stuck_in_c_code_still_stops_and_takes_its_children(
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(child)
+
+
+def test_a_stuck_process_stops_even_when_no_one_reads_its_stderr() -> None:
+    """Saying "interrupted" into a closed pipe must not keep the process alive."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", STUCK],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    int(process.stdout.readline())
+    process.stderr.close()  # the reader went away (a closed terminal, a killed pipe)
+    time.sleep(0.5)  # inside the query
+    process.send_signal(signal.SIGTERM)
+    assert wait_gone(process, timeout=10) < 5
+    assert process.returncode == 130
 
 
 def test_outside_stoppable_sigterm_keeps_its_default() -> None:

@@ -81,8 +81,9 @@ def _watch(read: int, finished: threading.Event, grace: float) -> None:
         if finished.wait(grace):
             return
         terminate_children()
-        sys.stderr.write("interrupted\n")
-        sys.stderr.flush()
+        with suppress(OSError, ValueError):  # a closed stderr must not keep us alive
+            sys.stderr.write("interrupted\n")
+            sys.stderr.flush()
         os._exit(STUCK_EXIT_CODE)
     finally:
         os.close(read)
