@@ -37,6 +37,20 @@ def test_the_fixture_course_is_valid(tmp_path: Path) -> None:
     assert course.term("Data Drift") is not None
 
 
+def with_plan(root: Path, weights: Any = "whole", **plan: Any) -> None:
+    """Give the fixture course a 2-week plan (and weights), with `plan` changed."""
+    whole = {"quizzes": 20, "assignments": 50, "capstone": 30}
+
+    def change(data: Any) -> None:
+        data["plans"] = [
+            {"weeks": 2, "due_days": 4, "modules": {"0-intro": 1}, "capstone": 2} | plan
+        ]
+        if weights is not None:
+            data["weights"] = whole if weights == "whole" else weights
+
+    edit_yaml(root / "course.yaml", change)
+
+
 def quiz(root: Path) -> Path:
     return root / "0-intro" / "quiz.yaml"
 
@@ -143,6 +157,38 @@ BREAKAGES: list[tuple[str, Callable[[Path], object], str]] = [
         "missing assignment",
         lambda r: (r / "1-drift" / "assignment" / "README.md").unlink(),
         "1-drift/assignment/README.md: missing",
+    ),
+    (
+        "a plan week past its end",
+        lambda r: with_plan(r, modules={"0-intro": 1, "1-drift": 3}),
+        "course.yaml: plans[2 weeks].modules.1-drift: week 3 is not in weeks 1-2",
+    ),
+    (
+        "a plan without a core module",
+        lambda r: with_plan(r, modules={"1-drift": 1}),
+        "course.yaml: plans[2 weeks].modules: core modules missing: 0-intro",
+    ),
+    (
+        "a plan naming an unknown module",
+        lambda r: with_plan(r, modules={"0-intro": 1, "9-ghost": 2}),
+        "course.yaml: plans[2 weeks].modules: unknown module '9-ghost'",
+    ),
+    (
+        "a capstone after the last week",
+        lambda r: with_plan(r, capstone=5),
+        "course.yaml: plans[2 weeks].capstone: week 5 is not in weeks 1-2",
+    ),
+    (
+        "weights that are not the whole grade",
+        lambda r: with_plan(
+            r, weights={"quizzes": 20, "assignments": 50, "capstone": 20}
+        ),
+        "course.yaml: weights: the weights add up to 90, not 100",
+    ),
+    (
+        "plans without weights",
+        lambda r: with_plan(r, weights=None),
+        "course.yaml: weights: missing (the plans' syllabi need them)",
     ),
     (
         "broken YAML",

@@ -1,4 +1,4 @@
-"""`mlopslab course list|show|quiz|glossary|progress|site|validate|check`.
+"""`mlopslab course list|show|quiz|glossary|progress|site|syllabus|validate|check`.
 
 The learners' commands. The instructor's (grade, gradebook, export) are in
 grading_cmds; what both use is in course_context.
@@ -112,12 +112,14 @@ def show(
     config: ConfigOpt = None,
 ) -> None:
     """Read a lesson in the terminal."""
+    from mlopslab.course.exercises import as_markdown
     from mlopslab.course.lessons import link_terms, strip_markers
 
     cfg, loaded = _setup(config, home, course)
     lesson = _module(loaded, module)
     meta = lesson.meta
-    body = strip_markers(link_terms(lesson.body, lambda term, text: f"**{text}**"))
+    body = as_markdown(lesson.body, lesson.folder, solutions=False, collapsible=False)
+    body = strip_markers(link_terms(body, lambda term, text: f"**{text}**"))
     console = Console()
     console.print(Markdown(body))
     console.print(
@@ -562,19 +564,67 @@ def site(
         Path | None,
         typer.Option(help="Where to build (default WORKSPACE/course-site)."),
     ] = None,
+    solutions: Annotated[
+        bool,
+        typer.Option(
+            "--solutions",
+            help="The instructor's build: each exercise's solution, folded away.",
+        ),
+    ] = False,
     course: CourseOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Build the course website (MkDocs Material) into the workspace."""
+    from mlopslab.course.exercises import solutions_folder as exercise_solutions
     from mlopslab.course.site import build_site
 
     cfg, loaded = _setup(config, home, course)
     target = (
         new_folder(out, "--out") if out else open_workspace(cfg).home / "course-site"
     )
-    index = build_site(loaded, target)
-    typer.echo(f"course site built: {index}")
+    if solutions and not any(
+        exercise_solutions(m.folder).is_dir() for m in loaded.modules
+    ):
+        raise CourseError(
+            f"the course at {loaded.root} has no exercise solutions (a students' copy)",
+            "build --solutions from the instructor's checkout",
+        )
+    index = build_site(loaded, target, solutions)
+    with_solutions = " (with solutions: for the instructor)" if solutions else ""
+    typer.echo(f"course site built: {index}{with_solutions}")
+
+
+def syllabus(
+    weeks: Annotated[
+        int, typer.Option(help="The plan in course.yaml to follow (13 or 3 weeks).")
+    ] = 13,
+    start: Annotated[
+        str | None,
+        typer.Option(help="The first day of week 1 (YYYY-MM-DD): dates every week."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the Markdown here instead of printing it."),
+    ] = None,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the syllabus: what to read, take and hand in each week, and the weights."""
+    from mlopslab.course.syllabus import parse_start, render
+
+    first = parse_start(start) if start is not None else None
+    _, loaded = _setup(config, home, course)
+    text = render(loaded, loaded.plan(weeks), first)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    new_folder(out, "--out")
+    partial_file = out.with_name(f".{out.name}.partial")
+    partial_file.write_text(text, encoding="utf-8")
+    partial_file.replace(out)  # a reader never sees half a syllabus
+    typer.echo(f"syllabus written: {out} ({weeks} weeks)")
 
 
 def validate(
@@ -594,6 +644,7 @@ def validate(
 ) -> None:
     """Check the course content against its schema (and optionally run the lessons)."""
     from mlopslab.course.content import read_course
+    from mlopslab.course.exercises import find
 
     if modules and not run_lessons:
         raise CourseError(
@@ -604,6 +655,7 @@ def validate(
     root = course_root(cfg, course)
     loaded, problems = read_course(root)
     problems += _assignment_problems(root)
+    problems += _exercise_problems(root, loaded)
     for problem in problems:
         typer.echo(problem, err=True)
     if problems or loaded is None:
@@ -612,8 +664,9 @@ def validate(
         )
     count = sum(len(m.quiz.all_questions()) for m in loaded.modules if m.quiz)
     questions = f"{count} questions" if count else "quiz keys withheld"
+    exercises = sum(len(find(m.body)) for m in loaded.modules)
     typer.echo(
-        f"{root}: {len(loaded.modules)} modules, {questions}, "
+        f"{root}: {len(loaded.modules)} modules, {questions}, {exercises} exercises, "
         f"{len(loaded.glossary)} glossary terms: valid"
     )
     if run_lessons:
@@ -635,6 +688,19 @@ def _assignment_problems(root: Path) -> list[str]:
             except CourseError as exc:
                 problems.append(f"{module.name}: {exc.one_line()}")
     return problems
+
+
+def _exercise_problems(root: Path, loaded: Course | None) -> list[str]:
+    """Each lesson's exercises are valid, and have solutions in this checkout."""
+    from mlopslab.course.content import WITHHELD_NOTE
+    from mlopslab.course.exercises import problems
+
+    withheld = (root / WITHHELD_NOTE).is_file()
+    modules = loaded.modules if loaded is not None else ()
+    found = []
+    for module in modules:
+        found += problems(module.folder / "lesson.md", module.body, withheld)
+    return found
 
 
 def _run_lessons(modules: list[Any]) -> None:
@@ -711,5 +777,6 @@ def register(course_app: typer.Typer) -> None:
     course_app.command()(glossary)
     course_app.command()(progress)
     course_app.command()(site)
+    course_app.command()(syllabus)
     course_app.command()(validate)
     course_app.command()(check)

@@ -47,11 +47,42 @@ class Strict(BaseModel):
 class ModuleEntry(Strict):
     id: str = Field(pattern=SLUG)
     core: bool
+    # Study time beside the lesson's own estimated_minutes, for the syllabus.
+    quiz_minutes: int = Field(15, gt=0)
+    assignment_hours: float = Field(0, ge=0)
+
+
+class Weights(Strict):
+    """Shares of the final grade, in percent. Quizzes and assignments count
+    evenly over the modules a plan teaches."""
+
+    quizzes: int = Field(ge=0)
+    assignments: int = Field(ge=0)
+    capstone: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _whole(self) -> Weights:
+        total = self.quizzes + self.assignments + self.capstone
+        if total != 100:
+            raise ValueError(f"the weights add up to {total}, not 100")
+        return self
+
+
+class Plan(Strict):
+    """One way to run the course: the week each module is taught in."""
+
+    weeks: int = Field(ge=1, le=52)
+    # A module's quiz and assignment are due this many days after its week begins.
+    due_days: int = Field(ge=1, le=60)
+    modules: dict[str, int] = Field(min_length=1)
+    capstone: int | None = Field(None, ge=1)  # the week the capstone is handed in
 
 
 class CourseFile(Strict):
     title: str = Field(min_length=1)
     modules: list[ModuleEntry] = Field(min_length=1)
+    weights: Weights | None = None
+    plans: list[Plan] = Field(default_factory=list)
 
 
 class Resource(Strict):
@@ -243,6 +274,8 @@ class Module:
     meta: LessonMeta
     body: str
     quiz: QuizFile | None  # None in a students' copy: the keys stay with the server
+    quiz_minutes: int = 15
+    assignment_hours: float = 0
 
     def quiz_keys(self) -> QuizFile:
         """The quiz with its keys, or a CourseError where this copy has none."""
@@ -261,6 +294,19 @@ class Course:
     title: str
     modules: tuple[Module, ...]
     glossary: tuple[Term, ...]
+    weights: Weights | None = None
+    plans: tuple[Plan, ...] = ()
+
+    def plan(self, weeks: int) -> Plan:
+        """The plan for `weeks` weeks, or a CourseError naming the plans there are."""
+        for plan in self.plans:
+            if plan.weeks == weeks:
+                return plan
+        known = " and ".join(str(p.weeks) for p in self.plans) or "none"
+        raise CourseError(
+            f"{self.root / 'course.yaml'} has no {weeks}-week plan (plans: {known})",
+            "choose one of those with --weeks, or add a plan to course.yaml",
+        )
 
     def module(self, module_id: str) -> Module:
         for module in self.modules:
@@ -318,7 +364,14 @@ def read_course(root: Path) -> tuple[Course | None, list[str]]:
         if module is not None:
             modules.append(module)
     terms = tuple(glossary.terms) if glossary else ()
-    course = Course(root, course_file.title, tuple(modules), terms)
+    course = Course(
+        root,
+        course_file.title,
+        tuple(modules),
+        terms,
+        course_file.weights,
+        tuple(course_file.plans),
+    )
     problems.extend(_cross_checks(course, course_file, root))
     return course, problems
 
@@ -349,7 +402,16 @@ def _read_module(
         problems.append(f"{folder / 'assignment' / 'README.md'}: missing")
     if meta is None or (needs_quiz and quiz is None):
         return None
-    return Module(entry.id, entry.core, folder, meta, body, quiz)
+    return Module(
+        entry.id,
+        entry.core,
+        folder,
+        meta,
+        body,
+        quiz,
+        entry.quiz_minutes,
+        entry.assignment_hours,
+    )
 
 
 def _cross_checks(course: Course, course_file: CourseFile, root: Path) -> list[str]:
@@ -371,6 +433,35 @@ def _cross_checks(course: Course, course_file: CourseFile, root: Path) -> list[s
         )
     for module in course.modules:
         problems.extend(_module_checks(module, terms))
+    problems.extend(_plan_checks(course_file, root / "course.yaml"))
+    return problems
+
+
+def _plan_checks(course_file: CourseFile, where: Path) -> list[str]:
+    """Each plan fits its weeks, teaches every core module and names real ones."""
+    problems = []
+    known = {entry.id: entry.core for entry in course_file.modules}
+    lengths = [plan.weeks for plan in course_file.plans]
+    for weeks in sorted({w for w in lengths if lengths.count(w) > 1}):
+        problems.append(f"{where}: plans: two {weeks}-week plans")
+    for plan in course_file.plans:
+        at = f"{where}: plans[{plan.weeks} weeks]"
+        for module, week in plan.modules.items():
+            if module not in known:
+                problems.append(f"{at}.modules: unknown module '{module}'")
+            if not 1 <= week <= plan.weeks:
+                problems.append(
+                    f"{at}.modules.{module}: week {week} is not in weeks 1-{plan.weeks}"
+                )
+        missing = [m for m, core in known.items() if core and m not in plan.modules]
+        if missing:
+            problems.append(f"{at}.modules: core modules missing: {', '.join(missing)}")
+        if plan.capstone is not None and plan.capstone > plan.weeks:
+            problems.append(
+                f"{at}.capstone: week {plan.capstone} is not in weeks 1-{plan.weeks}"
+            )
+    if course_file.plans and course_file.weights is None:
+        problems.append(f"{where}: weights: missing (the plans' syllabi need them)")
     return problems
 
 

@@ -1,7 +1,9 @@
 """Lessons: their runnable blocks, and running them as a learner would.
 
 A block tagged `bash run` is executed; `bash run expect-fail` must fail and
-print the first line of the `text` block after it. All blocks of a lesson run
+print the first line of the `text` block after it. Where the instructor's
+solutions are at hand, each exercise's solution runs where the exercise
+stands, in a copy of the working directory (exercises.py). All blocks of a lesson run
 in order in one working directory, each with `bash -euo pipefail`; whatever
 they leave running in the background is stopped when the lesson ends.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from mlopslab.course import exercises
 from mlopslab.course.content import CODE, TERM_LINK, Course, Module
 
 BLOCK_SECONDS = 120
@@ -33,6 +37,7 @@ class Block:
     line: int  # 1-based, in the lesson body
     expect_fail: bool = False
     expected: str = ""  # for expect-fail: the message it must print
+    solution: str = ""  # an exercise's id: its solution, run in a copy
 
 
 @dataclass(frozen=True)
@@ -45,12 +50,17 @@ class BlockResult:
     problem: str = ""
 
 
-def run_blocks(body: str) -> list[Block]:
-    """The `bash run` blocks of a lesson body, in order."""
+def run_blocks(body: str, solutions: Path | None = None) -> list[Block]:
+    """The `bash run` blocks of a lesson body, in order; with a `solutions`
+    folder, each exercise's solution script where the exercise stands."""
     tokens = [t for t in MarkdownIt().parse(body) if t.type == "fence"]
     blocks = []
     for index, token in enumerate(tokens):
         words = token.info.split()
+        line = (token.map[0] + 1) if token.map else 0
+        if words == [exercises.FENCE] and solutions is not None:
+            blocks.extend(_solution(token.content, line, solutions))
+            continue
         if words[:2] != ["bash", "run"]:
             continue
         expect_fail = "expect-fail" in words[2:]
@@ -58,9 +68,17 @@ def run_blocks(body: str) -> list[Block]:
         after = tokens[index + 1] if index + 1 < len(tokens) else None
         if expect_fail and after is not None and after.info == "text":
             expected = next(iter(after.content.strip().splitlines()), "")
-        line = (token.map[0] + 1) if token.map else 0
         blocks.append(Block(token.content, line, expect_fail, expected))
     return blocks
+
+
+def _solution(source: str, line: int, solutions: Path) -> list[Block]:
+    found = exercises.find(f"```{exercises.FENCE}\n{source}```\n")
+    exercise = found[0].exercise if found else None
+    script = solutions / f"{exercise.id}.sh" if exercise else None
+    if exercise is None or script is None or not script.is_file():
+        return []  # `course validate` names what is missing
+    return [Block(script.read_text(), line, solution=exercise.id)]
 
 
 def run_lesson(
@@ -70,15 +88,30 @@ def run_lesson(
 ) -> list[BlockResult]:
     """Run every block in `workdir`; stop at the first that does not behave."""
     results = []
+    solutions = exercises.solutions_folder(module.folder)
+    blocks = run_blocks(module.body, solutions if solutions.is_dir() else None)
     with _process_groups() as groups:
-        for block in run_blocks(module.body):
-            result = _run(block, workdir, groups)
+        for block in blocks:
+            result = (
+                _run_in_copy(block, workdir, groups)
+                if block.solution
+                else _run(block, workdir, groups)
+            )
             results.append(result)
             if on_block is not None:
                 on_block(result)
             if not result.ok:
                 break
     return results
+
+
+def _run_in_copy(block: Block, workdir: Path, groups: list[int]) -> BlockResult:
+    """An exercise's solution, in a copy of the lesson so far: the blocks after
+    it run as they would in a students' copy, which has no solutions."""
+    with tempfile.TemporaryDirectory(prefix=f"exercise-{block.solution}-") as scratch:
+        copy = Path(scratch) / workdir.name
+        shutil.copytree(workdir, copy, symlinks=True)
+        return _run(block, copy, groups)
 
 
 def _run(block: Block, workdir: Path, groups: list[int]) -> BlockResult:
@@ -119,6 +152,11 @@ def _verdict(block: Block, code: int | None, output: str) -> tuple[bool, int | N
 def explain(result: BlockResult) -> str:
     """Why a block did not behave, in one line."""
     block = result.block
+    if block.solution:
+        what = f"exercise '{block.solution}': its solution"
+        if result.exit_code is None:
+            return f"line {block.line}: {what} did not finish within {BLOCK_SECONDS} s"
+        return f"line {block.line}: {what} exited {result.exit_code}"
     if result.exit_code is None:
         return f"line {block.line}: did not finish within {BLOCK_SECONDS} s"
     if block.expect_fail and result.exit_code == 0:

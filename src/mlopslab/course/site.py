@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from mlopslab.course import exercises, syllabus
 from mlopslab.course.content import Course, Module, Pool
 from mlopslab.course.lessons import glossary_link, link_terms, strip_markers
 from mlopslab.errors import CourseError
@@ -24,8 +25,11 @@ from mlopslab.errors import CourseError
 MARKER = ".mlopslab-course-site"
 
 
-def build_site(course: Course, out: Path) -> Path:
-    """Write the MkDocs project into `out` and build it; return the index page."""
+def build_site(course: Course, out: Path, solutions: bool = False) -> Path:
+    """Write the MkDocs project into `out` and build it; return the index page.
+
+    `solutions`: the instructor's build, with each exercise's solution.
+    """
     marker = out / MARKER
     if out.exists() and any(out.iterdir()) and not marker.exists():
         raise CourseError(
@@ -42,10 +46,12 @@ def build_site(course: Course, out: Path) -> Path:
     pages = {"index.md": index_page(course), "glossary.md": glossary_page(course)}
     pages["resources.md"] = resources_page(course)
     for module in course.modules:
-        pages[f"lessons/{module.id}.md"] = lesson_page(course, module)
+        pages[f"lessons/{module.id}.md"] = lesson_page(course, module, solutions)
         pages[f"quizzes/{module.id}.md"] = quiz_page(module)
     if course.capstone is not None:
         pages["capstone.md"] = _without_front_matter(course.capstone.read_text())
+    for plan in course.plans:
+        pages[f"syllabus-{plan.weeks}.md"] = syllabus.render(course, plan, site=True)
     for name, text in pages.items():
         (docs / name).write_text(text, encoding="utf-8")
     (out / "mkdocs.yml").write_text(
@@ -58,7 +64,11 @@ def build_site(course: Course, out: Path) -> Path:
 def mkdocs_config(course: Course) -> dict[str, Any]:
     lessons = [{m.meta.title: f"lessons/{m.id}.md"} for m in course.modules]
     quizzes = [{m.meta.title: f"quizzes/{m.id}.md"} for m in course.modules]
-    nav: list[Any] = [{"Home": "index.md"}, {"Lessons": lessons}]
+    nav: list[Any] = [{"Home": "index.md"}]
+    if course.plans:
+        plans = [{f"{p.weeks} weeks": f"syllabus-{p.weeks}.md"} for p in course.plans]
+        nav.append({"Syllabus": plans})
+    nav.append({"Lessons": lessons})
     if course.capstone is not None:
         nav.append({"Capstone": "capstone.md"})
     nav += [
@@ -73,7 +83,14 @@ def mkdocs_config(course: Course) -> dict[str, Any]:
         "use_directory_urls": False,  # pages open straight from disk
         "theme": {"name": "material", "font": False, "features": ["navigation.top"]},
         "plugins": ["search"],
-        "markdown_extensions": ["admonition", "attr_list", "tables", "toc"],
+        "markdown_extensions": [
+            "admonition",
+            "attr_list",
+            "tables",
+            "toc",
+            "pymdownx.details",  # hints and solutions fold away
+            "pymdownx.superfences",  # code inside them
+        ],
         "validation": {
             "omitted_files": "warn",
             "absolute_links": "warn",
@@ -106,9 +123,10 @@ def index_page(course: Course) -> str:
     return "\n".join(lines) + "\n"
 
 
-def lesson_page(course: Course, module: Module) -> str:
+def lesson_page(course: Course, module: Module, solutions: bool = False) -> str:
     meta = module.meta
-    body = strip_markers(link_terms(module.body, glossary_link(course, "../")))
+    body = exercises.as_markdown(module.body, module.folder, solutions, True)
+    body = strip_markers(link_terms(body, glossary_link(course, "../")))
     heading, _, rest = body.lstrip().partition("\n")
     if not heading.startswith("# "):
         heading, rest = f"# {meta.title}", body
