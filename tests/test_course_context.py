@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from mlopslab.cli.context import resolve_config
-from mlopslab.cli.course_context import module_id, new_folder, server_module
+from mlopslab.cli.course_context import (
+    course_database,
+    module_id,
+    new_folder,
+    server_module,
+)
 from mlopslab.errors import CourseError
 from tests.course_fixture import write_course
 
@@ -61,3 +66,16 @@ def test_the_server_gets_names_expanded_only_by_the_students_own_course() -> Non
     write_course(Path("course"))
     assert server_module(cfg, None, "1") == "1-drift"
     assert server_module(cfg, None, "9-other") == "9-other"  # the server answers
+
+
+def test_the_class_database_comes_from_the_flag_then_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The variable the options' help names is the one that works."""
+    monkeypatch.setenv("MLOPSLAB_COURSE__DATABASE", f"sqlite:///{tmp_path}/set.db")
+    cfg = resolve_config(None, tmp_path / "ws")
+    assert course_database(cfg) == f"sqlite:///{tmp_path}/set.db"
+    assert course_database(cfg, f"sqlite:///{tmp_path}/flag.db").endswith("flag.db")
+    monkeypatch.delenv("MLOPSLAB_COURSE__DATABASE")
+    default = course_database(resolve_config(None, tmp_path / "ws"))
+    assert default == f"sqlite:///{(tmp_path / 'ws' / 'course.db').resolve()}"

@@ -223,7 +223,7 @@ class CourseConfig(Frozen):
     root: Path | None = None
     attempt_policy: Literal["best", "last"] = "best"  # which quiz attempt counts
     # The class database (the gradebook): a postgresql:// URL, or by default
-    # course.db in the workspace. MLOPSLAB_COURSE_DATABASE overrides it.
+    # course.db in the workspace. MLOPSLAB_COURSE__DATABASE sets it too.
     database: str | None = None
     # Seconds a grading worker may go without a heartbeat before its job is
     # given to another worker.

@@ -39,7 +39,7 @@ DatabaseOpt = Annotated[
     typer.Option(
         "--database-url",
         help="The class database (default: course.db in the workspace; or "
-        "postgresql://...). Also MLOPSLAB_COURSE_DATABASE.",
+        "postgresql://...). Also MLOPSLAB_COURSE__DATABASE.",
     ),
 ]
 

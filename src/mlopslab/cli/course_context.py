@@ -7,7 +7,6 @@ the `mlopslab course` group.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -84,11 +83,11 @@ def open_gradebook(cfg: Config) -> Gradebook:
 
 
 def course_database(cfg: Config, flag: str | None = None) -> str:
-    """--database-url, else MLOPSLAB_COURSE_DATABASE, else course.database, else
+    """--database-url, else course.database (MLOPSLAB_COURSE__DATABASE), else
     course.db in the workspace: the one store of the class's grades."""
     from mlopslab.course.classroom.database import database_url
 
-    chosen = flag or os.environ.get("MLOPSLAB_COURSE_DATABASE") or cfg.course.database
+    chosen = flag or cfg.course.database
     return database_url(chosen or cfg.home.resolve() / "course.db")
 
 
