@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from django.db import connections
 
+from mlopslab.course.exports import export
 from mlopslab.course.gradebook import Attempt, Gradebook, Policy
 from mlopslab.errors import StoreError
 
@@ -59,6 +61,23 @@ def test_the_policy_picks_the_attempt_that_counts(
     assert standing.quiz is not None and standing.quiz.score == counted
     assert standing.assignment is None
     assert not other.opened and other.quiz is None
+
+
+@pytest.mark.parametrize("policy", ["best", "last"])
+def test_an_assignment_counts_its_last_graded_hand_in_whatever_the_policy(
+    tmp_path: Path, policy: Policy
+) -> None:
+    """A regrade that lowers a score (a check fixed, a penalty applied) counts."""
+    with Gradebook(tmp_path / "gradebook.db") as book:
+        for score in (9, 6):
+            book.record_attempt(
+                replace(quiz_attempt("s1", "m", score), kind="assignment")
+            )
+        [standing] = book.standing("s1", ["m"], policy)
+        exported = export(book, policy, "csv", ["m"])
+    assert standing.assignment is not None and standing.assignment.score == 6
+    [row] = [line for line in exported.splitlines() if line.startswith("s1")]
+    assert ",6" in row and ",9" not in row
 
 
 def test_a_damaged_gradebook_is_one_clear_error(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from mlopslab.course.gradebook import Attempt, Gradebook, Policy, counted
+from mlopslab.course.gradebook import Attempt, Gradebook, Policy, counted_item
 from mlopslab.course.safe_text import SafeWriter
 from mlopslab.errors import CourseError
 
@@ -86,7 +86,7 @@ def _items(
     return {
         key: chosen
         for key, attempts in grouped.items()
-        if (chosen := counted(attempts, policy)) is not None
+        if (chosen := counted_item(attempts[0].kind, attempts, policy)) is not None
     }
 
 

@@ -161,7 +161,7 @@ def _standing(
     ]
     tasks = [a for a in attempts if a.module == module and a.kind == "assignment"]
     return Standing(
-        module, opened, counted(quizzes, policy), counted(tasks, policy), len(quizzes)
+        module, opened, counted(quizzes, policy), counted(tasks, "last"), len(quizzes)
     )
 
 
@@ -172,6 +172,12 @@ def _guarded() -> Iterator[None]:
         yield
     except DatabaseError as exc:
         raise unreachable(exc) from exc
+
+
+def counted_item(kind: Kind, attempts: list[Attempt], policy: Policy) -> Attempt | None:
+    """The attempt that counts for a quiz (by `policy`) or an assignment: its
+    last graded hand-in, so that a regrade replaces the score, lower or not."""
+    return counted(attempts, policy if kind == "quiz" else "last")
 
 
 def counted(attempts: list[Attempt], policy: Policy) -> Attempt | None:
