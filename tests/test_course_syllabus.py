@@ -75,9 +75,11 @@ def test_weeks_without_modules_are_capstone_work(course: Course) -> None:
 
 def test_study_hours_add_lesson_quiz_and_assignment(course: Course) -> None:
     data = course.module("1-data")
-    assert study_hours(data) == pytest.approx((45 + 15) / 60 + 3)
+    # Lesson 45 min, two exercises of 15 min, quiz 15 min, assignment 3 h.
+    assert study_hours(data) == pytest.approx((45 + 30 + 15) / 60 + 3)
     text = render(course, course.plan(13))
-    assert "| 1-data | 45 min | 15 min | 3 h | 4.0 h |" in text
+    assert "| 1-data | 45 min | 30 min | 15 min | 3 h | 4.5 h |" in text
+    assert "(lesson 45 min, 2 exercises)" in text
     total = sum(study_hours(m) for m in course.modules)
     assert f"This plan: about {total:.0f} h, without the capstone." in text
 

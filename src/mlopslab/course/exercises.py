@@ -40,6 +40,7 @@ class Exercise(Strict):
     title: str = Field(min_length=1)
     task: str = Field(min_length=1)
     hints: list[str] = Field(min_length=1)
+    minutes: int = Field(15, gt=0)  # study time, for the syllabus
 
 
 @dataclass(frozen=True)

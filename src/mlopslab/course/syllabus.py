@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from mlopslab.course.content import Course, Module, Plan, Weights
+from mlopslab.course.exercises import find
 from mlopslab.errors import CourseError
 
 
@@ -29,9 +30,13 @@ class Week:
 
 
 def study_hours(module: Module) -> float:
-    """Lesson, quiz and assignment, in hours."""
-    minutes = module.meta.estimated_minutes + module.quiz_minutes
-    return minutes / 60 + module.assignment_hours
+    """Lesson, exercises, quiz and assignment, in hours."""
+    minutes = module.meta.estimated_minutes + exercise_minutes(module)
+    return (minutes + module.quiz_minutes) / 60 + module.assignment_hours
+
+
+def exercise_minutes(module: Module) -> int:
+    return sum(f.exercise.minutes for f in find(module.body) if f.exercise)
 
 
 def graded(module: Module) -> bool:
@@ -137,7 +142,9 @@ def _week(week: Week, plan: Plan, site: bool) -> list[str]:
         name = f"{module.id}: {module.meta.title}"
         if site:
             name = f"[{name}](lessons/{module.id}.md)"
-        lines.append(f"- **Read** {name} ({lesson}).")
+        count = len([f for f in find(module.body) if f.exercise])
+        exercises = f", {count} exercises" if count else ""
+        lines.append(f"- **Read** {name} ({lesson}{exercises}).")
         lines.append(
             f"- **Take** the {module.id} quiz ({module.quiz_minutes} min), {due}."
         )
@@ -179,12 +186,13 @@ def _hours(course: Course, taught: list[Module]) -> list[str]:
     lines = [
         "## Study hours",
         "",
-        "| module | lesson | quiz | assignment | total |",
-        "|---|---|---|---|---|",
+        "| module | lesson | exercises | quiz | assignment | total |",
+        "|---|---|---|---|---|---|",
     ]
     for module in taught:
         lines.append(
             f"| {module.id} | {module.meta.estimated_minutes} min | "
+            f"{exercise_minutes(module)} min | "
             f"{module.quiz_minutes} min | {module.assignment_hours:g} h | "
             f"{study_hours(module):.1f} h |"
         )
