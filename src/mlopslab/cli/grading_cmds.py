@@ -1,4 +1,4 @@
-"""`mlopslab course grade|gradebook|export`: the instructor's commands.
+"""`mlopslab course grade|gradebook|export|capstone-report`: the instructor's commands.
 
 A learner's own check (`course check`) is in course_cmds; what both use is in
 course_context.
@@ -241,8 +241,37 @@ def _raise_alarms(graded: list[Graded]) -> None:
         )
 
 
+def capstone_report(
+    folder: Annotated[Path, typer.Argument(help="The team's repository.")],
+    member: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--member",
+            help="A member's git e-mail (repeat it); default: every author.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the Markdown here instead.")
+    ] = None,
+) -> None:
+    """Read a team's capstone repository against the checklist: found or missing."""
+    from mlopslab.course.capstone import as_markdown, findings, read
+
+    repo = read(folder)
+    text = as_markdown(repo, findings(repo, member or []))
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    new_folder(out, "--out")
+    partial = out.with_name(f".{out.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(out)
+    typer.echo(f"capstone report written: {out}")
+
+
 def register(course_app: typer.Typer) -> None:
     """Add the instructor's commands to the `mlopslab course` group."""
     course_app.command()(grade)
     course_app.command()(gradebook)
     course_app.command("export")(export_bundle)
+    course_app.command("capstone-report")(capstone_report)
