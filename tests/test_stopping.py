@@ -20,8 +20,11 @@ MLOPSLAB = str(Path(sys.executable).with_name("mlopslab"))
 # The main thread stuck in C code that no signal interrupts (an endless SQLite
 # query), with a child process of its own.
 STUCK = """
-import sqlite3, subprocess, sys
+import signal, sqlite3, subprocess, sys
 from mlopslab.cli.stopping import stoppable
+# Ctrl-C as in a terminal: the test worker may run with SIGINT ignored (as a
+# background job does), and a child inherits that.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 child = subprocess.Popen(["sleep", "60"])
 from mlopslab.errors import Interrupted
 try:
