@@ -30,6 +30,7 @@ from mlopslab.cli.course_context import (
     module_id,
     new_folder,
     open_gradebook,
+    print_or_write,
     server_module,
 )
 from mlopslab.config import Config
@@ -617,14 +618,7 @@ def syllabus(
     first = parse_start(start) if start is not None else None
     _, loaded = _setup(config, home, course)
     text = render(loaded, loaded.plan(weeks), first)
-    if out is None:
-        typer.echo(text, nl=False)
-        return
-    new_folder(out, "--out")
-    partial_file = out.with_name(f".{out.name}.partial")
-    partial_file.write_text(text, encoding="utf-8")
-    partial_file.replace(out)  # a reader never sees half a syllabus
-    typer.echo(f"syllabus written: {out} ({weeks} weeks)")
+    print_or_write(text, out, f"syllabus written: {out} ({weeks} weeks)")
 
 
 def validate(

@@ -171,6 +171,19 @@ def new_folder(out: Path, option: str) -> Path:
     return out
 
 
+def print_or_write(text: str, out: Path | None, written: str) -> None:
+    """`text` to stdout, or whole to `out` (a reader never sees half a file),
+    then the line `written` names it with."""
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    new_folder(out, "--out")
+    partial = out.with_name(f".{out.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(out)
+    typer.echo(written)
+
+
 def course_server(cfg: Config, url: str | None, token: str | None) -> Server:
     """The course server to talk to: flags first, then the config."""
     from mlopslab.course.client import Server

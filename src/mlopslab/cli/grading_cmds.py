@@ -27,6 +27,7 @@ from mlopslab.cli.course_context import (
     module_ids,
     new_folder,
     open_gradebook,
+    print_or_write,
 )
 from mlopslab.errors import CourseError
 
@@ -259,14 +260,7 @@ def capstone_report(
 
     repo = read(folder)
     text = as_markdown(repo, findings(repo, member or []))
-    if out is None:
-        typer.echo(text, nl=False)
-        return
-    new_folder(out, "--out")
-    partial = out.with_name(f".{out.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(out)
-    typer.echo(f"capstone report written: {out}")
+    print_or_write(text, out, f"capstone report written: {out}")
 
 
 def register(course_app: typer.Typer) -> None:
