@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlopslab.course.content import Module, load_course
+from mlopslab.course.exercises import find, solutions_folder
 from mlopslab.course.lessons import explain, run_blocks, run_lesson, strip_markers
 from tests.course_fixture import write_course
 
@@ -91,4 +92,8 @@ def test_every_lesson_of_the_course_runs(module_id: str, tmp_path: Path) -> None
     results = run_lesson(module, tmp_path)
     failed = [r for r in results if not r.ok]
     assert not failed, f"{explain(failed[0])}\n{failed[0].output[-3000:]}"
-    assert len(results) == len(run_blocks(module.body))
+    solutions = solutions_folder(module.folder)
+    assert len(results) == len(run_blocks(module.body, solutions))
+    # Every exercise's solution ran, where its exercise stands.
+    ran = [r.block.solution for r in results if r.block.solution]
+    assert ran == [f.exercise.id for f in find(module.body) if f.exercise]
