@@ -191,3 +191,22 @@ def test_grading_refuses_without_bubblewrap(
     assert result.code == 8 and "Traceback" not in result.err
     assert "bubblewrap is not usable here" in result.err
     assert "--allow-unfenced" in result.err
+
+
+@pytest.mark.parametrize(
+    "command", [("course", "worker"), ("course", "serve", "--port", "8199")]
+)
+def test_server_workers_refuse_without_bubblewrap(
+    command: tuple[str, ...],
+    tmp_path: Path,
+    cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server's graders keep the fences `course grade` keeps."""
+    import mlopslab.course.sandbox
+
+    monkeypatch.setattr(mlopslab.course.sandbox, "bwrap_works", lambda: False)
+    result = cli(*command, "--course", COURSE, "--home", tmp_path / "ws")
+    assert result.code == 8 and "Traceback" not in result.err
+    assert "bubblewrap is not usable here" in result.err
+    assert not (tmp_path / "ws").exists()  # refused before anything was written

@@ -22,6 +22,7 @@ from mlopslab.cli.context import (
     resolve_config,
 )
 from mlopslab.cli.course_context import (
+    AllowUnfencedOpt,
     CourseOpt,
     ModuleArg,
     ServerOpt,
@@ -29,6 +30,7 @@ from mlopslab.cli.course_context import (
     course_database,
     course_root,
     course_server,
+    require_fences,
     server_module,
 )
 from mlopslab.config import Config
@@ -64,6 +66,7 @@ def serve(
         int, typer.Option(help="Server processes (default: one per core, at most 4).")
     ] = 0,
     database_url: DatabaseOpt = None,
+    allow_unfenced: AllowUnfencedOpt = False,
     course: CourseOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
@@ -76,6 +79,8 @@ def serve(
 
     if workers < 0 or processes < 0:
         raise CourseError("--workers and --processes cannot be negative", "give 0+")
+    if workers:
+        require_fences(allow_unfenced)  # before anything listens or is written
     processes = processes or min(4, os.cpu_count() or 1)
     cfg = resolve_config(config, home)
     check_port(host, port)
@@ -86,7 +91,8 @@ def serve(
         "course": str(root.resolve()),
         "policy": cfg.course.attempt_policy,
     }
-    started = start_workers(workers, _worker_args(cfg, database_url, root))
+    unfenced = ["--allow-unfenced"] if allow_unfenced else []
+    started = start_workers(workers, _worker_args(cfg, database_url, root) + unfenced)
     typer.echo(
         f"course server on http://{host}:{port} ({processes} process(es),"
         f" {workers} grading worker(s)); Ctrl-C stops it"
@@ -110,11 +116,13 @@ def _worker_args(cfg: Config, database: str | None, root: Path) -> list[str]:
 
 def worker(
     database_url: DatabaseOpt = None,
+    allow_unfenced: AllowUnfencedOpt = False,
     course: CourseOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Grade queued submissions (run more on other machines against PostgreSQL)."""
+    require_fences(allow_unfenced)
     cfg = resolve_config(config, home)
     _open(cfg, database_url, course)
     from mlopslab.course.server import workers  # its models need Django set up

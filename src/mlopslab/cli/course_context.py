@@ -171,6 +171,29 @@ def new_folder(out: Path, option: str) -> Path:
     return out
 
 
+AllowUnfencedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unfenced",
+        help="Grade without bubblewrap (only code you trust: it could read "
+        "the hidden checks).",
+    ),
+]
+
+
+def require_fences(allow_unfenced: bool) -> None:
+    """Grading learner code needs bubblewrap, unless the instructor says otherwise."""
+    from mlopslab.course.sandbox import bwrap_works
+
+    if not bwrap_works() and not allow_unfenced:
+        raise CourseError(
+            "bubblewrap is not usable here, so learner code could read the hidden "
+            "checks and this machine's files",
+            "install Debian's bubblewrap (apt-get install bubblewrap), or pass "
+            "--allow-unfenced for code you trust",
+        )
+
+
 def print_or_write(text: str, out: Path | None, written: str) -> None:
     """`text` to stdout, or whole to `out` (a reader never sees half a file),
     then the line `written` names it with."""

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from mlopslab.cli.context import ConfigOpt, HomeOpt, resolve_config
 from mlopslab.cli.course_context import (
+    AllowUnfencedOpt,
     CourseOpt,
     ModuleArg,
     course_root,
@@ -28,6 +29,7 @@ from mlopslab.cli.course_context import (
     new_folder,
     open_gradebook,
     print_or_write,
+    require_fences,
 )
 from mlopslab.errors import CourseError
 
@@ -48,14 +50,7 @@ def grade(
     due: Annotated[
         str | None, typer.Option(help="Override the due date (ISO 8601).")
     ] = None,
-    allow_unfenced: Annotated[
-        bool,
-        typer.Option(
-            "--allow-unfenced",
-            help="Grade without bubblewrap (only code you trust: it could read "
-            "the hidden checks).",
-        ),
-    ] = False,
+    allow_unfenced: AllowUnfencedOpt = False,
     budget: Annotated[
         float, typer.Option(help="Seconds one submission's checks may take in all.")
     ] = 900,
@@ -65,15 +60,8 @@ def grade(
 ) -> None:
     """Grade a class: public and hidden checks, results.json each, the gradebook."""
     from mlopslab.course.autograder import find_submissions, grade_class
-    from mlopslab.course.sandbox import bwrap_works
 
-    if not bwrap_works() and not allow_unfenced:
-        raise CourseError(
-            "bubblewrap is not usable here, so learner code could read the hidden "
-            "checks and this machine's files",
-            "install Debian's bubblewrap (apt-get install bubblewrap), or pass "
-            "--allow-unfenced for code you trust",
-        )
+    require_fences(allow_unfenced)
     if out.exists() and not out.is_dir():
         raise CourseError(f"--out {out} is a file", "give a folder for the results")
     new_folder(out, "--out")
