@@ -74,9 +74,13 @@ def test_public_dump_masks_passwords_and_tokens() -> None:
         overrides={
             "serve.capture_url": "postgresql://ana:s3cret@db:5432/capture",
             "serve.admin_token": "t0ken",
+            "course.database": "postgresql://teach:cl4ss@db:5432/course",
+            "course.token": "st0ken",
         }
     )
     shown = public_dump(cfg)
     assert shown["serve"]["capture_url"] == "postgresql://ana:***@db:5432/capture"
     assert shown["serve"]["admin_token"] == "***"
+    assert shown["course"]["database"] == "postgresql://teach:***@db:5432/course"
+    assert shown["course"]["token"] == "***"
     assert cfg.serve.capture_url is not None and "s3cret" in cfg.serve.capture_url

@@ -276,16 +276,18 @@ SECRET = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 def public_dump(cfg: Config) -> dict[str, Any]:
     """The config for files and screens: passwords and tokens masked."""
     data = cfg.model_dump(mode="json")
-    serve = data["serve"]
-    if serve.get("capture_url"):
-        serve["capture_url"] = SECRET.sub(r"\1***@", serve["capture_url"])
-    if serve.get("admin_token"):
-        serve["admin_token"] = "***"
-    if data["executor"].get("ray_address"):
-        data["executor"]["ray_address"] = SECRET.sub(
-            r"\1***@", data["executor"]["ray_address"]
-        )
+    for section, key in URLS:
+        if data[section].get(key):
+            data[section][key] = SECRET.sub(r"\1***@", data[section][key])
+    for section, key in TOKENS:
+        if data[section].get(key):
+            data[section][key] = "***"
     return data
+
+
+# Settings that may carry a password (in a URL) or are a secret themselves.
+URLS = [("serve", "capture_url"), ("executor", "ray_address"), ("course", "database")]
+TOKENS = [("serve", "admin_token"), ("course", "token")]
 
 
 def load_config(
