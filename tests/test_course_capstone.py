@@ -125,6 +125,29 @@ def test_links_out_of_the_repository_are_not_followed(tmp_path: Path) -> None:
     assert not [f for f in repo.files if f.name == "model_card.json"]
 
 
+def test_a_hostile_repository_neither_crashes_nor_leaks(tmp_path: Path) -> None:
+    """Folders nested deeper than Python's recursion limit, a report that is a
+    link to a file of the marker's machine: read as missing, never followed."""
+    root = team_repository(tmp_path / "team")
+    deep = root / "deep"
+    deep.mkdir()
+    os.chdir(deep)
+    for _ in range(1500):  # one folder inside the other
+        os.mkdir("d")
+        os.chdir("d")
+    Path("evaluation-deep.html").write_text("<html></html>")
+    os.chdir(tmp_path)
+    (root / "REPORT.md").unlink()
+    (root / "REPORT.md").symlink_to("/etc/hostname")
+
+    repo = read(root)
+
+    assert repo.report == ""
+    assert sum(f.name == "evaluation-deep.html" for f in repo.files) == 1
+    [report] = [f for f in findings(repo, []) if f.item.startswith("A report")]
+    assert not report.found and report.evidence == "no REPORT.md"
+
+
 def test_the_command_writes_the_report_or_says_what_is_wrong(
     tmp_path: Path, cli: Callable[..., CliResult]
 ) -> None:

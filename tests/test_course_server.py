@@ -344,3 +344,23 @@ def test_course_submit_hands_in_the_committed_work(
     )
     assert outside.returncode != 0 and "Traceback" not in outside.stderr
     assert "course repository" in outside.stderr
+
+
+def test_a_lesson_page_shows_exercises_and_never_their_solutions(
+    tmp_path: Path,
+) -> None:
+    """The server runs from the instructor's checkout, which holds the solutions."""
+    from tests.test_course_exercises import EXERCISE, SOLUTION
+
+    prepared = prepare(tmp_path)
+    lesson = prepared.course / "0-intro" / "lesson.md"
+    first = "```bash run\necho hello > greeting.txt\n```\n"
+    lesson.write_text(lesson.read_text().replace(first, first + EXERCISE))
+    solutions = prepared.course / "0-intro" / "instructor" / "exercises"
+    solutions.mkdir(parents=True)
+    (solutions / "shout.sh").write_text(SOLUTION)
+    with serving(prepared, workers=0) as started:
+        page = started.login("ana").get("/m/0-intro/").text
+    assert "Exercise 1: Make the greeting loud" in page
+    assert "tr can change case." in page
+    assert "loud.txt\ntest" not in page and "&lt; greeting.txt" not in page

@@ -11,6 +11,7 @@ report. It reads the folder only: nothing in it is run or imported.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tomllib
@@ -57,20 +58,25 @@ def read(root: Path) -> Repository:
             f"no capstone folder at {root}", "give the team's repository folder"
         )
     files = tuple(sorted(_files(root)))
+    repo = Repository(root, files, "")
     report = root / REPORT
-    text = report.read_text(errors="replace")[:READ_LIMIT] if report.is_file() else ""
+    text = repo.text(report) if report in files else ""
     return Repository(root, files, text)
 
 
-def _files(folder: Path) -> list[Path]:
-    found = []
-    for path in folder.iterdir():
-        if path.name in SKIPPED or path.is_symlink():
-            continue  # a link may point anywhere on the marker's machine
-        if path.is_dir():
-            found += _files(path)
-        elif path.is_file():
-            found.append(path)
+def _files(root: Path) -> list[Path]:
+    """Regular files only, never through a link: a link may point anywhere on
+    the marker's machine. Walked without recursion, however deep the folders."""
+    found, folders = [], [root]
+    while folders:  # a stack, not recursion (os.walk recurses on Python 3.11)
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.name in SKIPPED or entry.is_symlink():
+                    continue
+                if entry.is_dir():
+                    folders.append(Path(entry.path))
+                elif entry.is_file():
+                    found.append(Path(entry.path))
     return found
 
 
@@ -88,7 +94,7 @@ def _report(repo: Repository) -> Finding:
 def _config(repo: Repository) -> Finding:
     item = "mlopslab.toml is committed and names the data, the target and the model"
     path = repo.root / "mlopslab.toml"
-    if not path.is_file():
+    if path not in repo.files:
         return Finding(item, False, "no mlopslab.toml at the top of the repository")
     try:
         settings = tomllib.loads(repo.text(path))
@@ -104,7 +110,7 @@ def _config(repo: Repository) -> Finding:
 def _replay(repo: Repository) -> Finding:
     item = "capstone.sh replays the project from an empty workspace"
     path = repo.root / "capstone.sh"
-    if not path.is_file():
+    if path not in repo.files:
         return Finding(item, False, "no capstone.sh")
     script = repo.text(path)
     steps = [

@@ -68,6 +68,11 @@ def find(body: str) -> list[Found]:
     return found
 
 
+def parse(source: str) -> Exercise | None:
+    """The exercise a block's text holds, or None if it is not a valid one."""
+    return _parse(source, 0, 0).exercise
+
+
 def _parse(source: str, line: int, end: int) -> Found:
     try:
         exercise = Exercise.model_validate(yaml.safe_load(source))

@@ -73,8 +73,7 @@ def run_blocks(body: str, solutions: Path | None = None) -> list[Block]:
 
 
 def _solution(source: str, line: int, solutions: Path) -> list[Block]:
-    found = exercises.find(f"```{exercises.FENCE}\n{source}```\n")
-    exercise = found[0].exercise if found else None
+    exercise = exercises.parse(source)
     script = solutions / f"{exercise.id}.sh" if exercise else None
     if exercise is None or script is None or not script.is_file():
         return []  # `course validate` names what is missing

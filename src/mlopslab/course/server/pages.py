@@ -203,9 +203,13 @@ def _unit(module: str) -> Any:
 
 
 def _lesson_body(module: str) -> str:
+    """The lesson with its exercises written out: task and hints, and never
+    the solutions, which this instructor's checkout holds."""
+    from mlopslab.course.exercises import as_markdown
     from mlopslab.course.server.syllabus import course
 
-    return course().module(module).body
+    found = course().module(module)
+    return as_markdown(found.body, found.folder, solutions=False, collapsible=False)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
