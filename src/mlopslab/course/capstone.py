@@ -224,8 +224,12 @@ def _team(repo: Repository, team: list[str]) -> list[Finding]:
 
 def _git(root: Path, *args: str) -> str | None:
     try:
-        # The team's own git settings never run a command here.
-        safe = ["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"]
+        # The team's own git settings never run a command here: no fsmonitor,
+        # hooks, pager, or signature check (its gpg.program would run).
+        safe = [
+            *("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"),
+            *("-c", "core.pager=cat", "-c", "log.showSignature=false"),
+        ]
         done = subprocess.run(
             ["git", *safe, "-C", str(root), *args],
             capture_output=True,
