@@ -140,12 +140,26 @@ def test_a_hostile_repository_neither_crashes_nor_leaks(tmp_path: Path) -> None:
     (root / "REPORT.md").unlink()
     (root / "REPORT.md").symlink_to("/etc/hostname")
 
-    repo = read(root)
+    try:
+        repo = read(root)
+    finally:
+        remove_chain(deep, 1500)  # shutil.rmtree, pytest's cleanup, recurses too
 
     assert repo.report == ""
     assert sum(f.name == "evaluation-deep.html" for f in repo.files) == 1
     [report] = [f for f in findings(repo, []) if f.item.startswith("A report")]
     assert not report.found and report.evidence == "no REPORT.md"
+
+
+def remove_chain(top: Path, depth: int) -> None:
+    """Remove `depth` folders named d, one inside the other, from the bottom."""
+    os.chdir(top)
+    for _ in range(depth):
+        os.chdir("d")
+    Path("evaluation-deep.html").unlink()
+    for _ in range(depth):
+        os.chdir("..")
+        os.rmdir("d")
 
 
 def test_the_command_writes_the_report_or_says_what_is_wrong(
