@@ -57,6 +57,8 @@ def hidden(ctx: Context) -> None:
         time.sleep(float(text.split()[1]))
     ctx.expect(text.endswith("yes"), "not yes")
 """
+# Each student's own numbers (shown on the assignment page; no check uses them).
+VARIANT = {"floor": {"min": 0.8, "max": 0.95}, "feature": {"choices": ["a", "b", "c"]}}
 PASSWORDS = {
     "prof": "prof-pass-1",
     "ana": "ana-pass-1",
@@ -70,7 +72,9 @@ def write_graded_course(root: Path, due: str = "2099-01-01T00:00:00Z") -> Path:
     module = root / "0-intro"
     (module / "assignment" / "checks.py").write_text(PUBLIC_CHECKS)
     (module / "assignment" / "assignment.yaml").write_text(
-        yaml.safe_dump({"title": "Answer 42", "due": due})
+        yaml.safe_dump(
+            {"title": "Answer 42", "due": due, "variant": VARIANT}, sort_keys=False
+        )
     )
     (module / "instructor").mkdir()
     (module / "instructor" / "checks.py").write_text(HIDDEN_CHECKS)

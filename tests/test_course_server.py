@@ -364,3 +364,21 @@ def test_a_lesson_page_shows_exercises_and_never_their_solutions(
     assert "Exercise 1: Make the greeting loud" in page
     assert "tr can change case." in page
     assert "loud.txt\ntest" not in page and "&lt; greeting.txt" not in page
+
+
+def test_the_assignment_page_shows_each_student_their_own_numbers(
+    room: Classroom,
+) -> None:
+    from mlopslab.course.autograder import policy_of
+    from mlopslab.course.variants import describe, draw
+
+    spec = policy_of(room.course / "0-intro").variant
+    shown = {}
+    for who in ("ana", "cy"):  # bob is locked out by the rate-limit test
+        page = room.login(who).get("/m/0-intro/assignment/").text
+        assert "Your numbers" in page
+        lines = describe(draw(spec, who, "0-intro"))
+        assert all(f"<code>{line}</code>" in page for line in lines), page[:2000]
+        assert f"course check 0-intro --student {who}" in page
+        shown[who] = lines
+    assert shown["ana"] != shown["cy"]

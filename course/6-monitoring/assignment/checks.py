@@ -3,10 +3,15 @@
 One sandboxed session trains, serves on the sandbox's own loopback, sends the
 traffic the task README lists and runs `mlopslab monitor` after each batch. The
 session reports each monitor's exit code; the checks read its outputs.
+
+Each student has their own numbers (`variant` in assignment.yaml, shown by
+`mlopslab course variant 6-monitoring --student ID`): the clean traffic's
+seeds and the planted shift, its feature, direction and size.
 """
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from mlopslab.course.grading import CheckFailed, Context, Session, check
@@ -26,12 +31,12 @@ monitor() {  # monitor NAME ARGS...: its exit code, and its newest result folder
     'newest=$(ls -d ws/monitoring/*/ | sort | tail -n 1) && cp -r "$newest" "$0"' \
     "monitored/$name"
 }
-for seed in 1 2 3 4 5; do
-  traffic --n 300 --seed "$seed"
-  monitor "clean-$seed" --last 300
+for n in 1 2 3 4 5; do
+  traffic --n 300 --seed "$((seed + n))"
+  monitor "clean-$n" --last 300
 done
-traffic --n 300 --seed 11 --drift flipper_length_mm:+1sd
-monitor flipper --last 300
+traffic --n 300 --seed "$((seed + 10))" --drift "$feature:${shift}sd"
+monitor planted --last 300
 traffic --n 300 --seed 12 --drift body_mass_g:+0.2sd
 monitor mass --last 300
 MLOPSLAB_MONITOR__MEAN_SHIFT_SD=0.1 monitor mass-strict --last 300
@@ -41,8 +46,16 @@ stop "$server"
 """
 
 
+def planted(ctx: Context) -> tuple[str, str]:
+    """This student's planted shift: its feature, and its size as `--drift` says it."""
+    return str(ctx.variant["feature"]), f"{float(ctx.variant['shift']):+g}"
+
+
 def session(ctx: Context) -> Session:
-    found = ctx.session(SESSION)
+    feature, shift = planted(ctx)
+    numbers = {"feature": feature, "shift": shift, "seed": str(ctx.variant["seed"])}
+    given = "".join(f"{name}={shlex.quote(value)}\n" for name, value in numbers.items())
+    found = ctx.session(given + SESSION)
     ctx.expect("run" not in found.measures, "`mlopslab run` failed")
     return found
 
@@ -85,7 +98,7 @@ def setting(ctx: Context) -> None:
 
 
 @check(
-    "clean traffic raises nothing, five seeds in a row",
+    "clean traffic raises nothing, five of your seeds in a row",
     points=2,
     timeout=240,
     success="five clean windows: exit 0 and no mean_shift_check",
@@ -93,23 +106,27 @@ def setting(ctx: Context) -> None:
 )
 def quiet_on_clean(ctx: Context) -> None:
     session(ctx)
-    for seed in range(1, 6):
-        code, violations = monitored(ctx, f"clean-{seed}")
+    for n in range(1, 6):
+        seed = int(ctx.variant["seed"]) + n
+        code, violations = monitored(ctx, f"clean-{n}")
         ctx.expect(code == 0, f"seed {seed}: monitor exited {code}, not 0")
         flagged = mean_shifts(violations)
         ctx.expect(not flagged, f"seed {seed}: mean_shift_check on {flagged}")
 
 
 @check(
-    "a +1 sd shift of flipper_length_mm is flagged, and nothing else",
+    "your planted shift is flagged, on its feature and nothing else",
     points=3,
     timeout=240,
-    success="exit 1 and one mean_shift_check, for flipper_length_mm",
+    success="exit 1 and one mean_shift_check, for your shifted feature",
     failure="the shift was not flagged as asked",
 )
 def flags_a_shift(ctx: Context) -> None:
     session(ctx)
-    code, violations = monitored(ctx, "flipper")
-    ctx.expect(code == 1, f"monitor exited {code}, not 1")
+    feature, shift = planted(ctx)
+    code, violations = monitored(ctx, "planted")
+    ctx.expect(code == 1, f"{feature} {shift} sd: monitor exited {code}, not 1")
     flagged = mean_shifts(violations)
-    ctx.expect(flagged == ["flipper_length_mm"], f"mean_shift_check on {flagged}")
+    ctx.expect(
+        flagged == [feature], f"{feature} {shift} sd: mean_shift_check on {flagged}"
+    )

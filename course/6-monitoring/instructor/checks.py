@@ -6,15 +6,15 @@ import re
 
 from mlopslab.course.grading import Context, check
 
-from ..assignment.checks import mean_shifts, monitored, session
+from ..assignment.checks import mean_shifts, monitored, planted, session
 
-# A shift, a feature and a seed the public checks never use.
+# A shift the student's own numbers never use: another feature, the other way.
 OTHER = r"""
 start serve-other.log mlopslab serve --home ws --port 8000 --capture-rate 1.0
 server=$started
 ready http://127.0.0.1:8000/ready
 learner /dev/null mlopslab simulate traffic --home ws --n 300 --seed 21 \
-  --drift bill_depth_mm:-1.2sd
+  --drift "$feature:${shift}sd"
 learner monitored/other.out mlopslab monitor --home ws --fail-on constraints \
   --last 300
 measure other.code $?
@@ -65,8 +65,8 @@ def no_verdict_on_few_rows(ctx: Context) -> None:
 )
 def everywhere(ctx: Context) -> None:
     session(ctx)
-    _, violations = monitored(ctx, "flipper")
-    metrics = ctx.file("monitored/flipper/metrics.prom").read_text()
+    _, violations = monitored(ctx, "planted")
+    metrics = ctx.file("monitored/planted/metrics.prom").read_text()
     match = ctx.require(
         re.search(
             r"^mlopslab_monitor_constraint_violations(?:\{[^}]*\})? (\S+)$",
@@ -86,8 +86,15 @@ def everywhere(ctx: Context) -> None:
     ctx.expect(len(numbers) >= 3, "the description lacks the means and the shift")
 
 
+def other_shift_of(ctx: Context) -> tuple[str, str]:
+    """Another feature than the student's, shifted 1.2 sd the other way."""
+    feature, shift = planted(ctx)
+    other = "bill_depth_mm" if feature != "bill_depth_mm" else "flipper_length_mm"
+    return other, "+1.2" if shift.startswith("-") else "-1.2"
+
+
 @check(
-    "a -1.2 sd shift of bill_depth_mm is flagged, and nothing else",
+    "another feature shifted the other way is flagged, and nothing else",
     points=2,
     visibility="hidden",
     timeout=240,
@@ -96,7 +103,11 @@ def everywhere(ctx: Context) -> None:
 )
 def other_shift(ctx: Context) -> None:
     session(ctx)
-    code, violations = monitored(ctx, "other", ctx.session(OTHER, step="other"))
-    ctx.expect(code == 1, f"monitor exited {code}, not 1")
+    feature, shift = other_shift_of(ctx)
+    script = f"feature={feature}\nshift={shift}\n" + OTHER
+    code, violations = monitored(ctx, "other", ctx.session(script, step="other"))
+    ctx.expect(code == 1, f"{feature} {shift} sd: monitor exited {code}, not 1")
     flagged = mean_shifts(violations)
-    ctx.expect(flagged == ["bill_depth_mm"], f"mean_shift_check on {flagged}")
+    ctx.expect(
+        flagged == [feature], f"{feature} {shift} sd: mean_shift_check on {flagged}"
+    )

@@ -6,6 +6,7 @@ grading_cmds; what both use is in course_context.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from functools import partial
@@ -723,11 +724,16 @@ def check(
     path: Annotated[
         Path, typer.Option(help="Your copy of the project (default: here).")
     ] = Path("."),
+    student: StudentOpt = None,
     course: CourseOpt = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> int:
-    """Run an assignment's public checks on your copy, in the grader's sandbox."""
+    """Run an assignment's public checks on your copy, in the grader's sandbox.
+
+    An assignment with its own numbers for each student checks yours: pass the
+    student id your instructor grades you under (`course variant` shows them).
+    """
     from mlopslab.course.autograder import Policy, grade
     from mlopslab.course.checks_loader import load_checks
 
@@ -735,11 +741,15 @@ def check(
     folder = module_folder(course_root(cfg, course), module)
     module = folder.name
     checks = load_checks(folder, hidden=False)
+    spec = _variant_spec(folder)
+    who = student or "you"
+    if spec:  # the checks plant this student's numbers
+        who = _student(student, f"to check {module}: each student has their own")
     console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"running {len(checks)} public checks of {module} on {path.resolve()}"
     )
-    graded = grade("you", path, folder, checks, Policy(title=module))
+    graded = grade(who, path, folder, checks, Policy(title=module, variant=spec))
     _print_checks(console, graded.results)
     if graded.problem:
         console.print(Text(graded.problem, style="red"))
@@ -748,6 +758,46 @@ def check(
         f"public checks passed: {passed}/{len(checks)}; hidden checks run at grading"
     )
     return 0 if passed == len(checks) else 1
+
+
+def variant(
+    module: ModuleArg,
+    student: StudentOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print them as one JSON object.")
+    ] = False,
+    course: CourseOpt = None,
+    home: HomeOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Your own numbers for an assignment: what the checks plant and expect of you."""
+    from mlopslab.course.variants import describe, draw
+
+    cfg = resolve_config(config, home)
+    folder = module_folder(course_root(cfg, course), module)
+    spec = _variant_spec(folder)
+    if not spec:
+        raise CourseError(
+            f"{folder.name} is the same for every student",
+            "its assignment README has all the numbers",
+        )
+    who = _student(student, "to draw your numbers")
+    values = draw(spec, who, folder.name)
+    if as_json:
+        typer.echo(json.dumps(values))
+        return
+    typer.echo(f"{folder.name}, for {who}:")
+    for line in describe(values):
+        typer.echo(f"  {line}")
+
+
+def _variant_spec(folder: Path) -> dict[str, Any]:
+    """The assignment's `variant` (empty without a graded assignment)."""
+    from mlopslab.course.autograder import policy_of
+
+    if not (folder / "assignment" / "assignment.yaml").is_file():
+        return {}
+    return dict(policy_of(folder).variant)
 
 
 def _print_checks(console: Console, results: list[CheckResult]) -> None:
@@ -774,3 +824,4 @@ def register(course_app: typer.Typer) -> None:
     course_app.command()(syllabus)
     course_app.command()(validate)
     course_app.command()(check)
+    course_app.command()(variant)

@@ -25,6 +25,7 @@ from mlopslab.course.checks_loader import load_checks
 from mlopslab.course.copies import Ungradable, private_copy
 from mlopslab.course.grading import Check, CheckResult, run_checks
 from mlopslab.course.sandbox import Sandbox
+from mlopslab.course.variants import Entry, draw
 from mlopslab.errors import CourseError
 
 __all__ = ["Graded", "Policy", "Ungradable", "grade", "grade_class"]
@@ -39,6 +40,8 @@ class Policy(BaseModel):
     due: datetime | None = None
     late_penalty_per_day: float = Field(0.1, ge=0, le=1)
     late_days_allowed: int = Field(3, ge=0)
+    # Each student's own numbers (variants.py): what the checks plant and expect.
+    variant: dict[str, Entry] = Field(default_factory=dict)
 
     @field_validator("due")
     @classmethod
@@ -91,9 +94,13 @@ def policy_of(module_dir: Path) -> Policy:
     path = module_dir / "assignment" / "assignment.yaml"
     try:
         return Policy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+    except (OSError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise CourseError(f"cannot read {path}: {first}", "fix that file") from exc
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "the file"
+        raise CourseError(f"{path}: {where}: {error['msg']}", "fix that file") from exc
 
 
 def grade(
@@ -111,7 +118,8 @@ def grade(
     with private_copy(submission, hidden) as copy:
         if copy.problem is None:
             sandbox = Sandbox(copy.folder, hidden=hidden)
-            results = run_checks(sandbox, checks, budget)
+            values = draw(policy.variant, student, module_dir.name)
+            results = run_checks(sandbox, checks, budget, values)
     if copy.problem is not None:
         graded = _ungradable(student, module_dir, checks, str(copy.problem), started)
         return replace(graded, alarm=copy.alarm)

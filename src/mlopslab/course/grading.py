@@ -27,7 +27,7 @@ import sqlite3
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +149,9 @@ class Context:
     """What a check may do: run the learner's code, then look at what it left."""
 
     sandbox: Sandbox
+    # This student's own numbers (assignment.yaml's `variant`), drawn from their
+    # id: the checks plant them and compute the expected result from them.
+    variant: Mapping[str, Any] = field(default_factory=dict)
     deadline: float = 0.0
     watchdog: Watchdog | None = None  # the running check's, set by run_checks
     _steps: dict[str, Any] = field(default_factory=dict)
@@ -397,10 +400,13 @@ def _measures(stdout: str, key: str) -> dict[str, str]:
 
 
 def run_checks(
-    sandbox: Sandbox, checks: list[Check], budget: float | None = None
+    sandbox: Sandbox,
+    checks: list[Check],
+    budget: float | None = None,
+    variant: Mapping[str, Any] | None = None,
 ) -> list[CheckResult]:
     """Every check, in order, each scored on its own, all within `budget` seconds."""
-    context = Context(sandbox)
+    context = Context(sandbox, dict(variant or {}))
     end = time.monotonic() + budget if budget is not None else math.inf
     results = []
     for item in checks:

@@ -25,6 +25,7 @@ from mlopslab.course.content import (
     Text,
 )
 from mlopslab.course.expressions import evaluate
+from mlopslab.course.variants import draw_number
 from mlopslab.errors import CourseError
 
 LETTERS = string.ascii_uppercase
@@ -158,7 +159,7 @@ def present(question: AnyQuestion, rng: random.Random) -> Shown:
         choices = tuple(question.items[i] for i in order)
     elif isinstance(question, Numeric):
         values = {
-            name: _draw(p.min, p.max, p.integer, p.decimals, rng)
+            name: draw_number(p.min, p.max, p.integer, p.decimals, rng)
             for name, p in question.params.items()
         }
         prompt = question.prompt.format(**values) if values else question.prompt
@@ -184,15 +185,6 @@ def _shuffled(count: int, rng: random.Random) -> list[int]:
         order = rng.sample(range(count), count)
         if order != list(range(count)):
             return order
-
-
-def _draw(
-    low: float, high: float, integer: bool, decimals: int | None, rng: random.Random
-) -> float:
-    if integer:
-        return rng.randint(int(low), int(high))
-    value = rng.uniform(low, high)
-    return round(value, 2 if decimals is None else decimals)
 
 
 def mark(question: Shown, answer: Any) -> Marked:

@@ -26,6 +26,7 @@ from mlopslab.course.server.deadlines import due_for, lateness
 from mlopslab.course.server.progress import cells, participation
 from mlopslab.course.server.submissions import accept, feedback
 from mlopslab.course.server.syllabus import unit
+from mlopslab.course.variants import describe, draw
 from mlopslab.errors import CourseError
 
 TERM = re.compile(r"\[\[([^\]|]+)(?:\|([^\]]+))?\]\]")
@@ -161,6 +162,8 @@ def assignment(request: HttpRequest, module: str) -> HttpResponse:
             "due": due_for(student, found),
             "late": lateness(student, found, now),
             "solution": _solution_open(student, found, now),
+            "numbers": describe(draw(found.policy.variant, student, found.id)),
+            "student": student,
         },
         status=status,
     )
