@@ -47,6 +47,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks course tools
 	$(BIN)/ruff format --check src tests benchmarks course tools
 	$(BIN)/lint-imports
+	$(BIN)/hadolint deploy/Dockerfile
 
 typecheck: setup-test
 	$(BIN)/mypy
