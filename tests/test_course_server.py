@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.classroom_fixture import (
     Classroom,
@@ -382,3 +383,59 @@ def test_the_assignment_page_shows_each_student_their_own_numbers(
         assert f"course check 0-intro --student {who}" in page
         shown[who] = lines
     assert shown["ana"] != shown["cy"]
+
+
+def test_written_answers_are_graded_by_hand_and_count(tmp_path: Path) -> None:
+    prepared = prepare(tmp_path)
+    settings = prepared.course / "0-intro" / "assignment" / "assignment.yaml"
+    policy = yaml.safe_load(settings.read_text())
+    policy["written"] = [{"id": "why", "points": 2, "prompt": "Why is it 42?"}]
+    settings.write_text(yaml.safe_dump(policy))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        with zipfile.ZipFile(io.BytesIO(submission_zip())) as plain:
+            for name in plain.namelist():
+                archive.writestr(name, plain.read(name))
+        archive.writestr(
+            "ANSWERS.md", "# Answers\n\n## why\nBecause <script>x()</script> it is.\n"
+        )
+    with serving(prepared) as room:
+        ana, prof = room.login("ana"), room.login("prof")
+        reply = upload(ana, "0-intro", buffer.getvalue())
+        pk = int(reply.headers["location"].rstrip("/").split("/")[-1])
+        page = room.wait_graded(ana, pk)
+        assert "6 / 8" in page and "awaiting your instructor" in page
+        assert "Because &lt;script&gt;x()&lt;/script&gt; it is." in page
+        assert "<script>x()" not in page
+        report = prof.get("/teach/m/0-intro/").text
+        assert "Written answers to grade" in report and f"#{pk}" in report
+
+        action = f"/teach/submissions/{pk}/written/why/"
+        token = csrf(prof, f"/teach/submissions/{pk}/")
+        for bad in ("3", "-1", "nan", "two"):
+            refused = prof.post(
+                action, data={"points": bad, "csrfmiddlewaretoken": token}
+            )
+            assert refused.status_code == 400 and "from 0 to 2" in refused.text, bad
+        own = csrf(ana, "/m/0-intro/assignment/")  # her own token: still no
+        forged = ana.post(action, data={"points": "2", "csrfmiddlewaretoken": own})
+        assert forged.status_code == 403 and "Not yours to see" in forged.text
+        missing = f"/teach/submissions/{pk}/written/other/"
+        assert (
+            prof.post(missing, data={"csrfmiddlewaretoken": token}).status_code == 404
+        )
+        graded = prof.post(
+            action,
+            data={
+                "points": "1.5",
+                "comment": "Say <b>why</b>.",
+                "csrfmiddlewaretoken": token,
+            },
+        )
+        assert graded.status_code == 302
+        mine = ana.get(f"/submissions/{pk}/").text
+        assert "7.5 / 8" in mine and "1.5 / 2" in mine
+        assert "Say &lt;b&gt;why&lt;/b&gt;." in mine
+        assert "Written answers to grade" not in prof.get("/teach/m/0-intro/").text
+        book = prof.get("/teach/export/csv/").text
+        assert "7.5" in book, book

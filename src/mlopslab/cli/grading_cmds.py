@@ -158,6 +158,10 @@ def _write_result(out: Path, item: Graded) -> None:
     partial = folder / ".results.json.partial"
     partial.write_text(json.dumps(gradescope_results(item), indent=2))
     partial.replace(folder / "results.json")
+    if item.written:  # the answers to grade by hand, as handed in
+        answers = folder / ".answers.json.partial"
+        answers.write_text(json.dumps(item.written, indent=2, ensure_ascii=False))
+        answers.replace(folder / "answers.json")
 
 
 def _write_summary(out: Path, graded: list[Graded]) -> None:
@@ -216,6 +220,10 @@ def _print_summary(graded: list[Graded], out: Path) -> None:
         )
     Console(highlight=False, soft_wrap=True).print(table)
     typer.echo(f"results: {out}/results/<student>/results.json, {out}/summary.csv")
+    if any(item.written for item in graded):
+        typer.echo(
+            f"written answers, to grade by hand: {out}/results/<student>/answers.json"
+        )
 
 
 def _raise_alarms(graded: list[Graded]) -> None:

@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from mlopslab.course.copies import Ungradable, private_copy
 from mlopslab.course.grading import Check, CheckResult, run_checks
 from mlopslab.course.sandbox import Sandbox
 from mlopslab.course.variants import Entry, draw
+from mlopslab.course.written import Written, read_answers
 from mlopslab.errors import CourseError
 
 __all__ = ["Graded", "Policy", "Ungradable", "grade", "grade_class"]
@@ -42,6 +43,17 @@ class Policy(BaseModel):
     late_days_allowed: int = Field(3, ge=0)
     # Each student's own numbers (variants.py): what the checks plant and expect.
     variant: dict[str, Entry] = Field(default_factory=dict)
+    # Questions answered in ANSWERS.md, graded by hand (written.py).
+    written: list[Written] = Field(default_factory=list)
+
+    @field_validator("written")
+    @classmethod
+    def _one_of_each(cls, written: list[Written]) -> list[Written]:
+        ids = [q.id for q in written]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"written question ids used twice: {', '.join(twice)}")
+        return written
 
     @field_validator("due")
     @classmethod
@@ -69,6 +81,7 @@ class Graded:
     kept: float = 1.0
     problem: str | None = None  # set when ungradable
     alarm: str | None = None  # the grader's own trouble (a copy left behind)
+    written: dict[str, str] = field(default_factory=dict)  # answers, graded by hand
 
     @property
     def max_score(self) -> float:
@@ -117,6 +130,8 @@ def grade(
     hidden = (module_dir.parent,)
     with private_copy(submission, hidden) as copy:
         if copy.problem is None:
+            # As handed in: before any of the learner's code runs on the copy.
+            written = read_answers(copy.folder, policy.written)
             sandbox = Sandbox(copy.folder, hidden=hidden)
             values = draw(policy.variant, student, module_dir.name)
             results = run_checks(sandbox, checks, budget, values)
@@ -133,6 +148,7 @@ def grade(
         days,
         kept,
         alarm=copy.alarm,
+        written=written,
     )
 
 

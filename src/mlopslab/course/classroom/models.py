@@ -108,6 +108,7 @@ class Submission(models.Model):
     kept = models.FloatField(default=1.0)
     summary = models.TextField(blank=True)
     results = models.JSONField(default=list)  # one entry per check, hidden included
+    written = models.JSONField(default=dict)  # question id -> answer, as handed in
     graded_at = models.DateTimeField(null=True, blank=True)
     runs = models.IntegerField(default=0)  # how many times a worker took it
     attempt = models.OneToOneField(
@@ -116,6 +117,26 @@ class Submission(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["student", "module"])]
+
+
+class HandGrade(models.Model):
+    """An instructor's points and comment for one written answer of a submission."""
+
+    submission = models.ForeignKey(
+        Submission, on_delete=models.CASCADE, related_name="hand_grades"
+    )
+    question = models.CharField(max_length=64)
+    points = models.FloatField()
+    comment = models.TextField(blank=True)
+    grader = models.CharField(max_length=64)
+    graded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "question"], name="one_hand_grade"
+            )
+        ]
 
 
 class Extension(models.Model):

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from mlopslab.course.classroom.models import Submission
 from mlopslab.course.server.deadlines import due_for, lateness
+from mlopslab.course.server.handgrading import answers
 from mlopslab.course.server.syllabus import unit
 from mlopslab.course.server.tasks import enqueue
 from mlopslab.errors import CourseError
@@ -134,4 +135,5 @@ def feedback(found: Submission) -> dict[str, Any]:
         "withheld": len(found.results) - len(shown),
         "late": lateness(found.student, module, found.uploaded_at),
         "busy": found.status in {"queued", "running"},
+        "answers": answers(found),
     }

@@ -19,6 +19,7 @@ from mlopslab.course.autograder import grade, gradescope_results
 from mlopslab.course.checks_loader import load_checks
 from mlopslab.course.classroom.models import Attempt, Submission
 from mlopslab.course.server.deadlines import due_for
+from mlopslab.course.server.handgrading import rescore
 from mlopslab.course.server.syllabus import unit
 from mlopslab.errors import MlopsLabError, first_line
 
@@ -83,9 +84,11 @@ def _grade(submission: Submission) -> None:
             {**test, "id": result.check.id}
             for test, result in zip(report["tests"], graded.results, strict=True)
         ]
+        submission.written = graded.written
         submission.status = "graded"
         submission.graded_at = datetime.now(UTC)
         submission.save()
+        rescore(submission)  # with the instructor's points for written answers
 
 
 def _fail(submission: Submission, why: str) -> None:

@@ -23,6 +23,7 @@ from mlopslab.course.classroom.models import (
 )
 from mlopslab.course.server.access import instructors
 from mlopslab.course.server.analysis import check_rates, items
+from mlopslab.course.server.handgrading import answers, to_grade
 from mlopslab.course.server.progress import Cell, cells, participation
 from mlopslab.course.server.syllabus import Unit, unit, units
 from mlopslab.course.server.tasks import enqueue
@@ -86,6 +87,7 @@ def module_report(request: HttpRequest, module: str) -> HttpResponse:
             "items": items(found),
             "checks": check_rates(found),
             "latest": latest,
+            "to_grade": to_grade(latest),
             "released": Release.objects.filter(module=found.id).first(),
             "extensions": Extension.objects.filter(module=found.id).order_by("student"),
         },
@@ -117,7 +119,8 @@ def queue(request: HttpRequest) -> HttpResponse:
 @instructors
 def submission(request: HttpRequest, pk: int) -> HttpResponse:
     found = get_object_or_404(Submission, pk=pk)
-    return render(request, "classroom/teach_submission.html", {"s": found})
+    context = {"s": found, "answers": answers(found)}
+    return render(request, "classroom/teach_submission.html", context)
 
 
 @instructors

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from mlopslab.course.server import api, pages, teach
+from mlopslab.course.server import api, handgrading, pages, teach
 
 urlpatterns = [
     path(
@@ -28,6 +28,11 @@ urlpatterns = [
     path("teach/m/<slug:module>/release/", teach.release, name="release"),
     path("teach/submissions/<int:pk>/", teach.submission, name="teach-submission"),
     path("teach/submissions/<int:pk>/regrade/", teach.regrade, name="regrade"),
+    path(
+        "teach/submissions/<int:pk>/written/<slug:question>/",
+        handgrading.grade_written,
+        name="grade-written",
+    ),
     path("teach/export/<slug:kind>/", teach.export, name="export"),
     path("api/submit/<slug:module>/", api.submit, name="api-submit"),
     path("api/submissions/<int:pk>/", api.status, name="api-status"),
