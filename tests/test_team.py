@@ -30,8 +30,15 @@ def test_two_runs_at_once_on_a_shared_server(postgres_url: str, tmp_path: Path) 
     up = mlopslab(
         "team", "up", "--postgres", postgres_url, "--port", str(port),
         "--home", str(tmp_path / "server"), "--workers", "1",
+        "--allowed-hosts", f"mlflow.team.test:{port}",
     )  # fmt: skip
     with running(up, f"{uri}/health", tmp_path / "server.log"):
+        # Clients may reach it by the team's name; another name is refused.
+        search = f"{uri}/api/2.0/mlflow/experiments/search?max_results=1"
+        named = httpx.get(search, headers={"Host": f"mlflow.team.test:{port}"})
+        assert named.status_code == 200, named.text[:200]
+        other = httpx.get(search, headers={"Host": f"elsewhere.test:{port}"})
+        assert other.status_code == 403
         env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
         # Two learners at once: a small logistic-regression search and a wider one.
         narrow = {**env, "MLOPSLAB_TUNE__FAMILIES": '["logreg"]'}

@@ -40,6 +40,14 @@ def up(
         ),
     ] = None,
     workers: Annotated[int, typer.Option(help="Server worker processes.")] = 2,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(
+            help="Names clients reach the server by, comma-separated "
+            "(e.g. mlflow.lab.edu:5000); localhost stays allowed. Without it, "
+            "MLflow answers only localhost and private addresses."
+        ),
+    ] = None,
     home: HomeOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -69,6 +77,7 @@ def up(
         "--host", host,
         "--port", str(port),
         "--workers", str(workers),
+        *_allowed(allowed_hosts),
     ]  # fmt: skip
     env = {
         **os.environ,
@@ -79,6 +88,18 @@ def up(
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # Become the server, so Ctrl-C and SIGTERM reach it directly.
     os.execve(sys.executable, command, env)
+
+
+def _allowed(names: str | None) -> list[str]:
+    """MLflow refuses a Host it was not told (DNS rebinding): add the team's names.
+
+    The list replaces MLflow's default, so localhost is named again for the
+    machine's own clients.
+    """
+    given = [n.strip() for n in (names or "").split(",") if n.strip()]
+    if not given:
+        return []
+    return ["--allowed-hosts", ",".join(["localhost:*", "127.0.0.1:*", *given])]
 
 
 def backend_uri(url: str) -> str:
