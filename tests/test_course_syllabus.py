@@ -49,11 +49,11 @@ def test_dates_follow_the_start_and_the_plan(course: Course) -> None:
 
 def test_weights_split_over_what_the_plan_teaches_and_grades(course: Course) -> None:
     text = render(course, course.plan(13))
-    # 11 modules, each with a quiz; 8 graded assignments (0, 7 and 8 have no checks).
-    assert "| Quizzes | 20 % | 11 x 1.82 % (on the course server) |" in text
-    assert "| Assignments | 50 % | 8 x 6.25 % (graded in a sandbox) |" in text
-    assert "Practice assignments (not graded): 0-setup, 7-cicd, 8-scaling." in text
-    assert "0-setup assignment (practice, not graded, 1 h)" in text
+    # 13 modules, each with a quiz; 12 graded assignments (11 has no checks yet).
+    assert "| Quizzes | 20 % | 13 x 1.54 % (on the course server) |" in text
+    assert "| Assignments | 50 % | 12 x 4.17 % (graded in a sandbox) |" in text
+    assert "Practice assignments (not graded): 11-containers." in text
+    assert "11-containers assignment (practice, not graded, 3 h)" in text
     assert "1-data assignment (graded, 3 h)" in text
 
 
@@ -65,6 +65,8 @@ def test_a_plan_without_some_modules_names_them(course: Course) -> None:
         "8-scaling",
         "9-pytorch",
         "10-responsible",
+        "11-containers",
+        "12-design",
     ]
 
 
