@@ -42,6 +42,7 @@ class FakeSandbox(Sandbox):
         env: dict[str, str] | None = None,
         measuring: bool = False,
         keep: int = 0,
+        stdin: bytes | None = None,
     ) -> Outcome:
         time.sleep(self.seconds)  # a C call: where an asynchronous raise would land
         self.ended.append(argv[-1])

@@ -287,3 +287,55 @@ def test_listings_never_follow_a_link_out(sandbox: Sandbox) -> None:
     assert context.folders("ws2/../ws2/runs") == []
     with pytest.raises(CheckFailed, match="no run was recorded in ws/runs"):
         context.newest_run("ws")
+
+
+def test_a_session_script_is_on_no_command_line_learner_code_can_read(
+    sandbox: Sandbox,
+) -> None:
+    # A later, hidden step's inputs must not be readable by an earlier step's code.
+    snoop = "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '"
+    script = (
+        f"learner seen.txt sh -c {shlex.quote(snoop)}\n"
+        "later=hidden-input-7f3a\n"
+        'measure later "$later"\n'
+    )
+    context = Context(sandbox, deadline=time.monotonic() + 60)
+
+    session = context.session(script)
+
+    assert session.measures == {"later": "hidden-input-7f3a"}, session.outcome.output
+    seen = (sandbox.root / "seen.txt").read_text()
+    assert "bash" in seen  # it did read the session shell's command line
+    assert "hidden-input-7f3a" not in seen and "measure" not in seen
+
+
+def test_the_sessions_curl_ignores_a_curlrc_the_learner_wrote(
+    sandbox: Sandbox,
+) -> None:
+    plant = 'printf "write-out = \\"FORGED\\"\\n" > "$HOME/.curlrc"'
+    script = (
+        f"learner plant.log sh -c {shlex.quote(plant)}\n"
+        "curl -s -o /dev/null http://127.0.0.1:9/ | report seen\n"
+        'measure planted "$(test -s "$HOME/.curlrc" && echo yes)"\n'
+    )
+    context = Context(sandbox, deadline=time.monotonic() + 60)
+
+    session = context.session(script)
+
+    assert session.measures.get("planted") == "yes", session.outcome.output
+    assert "FORGED" not in session.measures.get("seen", "")
+
+
+def test_a_server_that_ignores_sigterm_is_stopped_anyway(sandbox: Sandbox) -> None:
+    deaf = "trap '' TERM; while :; do sleep 1; done"
+    script = (
+        f"start deaf.log sh -c {shlex.quote(deaf)}\n"
+        "sleep 0.5\n"
+        'before=$(date +%s); stop "$started"; after=$(date +%s)\n'
+        'measure waited "$((after - before))"\n'
+    )
+    context = Context(sandbox, deadline=time.monotonic() + 60)
+
+    session = context.session(script, timeout=40)
+
+    assert 9 <= int(session.measure("waited")) <= 15, session.outcome.output

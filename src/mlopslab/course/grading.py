@@ -56,10 +56,15 @@ REPORT_KEY = "MLOPSLAB_REPORT_KEY"
 # uid of its own) without the key, its output in LOG; `probe LOG CMD...` the
 # same, but its stdout comes back to the script; `start LOG CMD...` in the
 # background (its pid in $started), and `stop PID` ends it (as the learner: the
-# script's uid may not signal it); `ready URL` waits up to 15 s for a server.
+# script's uid may not signal it; KILL after 10 s); `ready URL` waits up to 15 s
+# for a server.
 # Redirections are made by the learner's own shell: the copy is the learner's,
-# not the script's, to write.
+# not the script's, to write. The script itself reaches bash on stdin
+# (SESSION_BOOT), never on its command line, which any process can read in
+# /proc: a hidden step's inputs stay unseen until that step hands them over.
+SESSION_BOOT = 'script=$(cat) && exec < /dev/null && eval "$script"'
 SESSION_PRELUDE = r"""
+curl() { command curl -q "$@"; }  # never a .curlrc the learner left in $HOME
 to_log='exec "$@" > "$0" 2>&1'
 learner() {
   env -u MLOPSLAB_REPORT_KEY LEARNER sh -c "$to_log" "$@" < /dev/null
@@ -71,7 +76,15 @@ start() {
   env -u MLOPSLAB_REPORT_KEY LEARNER sh -c "$to_log" "$@" < /dev/null &
   started=$!
 }
-stop() { learner /dev/null kill -TERM "$1"; wait "$1"; }
+stop() {  # TERM, then KILL after 10 s: a server that ignores TERM ends too
+  learner /dev/null kill -TERM "$1"
+  for _ in $(seq 100); do
+    grep -qs '^State:[[:space:]]*[^Z]' "/proc/$1/status" || break
+    sleep 0.1
+  done
+  learner /dev/null kill -KILL "$1"
+  wait "$1"
+}
 ready() {
   for _ in $(seq 150); do curl -sf "$1" > /dev/null && return; sleep 0.1; done
 }
@@ -186,11 +199,12 @@ class Context:
         env: dict[str, str] | None,
         measuring: bool = False,
         keep: int = OUTPUT_LIMIT,
+        stdin: bytes | None = None,
     ) -> Outcome:
         """A sandbox run, which the watchdog never interrupts (it has its own limit)."""
         shield = self.watchdog.shielded() if self.watchdog else nullcontext()
         with shield:
-            return self.sandbox.run(argv, timeout, env, measuring, keep)
+            return self.sandbox.run(argv, timeout, env, measuring, keep, stdin)
 
     def session(
         self, script: str, timeout: float = 240, step: str = "session"
@@ -209,11 +223,12 @@ class Context:
             prelude = SESSION_PRELUDE.replace("LEARNER ", self.sandbox.learner_prefix())
             left = max(1.0, min(timeout, self.deadline - time.monotonic()))
             outcome = self._run(
-                ["bash", "-c", prelude + script],
+                ["bash", "-c", SESSION_BOOT],
                 left,
                 {REPORT_KEY: key},
                 measuring=True,
                 keep=SESSION_OUTPUT_LIMIT,
+                stdin=(prelude + script).encode(),
             )
             self.expect(not outcome.timed_out, "the session " + outcome.describe())
             return Session(outcome, _measures(outcome.stdout, key))

@@ -55,6 +55,9 @@ from typing import IO, Literal
 LEARNER_UID = 65534  # "nobody": learner code
 GRADER_UID = 65533  # a measuring shell's own commands (root grader only)
 OUTPUT_LIMIT = 64_000  # bytes of stdout/stderr kept per run
+# Bytes a run may take on stdin (a session script): within a pipe's buffer, so
+# writing it never waits for the process to read.
+STDIN_LIMIT = 60_000
 GROUP_PREFIX = "mlopslab-sandbox-"  # then the grader's pid: a dead one's are swept
 SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc")
 MOUNTED = ("/", "/tmp", "/dev", "/dev/shm", "/proc")  # the sandbox's own
@@ -129,11 +132,15 @@ class Sandbox:
         env: dict[str, str] | None = None,
         measuring: bool = False,
         keep: int = OUTPUT_LIMIT,
+        stdin: bytes | None = None,
     ) -> Outcome:
         """Run `argv` (a project command name first) in `root` with `env` added.
 
         `measuring`: `argv` is the grader's own shell (see the module's notes).
+        `stdin`: bytes on its standard input (at most STDIN_LIMIT), else none.
         """
+        if stdin is not None and len(stdin) > STDIN_LIMIT:
+            raise ValueError(f"stdin is larger than {STDIN_LIMIT} bytes")
         self._take_ownership()
         started = time.perf_counter()
         with _cgroups(self.limits) as groups, _arguments(self._bwrap()) as args_fd:
@@ -141,12 +148,13 @@ class Sandbox:
                 _fenced(self._command(argv, args_fd, measuring), self.limits, groups),
                 cwd=self.root,
                 env=self._environment(env or {}),
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
                 pass_fds=() if args_fd is None else (args_fd,),
             )
+            _feed(process, stdin)
             assert process.stdout is not None and process.stderr is not None
             with _Tail(process.stdout, keep) as out, _Tail(process.stderr, keep) as err:
                 timed_out = _wait(process, timeout, groups)
@@ -351,6 +359,17 @@ def _ancestors(paths: list[str]) -> list[str]:
             if not system and text not in MOUNTED:
                 found.add(text)
     return sorted(found, key=len)
+
+
+def _feed(process: subprocess.Popen[bytes], data: bytes | None) -> None:
+    """Write `data` to the process's stdin and close it: it fits the pipe's buffer."""
+    if data is None or process.stdin is None:
+        return
+    try:
+        process.stdin.write(data)
+        process.stdin.close()
+    except BrokenPipeError:  # it ended without reading: its outcome says why
+        pass
 
 
 @contextlib.contextmanager
