@@ -49,12 +49,26 @@ def test_dates_follow_the_start_and_the_plan(course: Course) -> None:
 
 def test_weights_split_over_what_the_plan_teaches_and_grades(course: Course) -> None:
     text = render(course, course.plan(13))
-    # 13 modules, each with a quiz; 12 graded assignments (11 has no checks yet).
+    # 13 modules, each with a quiz and a graded assignment.
     assert "| Quizzes | 20 % | 13 x 1.54 % (on the course server) |" in text
+    assert "| Assignments | 50 % | 13 x 3.85 % (graded in a sandbox) |" in text
+    assert "Practice assignments" not in text and "practice, not graded" not in text
+    # The 3-week plan grades what it teaches: the seven core modules.
+    three = render(course, course.plan(3))
+    assert "| Assignments | 50 % | 7 x 7.14 % (graded in a sandbox) |" in three
+    assert "1-data assignment (graded, 3.5 h)" in text
+
+
+def test_an_assignment_without_checks_is_practice(tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "course"
+    shutil.copytree(COURSE, copy, ignore=shutil.ignore_patterns("*.patch"))
+    (copy / "11-containers" / "assignment" / "checks.py").unlink()
+    text = render(load_course(copy), load_course(copy).plan(13))
     assert "| Assignments | 50 % | 12 x 4.17 % (graded in a sandbox) |" in text
     assert "Practice assignments (not graded): 11-containers." in text
     assert "11-containers assignment (practice, not graded, 3 h)" in text
-    assert "1-data assignment (graded, 3 h)" in text
 
 
 def test_a_plan_without_some_modules_names_them(course: Course) -> None:
@@ -77,10 +91,10 @@ def test_weeks_without_modules_are_capstone_work(course: Course) -> None:
 
 def test_study_hours_add_lesson_quiz_and_assignment(course: Course) -> None:
     data = course.module("1-data")
-    # Lesson 45 min, two exercises of 15 min, quiz 15 min, assignment 3 h.
-    assert study_hours(data) == pytest.approx((45 + 30 + 15) / 60 + 3)
+    # Lesson 45 min, two exercises of 15 min, quiz 15 min, assignment 3.5 h.
+    assert study_hours(data) == pytest.approx((45 + 30 + 15) / 60 + 3.5)
     text = render(course, course.plan(13))
-    assert "| 1-data | 45 min | 30 min | 15 min | 3 h | 4.5 h |" in text
+    assert "| 1-data | 45 min | 30 min | 15 min | 3.5 h | 5.0 h |" in text
     assert "(lesson 45 min, 2 exercises)" in text
     total = sum(study_hours(m) for m in course.modules)
     assert f"This plan: about {total:.0f} h, without the capstone." in text
