@@ -390,4 +390,4 @@ def test_validate_loads_every_assignments_checks(cli: Cli, course: Path) -> None
     result = cli("course", "validate", "--course", course)
     assert result.code == 8 and "Traceback" not in result.err
     assert "checks.py does not load: No module named 'nowhere'" in result.err
-    assert "assignment.yaml: 1 validation error" in result.err
+    assert "assignment.yaml: late_days: Extra inputs are not permitted" in result.err
