@@ -51,6 +51,7 @@ def public_files() -> list[Path]:
     The course's own tests are not: they answer quizzes and grade the samples.
     """
     found = [REPO / "README.md", *(REPO / "docs").rglob("*.md")]
+    found += [p for p in (REPO / "deploy").rglob("*") if p.is_file()]
     for folder in ("src", "tests", "benchmarks", "tools"):
         found += (REPO / folder).rglob("*.py")
     found += [p for p in COURSE.rglob("*") if p.is_file() and not instructor_only(p)]
