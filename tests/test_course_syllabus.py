@@ -49,9 +49,9 @@ def test_dates_follow_the_start_and_the_plan(course: Course) -> None:
 
 def test_weights_split_over_what_the_plan_teaches_and_grades(course: Course) -> None:
     text = render(course, course.plan(13))
-    # 13 modules, each with a quiz and a graded assignment.
-    assert "| Quizzes | 20 % | 13 x 1.54 % (on the course server) |" in text
-    assert "| Assignments | 50 % | 13 x 3.85 % (graded in a sandbox) |" in text
+    # 14 modules, each with a quiz and a graded assignment.
+    assert "| Quizzes | 20 % | 14 x 1.43 % (on the course server) |" in text
+    assert "| Assignments | 50 % | 14 x 3.57 % (graded in a sandbox) |" in text
     assert "Practice assignments" not in text and "practice, not graded" not in text
     # The 3-week plan grades what it teaches: the seven core modules.
     three = render(course, course.plan(3))
@@ -66,7 +66,7 @@ def test_an_assignment_without_checks_is_practice(tmp_path: Path) -> None:
     shutil.copytree(COURSE, copy, ignore=shutil.ignore_patterns("*.patch"))
     (copy / "11-containers" / "assignment" / "checks.py").unlink()
     text = render(load_course(copy), load_course(copy).plan(13))
-    assert "| Assignments | 50 % | 12 x 4.17 % (graded in a sandbox) |" in text
+    assert "| Assignments | 50 % | 13 x 3.85 % (graded in a sandbox) |" in text
     assert "Practice assignments (not graded): 11-containers." in text
     assert "11-containers assignment (practice, not graded, 3 h)" in text
 
@@ -81,6 +81,7 @@ def test_a_plan_without_some_modules_names_them(course: Course) -> None:
         "10-responsible",
         "11-containers",
         "12-design",
+        "13-llm",
     ]
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlopslab.cli import (
+    assistant_cmds,
     classroom_cmds,
     course_cmds,
     demo_cmds,
@@ -52,6 +53,7 @@ release_cmds.register(course_app)  # instructors: the students' starting reposit
 classroom_cmds.register(course_app)  # the course server and its workers
 app.add_typer(course_app, name="course")
 team_cmds.register(app)
+assistant_cmds.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
