@@ -11,20 +11,30 @@ from typing import Any
 from mlopslab.course.grading import Context, check
 from mlopslab.course.sandbox import Outcome
 
-STRICT = {"MLOPSLAB_GATE__MIN_CLASS_RECALL": "0.99"}
-LENIENT = {"MLOPSLAB_GATE__MIN_CLASS_RECALL": "0.9"}
 RUN = ("run", "--trials", "4", "--fail-on-reject")
 
 
+def own_run(ctx: Context) -> tuple[str, ...]:
+    """The run on this student's split: their `seed` (assignment.yaml's variant)."""
+    return (*RUN, "--seed", str(ctx.variant["seed"]))
+
+
+def floor_env(floor: object) -> dict[str, str]:
+    return {"MLOPSLAB_GATE__MIN_CLASS_RECALL": f"{float(str(floor)):g}"}
+
+
 def strict_run(ctx: Context) -> Outcome:
+    env = floor_env(ctx.variant["strict"])
     return ctx.step(
-        "strict", lambda: ctx.mlopslab(*RUN, "--home", "ws-strict", env=STRICT)
+        "strict", lambda: ctx.mlopslab(*own_run(ctx), "--home", "ws-strict", env=env)
     )
 
 
 def lenient_run(ctx: Context) -> Outcome:
+    env = floor_env(ctx.variant["lenient"])
     return ctx.step(
-        "lenient", lambda: ctx.mlopslab(*RUN, "--home", "ws-lenient", env=LENIENT)
+        "lenient",
+        lambda: ctx.mlopslab(*own_run(ctx), "--home", "ws-lenient", env=env),
     )
 
 
@@ -32,6 +42,23 @@ def recall_checks(ctx: Context, home: str) -> list[dict[str, Any]]:
     evaluation = ctx.json(f"{ctx.newest_run(home)}/evaluation.json")
     checks = evaluation.get("gate", {}).get("checks", [])
     return [c for c in checks if c.get("check") == "threshold:min_class_recall"]
+
+
+def expected_reasons(ctx: Context, home: str, floor: float) -> set[str]:
+    """The reason the newest run in `home` must give: its worst test recall(s)."""
+    evaluation = ctx.json(f"{ctx.newest_run(home)}/evaluation.json")
+    recalls = {
+        str(label): float(row.get("recall"))
+        for label, row in evaluation.get("test", {}).get("per_class", {}).items()
+    }
+    ctx.expect(bool(recalls), "evaluation.json has no per-class test recall")
+    worst = min(recalls.values())
+    verb = "meets" if worst >= floor else "fails"
+    return {
+        f"recall of {label} {worst:.4f} {verb} the per-class floor >= {floor:g}"
+        for label, recall in recalls.items()
+        if recall == worst
+    }
 
 
 @check(
@@ -55,16 +82,21 @@ def setting(ctx: Context) -> None:
 
 
 @check(
-    "a floor of 0.99 rejects the model and names Adelie's recall",
+    "your strict floor rejects the model and names the worst class's recall",
     points=3,
     timeout=120,
-    success="rejected with exit 3, the reason names Adelie 0.9667, no alias",
+    success="rejected with exit 3, the reason names your split's worst class, no alias",
     failure="the per-class floor did not reject the model as asked",
 )
 def rejects_below_floor(ctx: Context) -> None:
     run = strict_run(ctx)
-    ctx.expect_exit(run, 3, "mlopslab run --fail-on-reject (floor 0.99)")
-    ctx.expect("recall of Adelie 0.9667" in run.output, "no `recall of Adelie 0.9667`")
+    floor = float(str(ctx.variant["strict"]))
+    ctx.expect_exit(run, 3, f"mlopslab run --fail-on-reject (floor {floor:g})")
+    wanted = expected_reasons(ctx, "ws-strict", floor)
+    ctx.expect(
+        any(reason in run.output for reason in wanted),
+        f"the output has none of {sorted(wanted)}",
+    )
     version = ctx.require(
         ctx.versions("ws-strict").get("1"), "no version 1 was registered"
     )
@@ -73,15 +105,16 @@ def rejects_below_floor(ctx: Context) -> None:
 
 
 @check(
-    "a floor of 0.9 approves the model with a passing per-class check",
+    "your lenient floor approves the model with a passing per-class check",
     points=2,
     timeout=120,
     success="approved, champion, and evaluation.json holds the passing check",
-    failure="the floor of 0.9 did not approve the model as asked",
+    failure="the lenient floor did not approve the model as asked",
 )
 def approves_above_floor(ctx: Context) -> None:
     run = lenient_run(ctx)
-    ctx.expect_exit(run, 0, "mlopslab run --fail-on-reject (floor 0.9)")
+    floor = float(str(ctx.variant["lenient"]))
+    ctx.expect_exit(run, 0, f"mlopslab run --fail-on-reject (floor {floor:g})")
     version = ctx.versions("ws-lenient").get("1", {"tags": {}, "aliases": set()})
     ctx.expect(version["tags"].get("status") == "approved", "v1 is not approved")
     ctx.expect("champion" in version["aliases"], "v1 is not the champion")
