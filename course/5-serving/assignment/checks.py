@@ -9,6 +9,7 @@ as its own curl saw it; the checks read those and the capture stores.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from mlopslab.course.grading import CheckFailed, Context, Session, check
@@ -89,16 +90,27 @@ def captured(ctx: Context, name: str) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0])
 
 
+def own_rate(ctx: Context) -> float:
+    """This student's capture rate (assignment.yaml's variant)."""
+    return float(str(ctx.variant["capture_rate"]))
+
+
+def expected_range(rate: float, requests: int = 400) -> tuple[int, int]:
+    """Captured rows a sampler at `rate` gives, within five standard deviations."""
+    spread = 5 * math.sqrt(requests * rate * (1 - rate))
+    return math.floor(requests * rate - spread), math.ceil(requests * rate + spread)
+
+
 @check(
-    "the repository's mlopslab.toml sets serve.capture_rate to 0.25",
+    "the repository's mlopslab.toml sets serve.capture_rate to your rate",
     points=1,
     timeout=30,
-    success="config show reports capture_rate 0.25 under serve",
+    success="config show reports your capture_rate under serve",
     failure="the capture rate is not configured",
 )
 def configured_rate(ctx: Context) -> None:
     rate = ctx.config().get("serve", {}).get("capture_rate")
-    ctx.expect(rate == 0.25, f"serve.capture_rate is {rate!r}")
+    ctx.expect(rate == own_rate(ctx), f"serve.capture_rate is {rate!r}")
 
 
 @check(
@@ -114,15 +126,19 @@ def confidence(ctx: Context) -> None:
 
 
 @check(
-    "a quarter of requests is captured by default; all with --capture-rate 1.0",
+    "your share of requests is captured by default; all with --capture-rate 1.0",
     points=2,
     timeout=240,
-    success="between 60 and 140 of 400 by default, 400 of 400 at rate 1.0",
+    success="your rate's share of 400 by default, 400 of 400 at rate 1.0",
     failure="capture does not follow the configured rate",
 )
 def sampled_capture(ctx: Context) -> None:
     session(ctx)
     default = captured(ctx, "default")
-    ctx.expect(60 <= default <= 140, f"{default} rows captured by default")
+    low, high = expected_range(own_rate(ctx))
+    ctx.expect(
+        low <= default <= high,
+        f"{default} rows captured by default, not {low} to {high}",
+    )
     full = captured(ctx, "full")
     ctx.expect(full == 400, f"{full} of 400 rows captured at --capture-rate 1.0")
