@@ -3,6 +3,7 @@ ask with traces. Slow: each build evaluates through mlflow.genai.evaluate."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import mlflow
@@ -116,6 +117,9 @@ def test_ask_is_traced_with_retrieve_and_answer_spans(
     assert records[1].question == "What is data drift?"
     numbers = usage(records)
     assert numbers.refusal_share == 0.5 and numbers.versions == ["1"]
+    # Nothing of this store's experiment stays in the environment: a process
+    # started next, on another store, must not inherit its id.
+    assert "MLFLOW_EXPERIMENT_ID" not in os.environ
 
 
 def test_a_failure_after_registering_leaves_the_registry_as_it_was(

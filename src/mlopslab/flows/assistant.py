@@ -9,6 +9,7 @@ store is the assistant's capture, and `usage` reads its numbers from there.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -153,6 +154,29 @@ def load_version(
 
 
 @contextmanager
+def in_experiment(experiment_id: str) -> Iterator[None]:
+    """MLflow's active experiment for a while (traces and evaluate go there).
+
+    `mlflow.set_experiment` also exports MLFLOW_EXPERIMENT_ID to this process's
+    environment, for good: every later process it starts, on another store,
+    would inherit an experiment id that store does not have. Put both back.
+    """
+    from mlflow.tracking import fluent
+
+    before_env = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    before_active = fluent._active_experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    try:
+        yield
+    finally:
+        fluent._active_experiment_id = before_active
+        if before_env is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        else:
+            os.environ["MLFLOW_EXPERIMENT_ID"] = before_env
+
+
+@contextmanager
 def _answering(registry: Registry, doing: str) -> Iterator[None]:
     """A store failure inside the block is a StoreError naming the store."""
     try:
@@ -194,10 +218,10 @@ def traced_answer(assistant: Assistant, question: str, kind: str) -> Asked:
 
 def ask(registry: Registry, assistant: Assistant, question: str) -> Asked:
     """Answer one question as a trace in the assistant's experiment."""
-    mlflow.set_experiment(experiment_id=registry.experiment_id(ASSISTANT))
-    asked = traced_answer(assistant, question, "ask")
-    # Traces are written in the background: a short command must wait for them.
-    mlflow.flush_trace_async_logging()
+    with in_experiment(registry.experiment_id(ASSISTANT)):
+        asked = traced_answer(assistant, question, "ask")
+        # Traces are written in the background: a short command must wait.
+        mlflow.flush_trace_async_logging()
     return asked
 
 

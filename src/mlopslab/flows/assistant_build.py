@@ -38,6 +38,7 @@ from mlopslab.flows.assistant import (
     PROMPT_TAG,
     Assistant,
     ensure_prompt,
+    in_experiment,
     load_version,
 )
 from mlopslab.flows.assistant_evaluation import evaluate, missed
@@ -155,9 +156,11 @@ def _record(
     aliases = _aliases(registry)
     created: list[VersionInfo] = []  # the version, once it exists, to undo
     experiment_id = registry.experiment_id(ASSISTANT)
-    mlflow.set_experiment(experiment_id=experiment_id)
     try:
-        with mlflow.start_run(experiment_id=experiment_id, run_name="assistant") as run:
+        with (
+            in_experiment(experiment_id),
+            mlflow.start_run(experiment_id=experiment_id, run_name="assistant") as run,
+        ):
             _log_params(candidate)
             metrics, rows = evaluate(candidate.assistant, candidate.questions)
             decision = scoring.gate(
