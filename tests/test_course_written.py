@@ -102,3 +102,13 @@ def test_course_grade_hands_the_answers_to_the_instructor(
     assert json.loads((folder / "answers.json").read_text()) == {"why": "Because."}
     assert json.loads((folder / "results.json").read_text())["score"] == 1
     assert "to grade by hand" in result.out
+
+
+def test_a_long_heading_line_is_read_in_linear_time(tmp_path: Path) -> None:
+    # A learner's line once made the grader's heading pattern backtrack for
+    # hours, before any check ran (samples/stall.patch in 6-monitoring).
+    (tmp_path / "ANSWERS.md").write_text(
+        "# a" + " " * 60_000 + "x\n## why-floor\nBecause.\n"
+    )
+    found = read_answers(tmp_path, QUESTIONS)
+    assert found == {"why-floor": "Because.", "trade-off": ""}

@@ -17,7 +17,6 @@ server shows the answers to the instructor, who gives each its points.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from mlopslab.course.content import SLUG, Strict
 ANSWERS_FILE = "ANSWERS.md"
 ANSWERS_LIMIT = 64 * 1024  # bytes of ANSWERS.md read
 ANSWER_LIMIT = 6000  # characters kept of one answer
-HEADING = re.compile(r"^#{1,3}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 
 
 class Written(Strict):
@@ -63,11 +61,28 @@ def _answers_text(copy: Path) -> str:
 
 
 def _sections(text: str) -> dict[str, str]:
-    """Heading (lowercased) to the text below it, up to the next heading."""
+    """Heading (lowercased) to the text below it, up to the next heading.
+
+    Line by line, no pattern: a learner's line is read in linear time (a
+    pattern for "#, a name, closing #s" backtracked for hours on a long line).
+    """
     found: dict[str, str] = {}
-    marks = list(HEADING.finditer(text))
-    ends = [m.start() for m in marks[1:]] + [len(text)]
-    for here, end in zip(marks, ends, strict=False):  # no heading: no sections
-        name = here.group(1).strip().strip("`").lower()
-        found.setdefault(name, text[here.end() : end].strip())
+    name: str | None = None
+    body: list[str] = []
+    for line in [*text.splitlines(), "# end"]:
+        heading = _heading(line)
+        if heading is None:
+            body.append(line)
+            continue
+        if name is not None:
+            found.setdefault(name, "\n".join(body).strip())
+        name, body = heading, []
     return found
+
+
+def _heading(line: str) -> str | None:
+    """A `#` to `###` heading's text (lowercased, closing #s and backticks off)."""
+    level = len(line) - len(line.lstrip("#"))
+    if not 1 <= level <= 3 or line[level : level + 1] not in (" ", "\t"):
+        return None
+    return line[level:].strip().rstrip("#").strip().strip("`").lower()
